@@ -1,0 +1,1 @@
+"""Developer tooling for the Glue ETL suite (the `glue-etl` command). Never deployed."""

@@ -1,0 +1,124 @@
+"""Job arguments: parsed once, with getResolvedOptions semantics, into a frozen JobArgs.
+
+Glue passes `--KEY value` pairs (plus many of its own, such as `--TempDir` or
+`--job-bookmark-option`), so unknown keys are ignored, unlike awsglue's getResolvedOptions
+this parser also handles optional arguments with defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+JOBS = ("extract", "transform", "load")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no", ""}
+_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class ArgumentError(ValueError):
+    """A missing or malformed job argument; its message is one line naming the argument."""
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    job: str
+    job_name: str
+    job_run_id: str
+    dataset: str
+    lake_path: str
+    run_id: str
+    source_path: str | None = None
+    reprocess: bool = False
+    catalog_database: str | None = None
+    shuffle_partitions: int | None = None
+
+    def as_glue_arguments(self) -> dict[str, str]:
+        """The arguments as Glue's Job.init expects them (every value a string)."""
+        values = {
+            "JOB_NAME": self.job_name,
+            "JOB_RUN_ID": self.job_run_id,
+            "dataset": self.dataset,
+            "lake_path": self.lake_path,
+            "run_id": self.run_id,
+            "source_path": self.source_path,
+            "reprocess": str(self.reprocess).lower(),
+            "catalog_database": self.catalog_database,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+def _collect_options(argv: Sequence[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if not token.startswith("--"):
+            continue
+        key, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if index < len(argv) and not argv[index].startswith("--"):
+                value = argv[index]
+                index += 1
+            else:
+                value = ""
+        options[key] = value
+    return options
+
+
+def _parse_bool(job: str, key: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ArgumentError(f"{job}: --{key} must be true or false, got {raw!r}")
+
+
+def _require(job: str, options: dict[str, str], key: str) -> str:
+    value = options.get(key, "").strip()
+    if not value:
+        raise ArgumentError(f"{job}: missing required argument --{key}")
+    return value
+
+
+def _optional(options: dict[str, str], key: str) -> str | None:
+    value = options.get(key, "").strip()
+    return value or None
+
+
+def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
+    """Parse the argument vector Glue (or the local runner) gives a job script."""
+    if job not in JOBS:
+        raise ArgumentError(f"unknown job {job!r}; expected one of {', '.join(JOBS)}")
+    options = _collect_options(argv)
+    job_name = options.get("JOB_NAME", "").strip() or f"local-{job}"
+    job_run_id = options.get("JOB_RUN_ID", "").strip() or "local"
+    run_id = _optional(options, "run_id") or job_run_id
+    if not _RUN_ID_PATTERN.match(run_id):
+        raise ArgumentError(
+            f"{job}: --run_id {run_id!r} may only contain letters, digits and _.:- (1-128 chars)"
+        )
+    source_path = _require(job, options, "source_path") if job == "extract" else None
+    partitions_raw = _optional(options, "shuffle_partitions")
+    shuffle_partitions = None
+    if partitions_raw is not None:
+        if not partitions_raw.isdigit() or int(partitions_raw) < 1:
+            raise ArgumentError(
+                f"{job}: --shuffle_partitions must be a positive integer, got {partitions_raw!r}"
+            )
+        shuffle_partitions = int(partitions_raw)
+    return JobArgs(
+        job=job,
+        job_name=job_name,
+        job_run_id=job_run_id,
+        dataset=_require(job, options, "dataset"),
+        lake_path=_require(job, options, "lake_path").rstrip("/"),
+        run_id=run_id,
+        source_path=source_path.rstrip("/") if source_path else None,
+        reprocess=_parse_bool(job, "reprocess", options.get("reprocess", "false")),
+        catalog_database=_optional(options, "catalog_database"),
+        shuffle_partitions=shuffle_partitions,
+    )

@@ -1,0 +1,41 @@
+"""What every entry script does: parse arguments, build the runtime, run the step, record the
+summary, commit. A failure still leaves a summary (status "failed") and surfaces as one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import SparkSession
+
+from etl_lib.args import JobArgs, parse_args
+from etl_lib.runtime import create_runtime
+from etl_lib.steps import write_summary
+from etl_lib.summary import RunSummary, new_summary
+
+Step = Callable[[SparkSession, JobArgs], RunSummary]
+
+
+class JobFailed(RuntimeError):
+    """A job failed; the message is the one line a person needs (also Glue's ErrorMessage)."""
+
+
+def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> RunSummary:
+    """Runs a step as a Glue job; with echo, the summary goes to stdout (the job's log on Glue)."""
+    args = parse_args(job, argv)
+    runtime = create_runtime(args)
+    try:
+        summary = step(runtime.spark, args)
+    except Exception as error:  # noqa: BLE001 - every failure is recorded, then re-raised
+        failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
+        message = f"{type(error).__name__}: {error}".splitlines()[0][:1000]
+        failed.finish("failed", message)
+        write_summary(runtime.spark, args, failed)
+        print(json.dumps({"run_summary": failed.to_dict()}), file=sys.stderr)
+        raise JobFailed(f"{job} failed for dataset {args.dataset}: {message}") from error
+    write_summary(runtime.spark, args, summary)
+    if echo:
+        print(json.dumps({"run_summary": summary.to_dict()}))
+    runtime.commit()
+    return summary

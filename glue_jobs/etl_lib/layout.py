@@ -1,0 +1,39 @@
+"""Where each layer lives in the lake. One function per location, so paths never drift."""
+
+from __future__ import annotations
+
+
+def raw_path(lake: str, dataset: str, table: str) -> str:
+    return f"{lake}/raw/{dataset}/{table}"
+
+
+def silver_path(lake: str, dataset: str, table: str) -> str:
+    return f"{lake}/silver/{dataset}/{table}"
+
+
+def quarantine_path(lake: str, dataset: str, stage: str, table: str) -> str:
+    return f"{lake}/quarantine/{dataset}/{stage}/{table}"
+
+
+def gold_table_root(lake: str, dataset: str, table: str) -> str:
+    return f"{lake}/gold/{dataset}/{table}"
+
+
+def gold_version_path(lake: str, dataset: str, table: str, version: str) -> str:
+    return f"{gold_table_root(lake, dataset, table)}/version={version}"
+
+
+def gold_manifest_dir(lake: str, dataset: str) -> str:
+    return f"{lake}/gold/{dataset}/_manifests"
+
+
+def extract_ledger_path(lake: str, dataset: str) -> str:
+    return f"{lake}/_state/{dataset}/extract_ledger.json"
+
+
+def transform_state_path(lake: str, dataset: str) -> str:
+    return f"{lake}/_state/{dataset}/transform_state.json"
+
+
+def catalog_file_path(lake: str, dataset: str) -> str:
+    return f"{lake}/_catalog/{dataset}.json"

@@ -1,0 +1,41 @@
+"""Star-schema helpers shared by datasets: pure functions over DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+
+def date_key(column: str | Column) -> Column:
+    """yyyymmdd as an int: the conventional key of a date dimension."""
+    value = F.col(column) if isinstance(column, str) else column
+    return F.date_format(value, "yyyyMMdd").cast("int")
+
+
+def build_dim_date(frames_and_columns: Sequence[tuple[DataFrame, str]]) -> DataFrame:
+    """One row per day from the earliest to the latest date in the given columns (no gaps)."""
+    bounds = None
+    for frame, column in frames_and_columns:
+        part = frame.select(F.min(column).alias("low"), F.max(column).alias("high"))
+        bounds = part if bounds is None else bounds.unionByName(part)
+    if bounds is None:
+        raise ValueError("build_dim_date needs at least one date column")
+    span = bounds.agg(F.min("low").alias("low"), F.max("high").alias("high"))
+    days = span.select(F.explode(F.sequence("low", "high", F.expr("interval 1 day"))).alias("date")).where(
+        F.col("date").isNotNull()
+    )
+    return days.select(
+        date_key("date").alias("date_key"),
+        F.col("date"),
+        F.year("date").alias("year"),
+        F.quarter("date").alias("quarter"),
+        F.month("date").alias("month"),
+        F.date_format("date", "MMMM").alias("month_name"),
+        F.dayofmonth("date").alias("day_of_month"),
+        F.dayofweek("date").alias("day_of_week"),
+        F.date_format("date", "EEEE").alias("day_name"),
+        F.weekofyear("date").alias("week_of_year"),
+        F.dayofweek("date").isin(1, 7).alias("is_weekend"),
+    )

@@ -1,0 +1,83 @@
+"""Typing landing rows: strings as delivered -> declared Spark types, or a reason why not.
+
+Pure functions over DataFrames. A value that is present but does not parse (a bad date, a
+number with letters, more decimals than the declared scale) is a parse failure, never a
+silent NULL; a record the CSV reader could not split is a malformed record.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl_lib.datasets.base import Column, Table
+from etl_lib.quality import Check, quoted
+
+CORRUPT_RECORD = "_corrupt_record"
+
+
+def _decimal_scale(type_name: str) -> int | None:
+    if not type_name.startswith("decimal("):
+        return None
+    return int(type_name.rstrip(")").split(",")[1])
+
+
+def parsed_value(column: Column) -> SparkColumn:
+    source = F.col(f"`{column.name}`")
+    if column.type == "date":
+        return F.to_date(F.expr(f"try_to_timestamp(`{column.name}`, '{column.date_format}')"))
+    if column.type == "string":
+        return source
+    return F.expr(f"try_cast(trim(`{column.name}`) AS {column.type})")
+
+
+def parse_check(column: Column) -> Check | None:
+    """The rule a present value breaks when it cannot be typed without loss."""
+    if column.type == "string":
+        return None
+    raw = F.col(f"`{column.name}`")
+    present = raw.isNotNull() & (F.trim(raw) != "")
+    description = f"a valid {column.type}" if column.type != "date" else f"a date ({column.date_format})"
+    fails = present & parsed_value(column).isNull()
+    scale = _decimal_scale(column.type)
+    if scale is not None:
+        exact = F.expr(f"try_cast(trim(`{column.name}`) AS decimal(38,{min(scale + 10, 30)}))")
+        fails = fails | (present & (parsed_value(column) != exact))
+        description += f" with at most {scale} decimals"
+    return Check(
+        f"parse:{column.name}",
+        fails,
+        F.concat(F.lit(f"{column.name}="), quoted(column.name), F.lit(f" is not {description}")),
+    )
+
+
+def malformed_check() -> Check:
+    return Check(
+        "malformed_record",
+        F.col(CORRUPT_RECORD).isNotNull(),
+        F.concat(
+            F.lit("the record does not split into the header's fields: "),
+            F.substring(F.col(CORRUPT_RECORD), 1, 200),
+        ),
+    )
+
+
+def parse_checks(table: Table) -> list[Check]:
+    checks = [malformed_check()]
+    checks.extend(check for column in table.columns if (check := parse_check(column)) is not None)
+    return checks
+
+
+def with_declared_columns(df: DataFrame, table: Table) -> DataFrame:
+    """Adds every declared column missing from the delivered file as NULL (optional columns)."""
+    for column in table.columns:
+        if column.name not in df.columns:
+            df = df.withColumn(column.name, F.lit(None).cast("string"))
+    return df
+
+
+def to_typed(df: DataFrame, table: Table, metadata_columns: list[str]) -> DataFrame:
+    """The declared columns with their declared types, followed by the metadata columns."""
+    typed = [parsed_value(column).alias(column.name) for column in table.columns]
+    return df.select(*typed, *[F.col(name) for name in metadata_columns])

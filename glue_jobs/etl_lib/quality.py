@@ -1,0 +1,142 @@
+"""Data-quality rules as pure DataFrame functions: every row either passes or is quarantined.
+
+A `Check` is a rule name, a condition that is true when a row breaks the rule, and a reason
+(a string Column naming the column and the offending value). `split_by_checks` turns a list of
+checks into (valid, quarantined) where quarantined rows carry `_rule` (the first broken rule)
+and `_reason` (every broken rule's reason), so no row is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from etl_lib.datasets.base import AllowedValues, ForeignKey, NotBlank, Range, RowRule
+
+RULE = "_rule"
+REASON = "_reason"
+_FAILURES = "_failures"
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    fails: Column
+    reason: Column
+
+
+def quoted(column: str) -> Column:
+    """The column's value for a reason message: 'value', or NULL."""
+    return F.coalesce(F.concat(F.lit("'"), F.col(column).cast("string"), F.lit("'")), F.lit("NULL"))
+
+
+def required_check(column: str) -> Check:
+    return Check(f"required:{column}", F.col(column).isNull(), F.lit(f"{column} is missing"))
+
+
+def rule_check(rule: RowRule) -> Check:
+    value = F.col(rule.column)
+    if isinstance(rule, NotBlank):
+        blank = value.isNull() | (F.trim(value.cast("string")) == "")
+        return Check(rule.name, blank, F.lit(f"{rule.column} is null or empty"))
+    if isinstance(rule, AllowedValues):
+        allowed = ", ".join(rule.values)
+        return Check(
+            rule.name,
+            value.isNotNull() & ~value.cast("string").isin(list(rule.values)),
+            F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is not one of {allowed}")),
+        )
+    if isinstance(rule, Range):
+        too_low = F.lit(False) if rule.minimum is None else value < F.lit(rule.minimum)
+        too_high = F.lit(False) if rule.maximum is None else value > F.lit(rule.maximum)
+        bounds = f"[{'' if rule.minimum is None else rule.minimum}, {'' if rule.maximum is None else rule.maximum}]"
+        return Check(
+            rule.name,
+            value.isNotNull() & (too_low | too_high),
+            F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is outside {bounds}")),
+        )
+    raise TypeError(f"unsupported rule {rule!r}")
+
+
+def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
+    """Adds `_failures`: an array of {rule, reason} for every check the row breaks."""
+    if not checks:
+        empty = F.array().cast("array<struct<rule:string,reason:string>>")
+        return df.withColumn(_FAILURES, empty)
+    entries = [
+        F.when(F.coalesce(check.fails, F.lit(False)), F.struct(F.lit(check.rule).alias("rule"), check.reason.alias("reason")))
+        for check in checks
+    ]
+    return df.withColumn(_FAILURES, F.filter(F.array(*entries), lambda entry: entry.isNotNull()))
+
+
+def split_by_checks(df: DataFrame, checks: Sequence[Check]) -> tuple[DataFrame, DataFrame]:
+    """(rows breaking no check, rows breaking at least one with `_rule` and `_reason`)."""
+    flagged = with_failures(df, checks)
+    valid = flagged.where(F.size(_FAILURES) == 0).drop(_FAILURES)
+    quarantined = (
+        flagged.where(F.size(_FAILURES) > 0)
+        .withColumn(RULE, F.col(_FAILURES)[0]["rule"])
+        .withColumn(REASON, F.concat_ws("; ", F.transform(_FAILURES, lambda entry: entry["reason"])))
+        .drop(_FAILURES)
+    )
+    return valid, quarantined
+
+
+def key_description(key: Sequence[str]) -> Column:
+    parts = [F.concat(F.lit(f"{column}="), quoted(column)) for column in key]
+    return F.concat_ws(", ", *parts)
+
+
+def deduplicate(df: DataFrame, key: Sequence[str], newest_first: Sequence[Column]) -> tuple[DataFrame, DataFrame]:
+    """Keep one row per key (the first by newest_first, ties broken by content so reruns agree).
+
+    Returns (kept, duplicates); duplicates carry `_rule`='duplicate_key' and a reason naming the
+    key and the file of the row that was kept.
+    """
+    content_hash = F.xxhash64(*[F.col(column) for column in df.columns])
+    window = Window.partitionBy(*key).orderBy(*newest_first, content_hash.desc())
+    ranked = df.withColumn("_rank", F.row_number().over(window))
+    if "_source_file" in df.columns:
+        kept_from = F.first("_source_file").over(window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing))
+        ranked = ranked.withColumn("_kept_from", kept_from)
+        origin = F.concat(F.lit("; kept the row from "), F.col("_kept_from"))
+    else:
+        ranked = ranked.withColumn("_kept_from", F.lit(None).cast("string"))
+        origin = F.lit("")
+    kept = ranked.where(F.col("_rank") == 1).drop("_rank", "_kept_from")
+    duplicates = (
+        ranked.where(F.col("_rank") > 1)
+        .withColumn(RULE, F.lit("duplicate_key"))
+        .withColumn(REASON, F.concat(F.lit("duplicate key ("), key_description(key), F.lit(")"), origin))
+        .drop("_rank", "_kept_from")
+    )
+    return kept, duplicates
+
+
+def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows whose key exists in parent or is null, orphans with `_rule` and `_reason`)."""
+    marker = "_parent_found"
+    parent_keys = parent.select(
+        *[F.col(p).alias(c) for c, p in zip(foreign_key.columns, foreign_key.parent_columns, strict=True)]
+    ).distinct().withColumn(marker, F.lit(True))
+    joined = df.join(parent_keys, on=list(foreign_key.columns), how="left")
+    has_key = F.lit(True)
+    for column in foreign_key.columns:
+        has_key = has_key & F.col(column).isNotNull()
+    orphan = has_key & F.col(marker).isNull()
+    ordered = [*df.columns]
+    valid = joined.where(~orphan).select(*ordered)
+    orphans = (
+        joined.where(orphan)
+        .select(*ordered)
+        .withColumn(RULE, F.lit(foreign_key.name))
+        .withColumn(
+            REASON,
+            F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}")),
+        )
+    )
+    return valid, orphans

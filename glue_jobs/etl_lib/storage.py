@@ -1,0 +1,146 @@
+"""File and DataFrame I/O on the lake, through Hadoop's FileSystem.
+
+Hadoop FS resolves `s3://` to EMRFS on Glue and `file:` or plain paths locally, so the jobs
+use one code path everywhere. Every write here is an overwrite of a well-defined location,
+which is what makes re-running a job idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    uri: str  # the form Spark's input_file_name() reports, so the two can be matched
+    name: str
+    size: int
+    modified_ms: int
+
+    @property
+    def file_id(self) -> str:
+        return file_id(self.uri)
+
+
+def file_id(uri: str) -> str:
+    """A short stable id of a landing file; Spark computes the same with file_id_column()."""
+    return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
+
+
+def _hadoop(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    return fs, hadoop_path
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    fs, hadoop_path = _hadoop(spark, path)
+    return bool(fs.exists(hadoop_path))
+
+
+def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
+    """Every file below root (recursively), skipping hidden and marker files, sorted by URI."""
+    fs, hadoop_path = _hadoop(spark, root)
+    if not fs.exists(hadoop_path):
+        return []
+    found = []
+    iterator = fs.listFiles(hadoop_path, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        name = status.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        found.append(
+            FileInfo(
+                uri=status.getPath().toUri().toString(),
+                name=name,
+                size=int(status.getLen()),
+                modified_ms=int(status.getModificationTime()),
+            )
+        )
+    return sorted(found, key=lambda info: info.uri)
+
+
+def list_directories(spark: SparkSession, path: str) -> list[str]:
+    fs, hadoop_path = _hadoop(spark, path)
+    if not fs.exists(hadoop_path):
+        return []
+    return sorted(
+        status.getPath().getName() for status in fs.listStatus(hadoop_path) if status.isDirectory()
+    )
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    fs, hadoop_path = _hadoop(spark, path)
+    if not fs.exists(hadoop_path):
+        return None
+    stream = fs.open(hadoop_path)
+    try:
+        chunks = []
+        reader = spark.sparkContext._jvm.java.io.BufferedReader(  # type: ignore[union-attr]
+            spark.sparkContext._jvm.java.io.InputStreamReader(stream, "UTF-8")  # type: ignore[union-attr]
+        )
+        line = reader.readLine()
+        while line is not None:
+            chunks.append(line)
+            line = reader.readLine()
+        return "\n".join(chunks)
+    finally:
+        stream.close()
+
+
+def read_first_line(spark: SparkSession, path: str) -> str:
+    """The first line of a file (its CSV header), without reading the rest."""
+    fs, hadoop_path = _hadoop(spark, path)
+    stream = fs.open(hadoop_path)
+    try:
+        jvm = spark.sparkContext._jvm
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))  # type: ignore[union-attr]
+        line = reader.readLine()
+        return "" if line is None else str(line)
+    finally:
+        stream.close()
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small text file, replacing any previous version (a single PUT on S3)."""
+    fs, hadoop_path = _hadoop(spark, path)
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def delete(spark: SparkSession, path: str) -> None:
+    fs, hadoop_path = _hadoop(spark, path)
+    if fs.exists(hadoop_path):
+        fs.delete(hadoop_path, True)
+
+
+def delete_all(spark: SparkSession, paths: Iterable[str]) -> None:
+    for path in paths:
+        delete(spark, path)
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame | None:
+    """The Parquet dataset at path, or None when nothing was ever written there."""
+    if not exists(spark, path):
+        return None
+    return spark.read.parquet(path)
+
+
+def write_parquet(df: DataFrame, path: str, partition_by: Iterable[str] = ()) -> None:
+    """Overwrite a Parquet dataset; with partition columns, only the partitions present in df."""
+    writer = df.write.mode("overwrite")
+    columns = list(partition_by)
+    if columns:
+        writer = writer.partitionBy(*columns)
+    writer.parquet(path)

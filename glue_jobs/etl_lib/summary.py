@@ -1,0 +1,85 @@
+"""Run summaries: what each job read, wrote and quarantined per table, as JSON.
+
+The accounting invariant (rows read = rows written + rows quarantined) is checked here, before
+a job commits, and a mismatch fails the job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+
+class AccountingError(RuntimeError):
+    """Rows went missing between a job's input and its outputs."""
+
+
+@dataclass
+class TableCounts:
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    output_path: str | None = None
+    quarantine_path: str | None = None
+    quarantine_by_rule: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_written + self.rows_quarantined
+
+
+@dataclass
+class RunSummary:
+    job: str
+    dataset: str
+    run_id: str
+    job_run_id: str
+    started_at: str
+    status: str = "running"
+    message: str = ""
+    finished_at: str | None = None
+    duration_seconds: float | None = None
+    tables: dict[str, TableCounts] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "rows_read": sum(t.rows_read for t in self.tables.values()),
+            "rows_written": sum(t.rows_written for t in self.tables.values()),
+            "rows_quarantined": sum(t.rows_quarantined for t in self.tables.values()),
+        }
+
+    def check_accounting(self) -> None:
+        broken = [
+            f"{name}: read {t.rows_read} != written {t.rows_written} + quarantined {t.rows_quarantined}"
+            for name, t in self.tables.items()
+            if not t.balanced()
+        ]
+        if broken:
+            raise AccountingError(f"{self.job} {self.dataset}: rows lost: " + "; ".join(broken))
+
+    def finish(self, status: str, message: str, now: datetime | None = None) -> None:
+        end = now or datetime.now(UTC)
+        self.status = status
+        self.message = message
+        self.finished_at = end.isoformat(timespec="seconds")
+        started = datetime.fromisoformat(self.started_at)
+        self.duration_seconds = round((end - started).total_seconds(), 3)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["totals"] = self.totals()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def new_summary(job: str, dataset: str, run_id: str, job_run_id: str, now: datetime | None = None) -> RunSummary:
+    started = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    return RunSummary(job=job, dataset=dataset, run_id=run_id, job_run_id=job_run_id, started_at=started)
+
+
+def summary_path(lake_path: str, dataset: str, run_id: str, job: str) -> str:
+    return f"{lake_path}/_runs/{dataset}/{run_id}/{job}.json"

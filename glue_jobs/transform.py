@@ -1,0 +1,14 @@
+"""Glue entry script: the transform job. It only wires arguments, runtime and step; see etl_lib."""
+
+import sys
+
+from etl_lib.job import run_job
+from etl_lib.steps import run_transform
+
+
+def main(argv: list[str]) -> None:
+    run_job("transform", argv, run_transform)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
