@@ -1,9 +1,9 @@
 """`glue-etl`: run the Glue jobs locally, exactly as Glue runs them, and generate sample data.
 
-    glue-etl job extract --dataset tpch --source_path DIR --lake_path DIR [--run_id ID]
-    glue-etl run --dataset tpch --source DIR --lake DIR [--json]
-    glue-etl generate tpch --scale 0.1 --output DIR
-    glue-etl generate consultations --rows 2000 --output DIR
+glue-etl job extract --dataset tpch --source_path DIR --lake_path DIR [--run_id ID]
+glue-etl run --dataset tpch --source DIR --lake DIR [--json]
+glue-etl generate tpch --scale 0.1 --output DIR
+glue-etl generate consultations --rows 2000 --output DIR
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 import etl_lib
 from etl_lib.args import JOBS
-
 from glue_etl_local import samples
 
 JOB_SCRIPTS = Path(etl_lib.__file__).resolve().parent.parent
@@ -42,11 +41,11 @@ def new_run_id() -> str:
 
 def run_pipeline(dataset: str, source: str, lake: str, run_id: str, reprocess: bool = False) -> dict[str, Any]:
     """extract -> transform -> load, as the state machine runs them; returns the combined summary."""
-    from etl_lib.job import run_job
+    from etl_lib.job import Step, run_job
     from etl_lib.steps import run_extract, run_load, run_transform
 
     common = ["--dataset", dataset, "--lake_path", lake, "--run_id", run_id, "--reprocess", str(reprocess).lower()]
-    steps = {"extract": run_extract, "transform": run_transform, "load": run_load}
+    steps: dict[str, Step] = {"extract": run_extract, "transform": run_transform, "load": run_load}
     combined: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "lake": lake, "jobs": {}}
     for job, step in steps.items():
         extra = ["--source_path", source] if job == "extract" else []
@@ -62,9 +61,8 @@ def format_summary(combined: dict[str, Any]) -> str:
         if summary["tables"]:
             lines.append(f"  {'table':<22}{'read':>12}{'written':>12}{'quarantined':>13}")
             for name, counts in summary["tables"].items():
-                lines.append(
-                    f"  {name:<22}{counts['rows_read']:>12,}{counts['rows_written']:>12,}{counts['rows_quarantined']:>13,}"
-                )
+                read, written, quarantined = (counts[k] for k in ("rows_read", "rows_written", "rows_quarantined"))
+                lines.append(f"  {name:<22}{read:>12,}{written:>12,}{quarantined:>13,}")
                 for rule, count in sorted(counts["quarantine_by_rule"].items()):
                     lines.append(f"  {'':<22}{'':>24}{count:>13,}  {rule}")
     return "\n".join(lines)

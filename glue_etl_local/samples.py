@@ -119,14 +119,20 @@ def _inject(rng: random.Random, row: dict[str, str], defect: str) -> dict[str, s
 
 
 def generate_consultations(
-    output: Path, rows: int = 2000, files: int = 2, seed: int = 7, defect_rate: float = 0.02, start_year: int = 2024
+    output: Path,
+    rows: int = 2000,
+    files: int = 2,
+    seed: int = 7,
+    defect_rate: float = 0.02,
+    start_year: int = 2024,
+    first_id: int = 1,
 ) -> ConsultationsSample:
     """Writes `files` CSV files (the second one with a short, reordered header) into output."""
     rng = random.Random(seed)
     output.mkdir(parents=True, exist_ok=True)
-    sample = ConsultationsSample(files=[], defects={name: 0 for name in DEFECT_RULES})
+    sample = ConsultationsSample(files=[], defects=dict.fromkeys(DEFECT_RULES, 0))
     per_file = max(1, rows // files)
-    next_id = 1
+    next_id = first_id
     written_ids: list[int] = []
     start = date(start_year, 1, 1)
     for index in range(files):
@@ -140,7 +146,7 @@ def generate_consultations(
                 row = _clean_row(rng, next_id, start)
                 defect = rng.choice(list(DEFECT_RULES)) if rng.random() < defect_rate * len(DEFECT_RULES) else None
                 if defect == "duplicate_id" and written_ids:
-                    # Same id, same content except the amount: a re-sent record, kept once.
+                    # A conflicting record that reuses an existing id: one of the two is kept.
                     row["id_consultation"] = str(rng.choice(written_ids))
                 elif defect == "duplicate_id":
                     defect = None

@@ -98,17 +98,13 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
     job_run_id = options.get("JOB_RUN_ID", "").strip() or "local"
     run_id = _optional(options, "run_id") or job_run_id
     if not _RUN_ID_PATTERN.match(run_id):
-        raise ArgumentError(
-            f"{job}: --run_id {run_id!r} may only contain letters, digits and _.:- (1-128 chars)"
-        )
+        raise ArgumentError(f"{job}: --run_id {run_id!r} may only contain letters, digits and _.:- (1-128 chars)")
     source_path = _require(job, options, "source_path") if job == "extract" else None
     partitions_raw = _optional(options, "shuffle_partitions")
     shuffle_partitions = None
     if partitions_raw is not None:
         if not partitions_raw.isdigit() or int(partitions_raw) < 1:
-            raise ArgumentError(
-                f"{job}: --shuffle_partitions must be a positive integer, got {partitions_raw!r}"
-            )
+            raise ArgumentError(f"{job}: --shuffle_partitions must be a positive integer, got {partitions_raw!r}")
         shuffle_partitions = int(partitions_raw)
     return JobArgs(
         job=job,

@@ -125,7 +125,7 @@ class GlueCatalog:
         return versions
 
     def _existing_partitions(self, name: str) -> set[tuple[str, ...]]:
-        existing = set()
+        existing: set[tuple[str, ...]] = set()
         paginator = self.client.get_paginator("get_partitions")
         for page in paginator.paginate(DatabaseName=self.database, TableName=name):
             existing.update(tuple(partition["Values"]) for partition in page["Partitions"])

@@ -17,7 +17,7 @@ from etl_lib.summary import RunSummary, new_summary
 Step = Callable[[SparkSession, JobArgs], RunSummary]
 
 
-class JobFailed(RuntimeError):
+class JobFailedError(RuntimeError):
     """A job failed; the message is the one line a person needs (also Glue's ErrorMessage)."""
 
 
@@ -27,13 +27,13 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
     runtime = create_runtime(args)
     try:
         summary = step(runtime.spark, args)
-    except Exception as error:  # noqa: BLE001 - every failure is recorded, then re-raised
+    except Exception as error:
         failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
         message = f"{type(error).__name__}: {error}".splitlines()[0][:1000]
         failed.finish("failed", message)
         write_summary(runtime.spark, args, failed)
         print(json.dumps({"run_summary": failed.to_dict()}), file=sys.stderr)
-        raise JobFailed(f"{job} failed for dataset {args.dataset}: {message}") from error
+        raise JobFailedError(f"{job} failed for dataset {args.dataset}: {message}") from error
     write_summary(runtime.spark, args, summary)
     if echo:
         print(json.dumps({"run_summary": summary.to_dict()}))

@@ -38,6 +38,8 @@ def required_check(column: str) -> Check:
 
 
 def rule_check(rule: RowRule) -> Check:
+    if not isinstance(rule, NotBlank | AllowedValues | Range):
+        raise TypeError(f"unsupported rule {rule!r}")
     value = F.col(rule.column)
     if isinstance(rule, NotBlank):
         blank = value.isNull() | (F.trim(value.cast("string")) == "")
@@ -49,16 +51,14 @@ def rule_check(rule: RowRule) -> Check:
             value.isNotNull() & ~value.cast("string").isin(list(rule.values)),
             F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is not one of {allowed}")),
         )
-    if isinstance(rule, Range):
-        too_low = F.lit(False) if rule.minimum is None else value < F.lit(rule.minimum)
-        too_high = F.lit(False) if rule.maximum is None else value > F.lit(rule.maximum)
-        bounds = f"[{'' if rule.minimum is None else rule.minimum}, {'' if rule.maximum is None else rule.maximum}]"
-        return Check(
-            rule.name,
-            value.isNotNull() & (too_low | too_high),
-            F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is outside {bounds}")),
-        )
-    raise TypeError(f"unsupported rule {rule!r}")
+    too_low = F.lit(False) if rule.minimum is None else value < F.lit(rule.minimum)
+    too_high = F.lit(False) if rule.maximum is None else value > F.lit(rule.maximum)
+    bounds = f"[{'' if rule.minimum is None else rule.minimum}, {'' if rule.maximum is None else rule.maximum}]"
+    return Check(
+        rule.name,
+        value.isNotNull() & (too_low | too_high),
+        F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is outside {bounds}")),
+    )
 
 
 def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
@@ -67,7 +67,10 @@ def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
         empty = F.array().cast("array<struct<rule:string,reason:string>>")
         return df.withColumn(_FAILURES, empty)
     entries = [
-        F.when(F.coalesce(check.fails, F.lit(False)), F.struct(F.lit(check.rule).alias("rule"), check.reason.alias("reason")))
+        F.when(
+            F.coalesce(check.fails, F.lit(False)),
+            F.struct(F.lit(check.rule).alias("rule"), check.reason.alias("reason")),
+        )
         for check in checks
     ]
     return df.withColumn(_FAILURES, F.filter(F.array(*entries), lambda entry: entry.isNotNull()))
@@ -97,11 +100,15 @@ def deduplicate(df: DataFrame, key: Sequence[str], newest_first: Sequence[Column
     Returns (kept, duplicates); duplicates carry `_rule`='duplicate_key' and a reason naming the
     key and the file of the row that was kept.
     """
-    content_hash = F.xxhash64(*[F.col(column) for column in df.columns])
+    # Metadata columns (_ingested_at, _run_id, ...) change between runs: hashing them would let a
+    # rerun keep a different row for the same key.
+    content_hash = F.xxhash64(*[F.col(column) for column in df.columns if not column.startswith("_")])
     window = Window.partitionBy(*key).orderBy(*newest_first, content_hash.desc())
     ranked = df.withColumn("_rank", F.row_number().over(window))
     if "_source_file" in df.columns:
-        kept_from = F.first("_source_file").over(window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing))
+        kept_from = F.first("_source_file").over(
+            window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        )
         ranked = ranked.withColumn("_kept_from", kept_from)
         origin = F.concat(F.lit("; kept the row from "), F.col("_kept_from"))
     else:
@@ -120,9 +127,13 @@ def deduplicate(df: DataFrame, key: Sequence[str], newest_first: Sequence[Column
 def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(rows whose key exists in parent or is null, orphans with `_rule` and `_reason`)."""
     marker = "_parent_found"
-    parent_keys = parent.select(
-        *[F.col(p).alias(c) for c, p in zip(foreign_key.columns, foreign_key.parent_columns, strict=True)]
-    ).distinct().withColumn(marker, F.lit(True))
+    parent_keys = (
+        parent.select(
+            *[F.col(p).alias(c) for c, p in zip(foreign_key.columns, foreign_key.parent_columns, strict=True)]
+        )
+        .distinct()
+        .withColumn(marker, F.lit(True))
+    )
     joined = df.join(parent_keys, on=list(foreign_key.columns), how="left")
     has_key = F.lit(True)
     for column in foreign_key.columns:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -43,7 +43,7 @@ def _rule_counts(df: DataFrame) -> dict[str, int]:
     return {row[quality.RULE]: int(row["count"]) for row in df.groupBy(quality.RULE).count().collect()}
 
 
-def _count(spark: SparkSession, path: str, where: F.Column | None = None) -> int:
+def _count(spark: SparkSession, path: str, where: Column | None = None) -> int:
     df = storage.read_parquet(spark, path)
     if df is None:
         return 0
@@ -64,7 +64,9 @@ def parse_header(line: str, delimiter: str) -> tuple[str, ...]:
     return tuple(field.strip() for field in fields)
 
 
-def assign_files(files: Sequence[storage.FileInfo], tables: Sequence[Table]) -> tuple[dict[str, list[storage.FileInfo]], list[str]]:
+def assign_files(
+    files: Sequence[storage.FileInfo], tables: Sequence[Table]
+) -> tuple[dict[str, list[storage.FileInfo]], list[str]]:
     """Landing files by table (first matching pattern wins), and the files no table claims."""
     by_table: dict[str, list[storage.FileInfo]] = defaultdict(list)
     unclaimed = []
@@ -92,15 +94,12 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
         header = parse_header(storage.read_first_line(spark, info.uri), table.delimiter)
         missing = missing_required_columns(table, header)
         if missing:
-            raise ExtractError(
-                f"{info.uri}: missing required column(s) {', '.join(missing)} for table {table.name}"
-            )
+            raise ExtractError(f"{info.uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
         groups[header].append(info.uri)
     frames = []
     for header, uris in groups.items():
         schema = StructType(
-            [StructField(name, StringType()) for name in header]
-            + [StructField(parsing.CORRUPT_RECORD, StringType())]
+            [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
         )
         frame = (
             spark.read.schema(schema)
@@ -115,7 +114,9 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
             .withColumn(SOURCE_FILE, F.input_file_name())
         )
         declared = [c.name for c in table.columns if c.name in header]
-        frames.append(parsing.with_declared_columns(frame.select(*declared, parsing.CORRUPT_RECORD, SOURCE_FILE), table))
+        frames.append(
+            parsing.with_declared_columns(frame.select(*declared, parsing.CORRUPT_RECORD, SOURCE_FILE), table)
+        )
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
@@ -129,7 +130,9 @@ def extract_table(
     quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
     ids = [info.file_id for info in files]
     # A re-delivered or reprocessed file replaces everything it produced before.
-    storage.delete_all(spark, [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids])
+    storage.delete_all(
+        spark, [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
+    )
 
     strings = (
         read_landing(spark, table, files)
@@ -252,7 +255,7 @@ def transform_table(
         rows_quarantined=_count(spark, quarantine_path),
         output_path=silver_path if written else None,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=_rule_counts(spark.read.parquet(quarantine_path)),
+        quarantine_by_rule=_rule_counts(spark.read.parquet(quarantine_path)) if _count(spark, quarantine_path) else {},
     )
     if not written:
         storage.delete(spark, silver_path)  # no usable rows: nothing is published downstream
@@ -270,7 +273,11 @@ def write_gold(
         path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
         storage.write_parquet(frames[gold.name], path, partition_by=gold.partition_by)
         rows[gold.name] = _count(spark, path)
-        manifest_tables[gold.name] = {"location": path, "partition_by": list(gold.partition_by), "rows": rows[gold.name]}
+        manifest_tables[gold.name] = {
+            "location": path,
+            "partition_by": list(gold.partition_by),
+            "rows": rows[gold.name],
+        }
     manifest = {"version": args.run_id, "created_at": created_at, "tables": manifest_tables}
     manifest_path = f"{layout.gold_manifest_dir(args.lake_path, args.dataset)}/{args.run_id}.json"
     storage.write_text(spark, manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
@@ -301,7 +308,8 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     else:
         usable = {name: frame for name, frame in silver.items() if frame is not None}
         summary.outputs = {
-            f"gold.{name}": str(rows) for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items()
+            f"gold.{name}": str(rows)
+            for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items()
         }
         summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
     storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
@@ -371,7 +379,9 @@ def remove_old_versions(spark: SparkSession, args: JobArgs, table: str, keep: se
             storage.delete(spark, f"{root}/{name}")
 
 
-def run_load(spark: SparkSession, args: JobArgs, catalog: Catalog | None = None, now: datetime | None = None) -> RunSummary:
+def run_load(
+    spark: SparkSession, args: JobArgs, catalog: Catalog | None = None, now: datetime | None = None
+) -> RunSummary:
     get_dataset(args.dataset)
     summary = new_summary("load", args.dataset, args.run_id, args.job_run_id, now)
     catalog = catalog or make_catalog(spark, args)
@@ -388,7 +398,9 @@ def run_load(spark: SparkSession, args: JobArgs, catalog: Catalog | None = None,
     tables = [describe_gold_table(spark, name, version, entry) for name, entry in entries.items()]
     catalog.publish(args.dataset, tables)
     for table in tables:
-        summary.tables[table.name] = TableCounts(rows_read=table.rows, rows_written=table.rows, output_path=table.location)
+        summary.tables[table.name] = TableCounts(
+            rows_read=table.rows, rows_written=table.rows, output_path=table.location
+        )
         remove_old_versions(spark, args, table.name, {version, current.get(table.name, version)})
     summary.check_accounting()
     where = f"Glue database {args.catalog_database}" if args.catalog_database else "the lake's catalog file"

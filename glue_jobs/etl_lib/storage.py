@@ -72,9 +72,7 @@ def list_directories(spark: SparkSession, path: str) -> list[str]:
     fs, hadoop_path = _hadoop(spark, path)
     if not fs.exists(hadoop_path):
         return []
-    return sorted(
-        status.getPath().getName() for status in fs.listStatus(hadoop_path) if status.isDirectory()
-    )
+    return sorted(status.getPath().getName() for status in fs.listStatus(hadoop_path) if status.isDirectory())
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:
@@ -130,9 +128,21 @@ def delete_all(spark: SparkSession, paths: Iterable[str]) -> None:
         delete(spark, path)
 
 
+def has_data_files(spark: SparkSession, path: str) -> bool:
+    """True when path holds at least one data file (a write of zero rows leaves only markers)."""
+    fs, hadoop_path = _hadoop(spark, path)
+    if not fs.exists(hadoop_path):
+        return False
+    iterator = fs.listFiles(hadoop_path, True)
+    while iterator.hasNext():
+        if not iterator.next().getPath().getName().startswith((".", "_")):
+            return True
+    return False
+
+
 def read_parquet(spark: SparkSession, path: str) -> DataFrame | None:
-    """The Parquet dataset at path, or None when nothing was ever written there."""
-    if not exists(spark, path):
+    """The Parquet dataset at path, or None when it holds no rows' files at all."""
+    if not has_data_files(spark, path):
         return None
     return spark.read.parquet(path)
 

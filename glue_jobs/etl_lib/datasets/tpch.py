@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -194,7 +195,7 @@ def build_dim_part(part: DataFrame) -> DataFrame:
     )
 
 
-def net_revenue(extended_price: str, discount: str) -> F.Column:
+def net_revenue(extended_price: str, discount: str) -> SparkColumn:
     """extendedprice * (1 - discount), kept exact at two decimals."""
     return (F.col(extended_price) * (F.lit(1) - F.col(discount))).cast("decimal(18,2)")
 

@@ -1,0 +1,47 @@
+"""Helpers that run the real Glue entry scripts, with Glue-style arguments, on local Spark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from glue_etl_local.cli import run_job_script
+
+
+def run_job(
+    job: str, dataset: str, lake: Path, run_id: str, source: Path | None = None, **options: str
+) -> dict[str, Any]:
+    argv = ["--JOB_NAME", f"it-{job}", "--JOB_RUN_ID", f"jr_{run_id}_{job}", "--dataset", dataset,
+            "--lake_path", str(lake), "--run_id", run_id]  # fmt: skip
+    if source is not None:
+        argv += ["--source_path", str(source)]
+    for key, value in options.items():
+        argv += [f"--{key}", value]
+    run_job_script(job, argv)
+    return read_summary(lake, dataset, run_id, job)
+
+
+def read_summary(lake: Path, dataset: str, run_id: str, job: str) -> dict[str, Any]:
+    return json.loads((lake / "_runs" / dataset / run_id / f"{job}.json").read_text())
+
+
+def run_all(dataset: str, source: Path, lake: Path, run_id: str, **options: str) -> dict[str, dict[str, Any]]:
+    return {
+        "extract": run_job("extract", dataset, lake, run_id, source, **options),
+        "transform": run_job("transform", dataset, lake, run_id, **options),
+        "load": run_job("load", dataset, lake, run_id, **options),
+    }
+
+
+def published_location(lake: Path, dataset: str, table: str) -> str:
+    catalog = json.loads((lake / "_catalog" / f"{dataset}.json").read_text())
+    return str(catalog["tables"][table]["location"])
+
+
+def merged_rule_counts(*summaries: dict[str, Any], table: str) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for summary in summaries:
+        for rule, count in summary["tables"].get(table, {}).get("quarantine_by_rule", {}).items():
+            merged[rule] = merged.get(rule, 0) + count
+    return merged

@@ -1,0 +1,101 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+
+from etl_lib.datasets import available_datasets, get_dataset
+from etl_lib.datasets.base import Column, Dataset, ForeignKey, Table
+from etl_lib.datasets.consultations import with_calendar_and_age_group
+from etl_lib.datasets.tpch import build_dim_customer, build_fact_sales
+from etl_lib.modelling import build_dim_date
+
+
+def test_registry_finds_both_datasets_and_rejects_unknown_names():
+    assert {"tpch", "consultations"} <= set(available_datasets())
+    assert get_dataset("tpch").name == "tpch"
+    with pytest.raises(ValueError, match="unknown dataset 'sales'; available: "):
+        get_dataset("sales")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        get_dataset("../base")
+
+
+def test_tables_come_parents_first():
+    order = [t.name for t in get_dataset("tpch").tables_in_dependency_order()]
+    for child, parent in [("nation", "region"), ("customer", "nation"), ("orders", "customer"), ("lineitem", "orders")]:
+        assert order.index(parent) < order.index(child)
+
+
+def test_foreign_key_cycle_is_reported():
+    def table(name, parent):
+        return Table(name, (Column("k", "int"),), ("k",), "x", foreign_keys=(ForeignKey(("k",), parent, ("k",)),))
+
+    dataset = Dataset("cyclic", (table("a", "b"), table("b", "a")), (), lambda silver: {})
+    with pytest.raises(ValueError, match="foreign keys form a cycle among a, b"):
+        dataset.tables_in_dependency_order()
+
+
+@pytest.mark.parametrize(
+    ("age", "group"),
+    [(0, "enfant"), (11, "enfant"), (12, "adolescent"), (17, "adolescent"), (18, "adulte"), (64, "adulte"),
+     (65, "senior"), (104, "senior"), (None, None)],
+)  # fmt: skip
+def test_age_groups_at_every_boundary(spark, age, group):
+    df = spark.createDataFrame([(dt.date(2024, 3, 9), age)], "date_consultation date, patient_age int")
+    row = with_calendar_and_age_group(df).collect()[0]
+    assert (row.age_group, row.year, row.month) == (group, 2024, 3)
+
+
+def test_calendar_of_a_missing_date_is_null(spark):
+    df = spark.createDataFrame([(None, 30)], "date_consultation date, patient_age int")
+    row = with_calendar_and_age_group(df).collect()[0]
+    assert (row.year, row.month, row.age_group) == (None, None, "adulte")
+
+
+def test_dim_customer_carries_nation_and_region_names(spark):
+    customer = spark.createDataFrame(
+        [
+            (1, "Alice", "addr", 7, "phone", Decimal("1.00"), "BUILDING", "c"),
+            (2, "Bob", None, 9, None, None, None, None),
+        ],
+        "c_custkey bigint, c_name string, c_address string, c_nationkey int, c_phone string, "
+        "c_acctbal decimal(15,2), c_mktsegment string, c_comment string",
+    )
+    nation = spark.createDataFrame(
+        [(7, "FRANCE", 3, "n")], "n_nationkey int, n_name string, n_regionkey int, n_comment string"
+    )
+    region = spark.createDataFrame([(3, "EUROPE", "r")], "r_regionkey int, r_name string, r_comment string")
+    dim = build_dim_customer(customer, nation, region).select("customer_key", "nation_name", "region_name")
+    expected = spark.createDataFrame(
+        [(1, "FRANCE", "EUROPE"), (2, None, None)], "customer_key bigint, nation_name string, region_name string"
+    )
+    assert_df_equality(dim, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_fact_sales_net_revenue_and_partitions(spark):
+    lineitem = spark.createDataFrame(
+        [(1, 10, 20, 1, Decimal("2.00"), Decimal("100.00"), Decimal("0.10"), Decimal("0.05"), "N", "O",
+          dt.date(1996, 3, 13), dt.date(1996, 2, 12), dt.date(1996, 3, 22), "MAIL")],
+        "l_orderkey bigint, l_partkey bigint, l_suppkey bigint, l_linenumber int, l_quantity decimal(15,2), "
+        "l_extendedprice decimal(15,2), l_discount decimal(15,2), l_tax decimal(15,2), l_returnflag string, "
+        "l_linestatus string, l_shipdate date, l_commitdate date, l_receiptdate date, l_shipmode string",
+    )  # fmt: skip
+    orders = spark.createDataFrame(
+        [(1, 370, "O", dt.date(1996, 1, 2), "5-LOW"), (2, 5, "F", dt.date(1995, 1, 1), "1-URGENT")],
+        "o_orderkey bigint, o_custkey bigint, o_orderstatus string, o_orderdate date, o_orderpriority string",
+    )
+    rows = build_fact_sales(lineitem, orders).collect()
+    assert len(rows) == 1
+    fact = rows[0]
+    assert fact.net_revenue == Decimal("90.00")
+    assert (fact.customer_key, fact.order_date_key, fact.ship_date_key) == (370, 19960102, 19960313)
+    assert (fact.order_year, fact.order_month, fact.order_status) == (1996, 1, "O")
+
+
+def test_dim_date_covers_every_day_between_all_columns(spark):
+    a = spark.createDataFrame([(dt.date(2024, 2, 27),), (None,)], "d date")
+    b = spark.createDataFrame([(dt.date(2024, 3, 2),)], "e date")
+    dim = build_dim_date([(a, "d"), (b, "e")]).orderBy("date").collect()
+    assert [r.date_key for r in dim] == [20240227, 20240228, 20240229, 20240301, 20240302]
+    assert [r.is_weekend for r in dim] == [False, False, False, False, True]
+    assert dim[0].day_name == "Tuesday" and dim[0].quarter == 1

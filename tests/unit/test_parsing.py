@@ -1,0 +1,78 @@
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, DecimalType, IntegerType, StringType, StructField, StructType
+
+from etl_lib import parsing, quality
+from etl_lib.datasets.base import Column, Table
+
+TABLE = Table(
+    name="t",
+    file_pattern="t*.csv",
+    key=("id",),
+    columns=(
+        Column("id", "int", required=True),
+        Column("day", "date", date_format="dd/MM/yyyy"),
+        Column("amount", "decimal(6,2)"),
+        Column("label", "string"),
+        Column("extra", "string", optional_in_source=True),
+    ),
+)
+STRINGS = StructType(
+    [StructField(n, StringType()) for n in ("id", "day", "amount", "label", parsing.CORRUPT_RECORD, "_source_file")]
+)
+
+
+def test_to_typed_parses_declared_types_and_keeps_none(spark):
+    rows = [("1", "31/12/2024", "12.5", "a", None, "f"), (None, None, None, None, None, "f")]
+    df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE)
+    typed = parsing.to_typed(df, TABLE, ["_source_file"])
+    expected_schema = StructType(
+        [
+            StructField("id", IntegerType()),
+            StructField("day", DateType()),
+            StructField("amount", DecimalType(6, 2)),
+            StructField("label", StringType()),
+            StructField("extra", StringType()),
+            StructField("_source_file", StringType()),
+        ]
+    )
+    expected = spark.createDataFrame(
+        [(1, dt.date(2024, 12, 31), Decimal("12.50"), "a", None, "f"), (None, None, None, None, None, "f")],
+        expected_schema,
+    )
+    assert_df_equality(typed, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_parse_checks_name_the_column_and_the_value(spark):
+    rows = [
+        ("1", "31/12/2024", "12.50", "ok", None, "f"),
+        ("x", "31/12/2024", "1", "bad id", None, "f"),
+        ("2", "2024-12-31", "1", "bad date format", None, "f"),
+        ("3", "30/02/2024", "1", "impossible date", None, "f"),
+        ("4", "01/01/2024", "1.234", "too many decimals", None, "f"),
+        ("5", "01/01/2024", "12345.00", "overflow", None, "f"),
+        ("6", None, " ", "blank is not a parse failure", None, "f"),
+        (None, None, None, None, "6,7,8,9,10", "f"),
+    ]
+    df = spark.createDataFrame(rows, STRINGS)
+    valid, rejected = quality.split_by_checks(df, parsing.parse_checks(TABLE))
+    assert sorted(r.label for r in valid.collect()) == ["blank is not a parse failure", "ok"]
+    reasons = {(r.label, r[quality.RULE]): r[quality.REASON] for r in rejected.collect()}
+    assert reasons == {
+        ("bad id", "parse:id"): "id='x' is not a valid int",
+        ("bad date format", "parse:day"): "day='2024-12-31' is not a date (dd/MM/yyyy)",
+        ("impossible date", "parse:day"): "day='30/02/2024' is not a date (dd/MM/yyyy)",
+        ("too many decimals", "parse:amount"): "amount='1.234' is not a valid decimal(6,2) with at most 2 decimals",
+        ("overflow", "parse:amount"): "amount='12345.00' is not a valid decimal(6,2) with at most 2 decimals",
+        (None, "malformed_record"): "the record does not split into the header's fields: 6,7,8,9,10",
+    }
+
+
+def test_missing_optional_column_is_added_as_null(spark):
+    df = spark.createDataFrame([("1",)], "id string")
+    completed = parsing.with_declared_columns(df, TABLE)
+    assert completed.columns == ["id", "day", "amount", "label", "extra"]
+    assert completed.where(F.col("extra").isNull()).count() == 1

@@ -1,0 +1,103 @@
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from etl_lib import quality
+from etl_lib.datasets.base import AllowedValues, ForeignKey, NotBlank, Range
+
+
+def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
+    df = spark.createDataFrame(
+        [(1, "F", 5), (2, "X", 500), (None, "O", 1), (4, None, None)], "id int, status string, qty int"
+    )
+    checks = [
+        quality.required_check("id"),
+        quality.rule_check(AllowedValues("status", ("F", "O"))),
+        quality.rule_check(Range("qty", minimum=0, maximum=100)),
+    ]
+    valid, quarantined = quality.split_by_checks(df, checks)
+    assert valid.count() + quarantined.count() == df.count()
+    assert_df_equality(
+        valid,
+        spark.createDataFrame([(1, "F", 5), (4, None, None)], "id int, status string, qty int"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    got = {(r.id, r._rule, r._reason) for r in quarantined.collect()}
+    assert got == {
+        (2, "allowed_values:status", "status='X' is not one of F, O; qty='500' is outside [0, 100]"),
+        (None, "required:id", "id is missing"),
+    }
+
+
+def test_not_blank_rejects_null_empty_and_whitespace(spark):
+    df = spark.createDataFrame([("a",), ("",), ("   ",), (None,)], "d string")
+    valid, quarantined = quality.split_by_checks(df, [quality.rule_check(NotBlank("d"))])
+    assert [r.d for r in valid.collect()] == ["a"]
+    assert {r._reason for r in quarantined.collect()} == {"d is null or empty"}
+    assert quarantined.count() == 3
+
+
+def test_split_without_checks_keeps_everything(spark):
+    df = spark.createDataFrame([(1,), (None,)], "id int")
+    valid, quarantined = quality.split_by_checks(df, [])
+    assert (valid.count(), quarantined.count()) == (2, 0)
+
+
+def test_deduplicate_keeps_newest_and_explains_the_rest(spark):
+    df = spark.createDataFrame(
+        [(1, "old", 1, "a.csv"), (1, "new", 2, "b.csv"), (2, "only", 1, "a.csv"), (1, "older", 0, "a.csv")],
+        "id int, v string, version int, _source_file string",
+    )
+    kept, duplicates = quality.deduplicate(df, ["id"], [F.col("version").desc()])
+    assert sorted((r.id, r.v) for r in kept.collect()) == [(1, "new"), (2, "only")]
+    assert {(r.v, r._rule, r._reason) for r in duplicates.collect()} == {
+        ("old", "duplicate_key", "duplicate key (id='1'); kept the row from b.csv"),
+        ("older", "duplicate_key", "duplicate key (id='1'); kept the row from b.csv"),
+    }
+
+
+def test_deduplicate_is_deterministic_for_exact_ties(spark):
+    df = spark.createDataFrame([(1, "x"), (1, "y"), (1, "z")], "id int, v string")
+    first = quality.deduplicate(df, ["id"], [])[0].collect()
+    again = quality.deduplicate(df.orderBy(F.col("v").desc()).repartition(3), ["id"], [])[0].collect()
+    assert first == again
+    assert len(first) == 1
+
+
+def test_deduplicate_ignores_run_metadata_when_breaking_ties(spark):
+    runs = [(1, value, f"run-{run}") for run in range(20) for value in ("x", "y")]
+    df = spark.createDataFrame(runs, "id int, v string, _run_id string")
+    kept_per_run = [
+        quality.deduplicate(df.where(F.col("_run_id") == f"run-{run}"), ["id"], [])[0].collect()[0].v
+        for run in range(20)
+    ]
+    assert len(set(kept_per_run)) == 1
+
+
+def test_composite_key_and_null_key_part(spark):
+    df = spark.createDataFrame([(1, 1), (1, 2), (1, 1), (None, 1)], "a int, b int")
+    kept, duplicates = quality.deduplicate(df, ["a", "b"], [])
+    assert kept.count() == 3
+    assert [r._reason for r in duplicates.collect()] == ["duplicate key (a='1', b='1')"]
+
+
+def test_foreign_key_orphans_are_quarantined_and_null_keys_pass(spark):
+    orders = spark.createDataFrame([(10, 1), (11, 2), (12, None)], "order_id int, customer_id int")
+    customers = spark.createDataFrame([(1,), (3,)], "id int")
+    fk = ForeignKey(("customer_id",), "customers", ("id",))
+    valid, orphans = quality.check_foreign_key(orders, fk, customers)
+    assert_df_equality(
+        valid,
+        spark.createDataFrame([(10, 1), (12, None)], "order_id int, customer_id int"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    assert [(r.order_id, r._rule, r._reason) for r in orphans.collect()] == [
+        (11, "foreign_key:customer_id->customers", "customer_id='2' not found in customers")
+    ]
+
+
+def test_unknown_rule_type_is_rejected():
+    with pytest.raises(TypeError):
+        quality.rule_check("not a rule")  # type: ignore[arg-type]
