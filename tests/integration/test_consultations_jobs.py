@@ -48,7 +48,8 @@ def test_gold_has_renamed_columns_calendar_and_age_groups(spark, first_run):
     silver = spark.read.parquet(str(root / "lake/silver/consultations/consultations"))
     by_file = {r._source_file.rsplit("/", 1)[1]: r.genders for r in silver.groupBy("_source_file").agg(
         F.count("gender").alias("genders")).collect()}  # fmt: skip
-    assert by_file["consultations_2024_02.csv"] == 0 and by_file["consultations_2024_01.csv"] > 0
+    assert by_file["consultations_2024_02.csv"] == 0
+    assert by_file["consultations_2024_01.csv"] > 0
     assert gold.where(F.trim("diagnostic") == "").count() == 0
 
 
@@ -56,7 +57,8 @@ def test_outputs_are_snappy_parquet_partitioned_by_year_and_month(first_run):
     root, _, _ = first_run
     location = published_location(root / "lake", "consultations", GOLD)
     files = list((root / "lake").glob(f"gold/consultations/{GOLD}/*/year=*/month=*/*.parquet"))
-    assert files and all(f.name.endswith(".snappy.parquet") for f in files)
+    assert files
+    assert all(f.name.endswith(".snappy.parquet") for f in files)
     assert all(str(f).startswith(location) for f in files)
 
 
@@ -67,7 +69,8 @@ def test_quarantined_rows_keep_their_values_and_reasons(spark, first_run):
     for frame in (extract_q, transform_q):
         assert frame.where(F.col("_rule").isNull() | (F.length("_reason") == 0)).count() == 0
     bad_dates = extract_q.where(F.col("_rule") == "parse:date_consultation").collect()
-    assert bad_dates and all(r.date_consultation in r._reason for r in bad_dates)
+    assert bad_dates
+    assert all(r.date_consultation in r._reason for r in bad_dates)
 
 
 def test_second_run_with_nothing_new_rewrites_nothing(first_run):
@@ -141,7 +144,8 @@ def test_missing_required_column_fails_with_one_line(tmp_path):
         " duree_minutes, montant for table consultations"
     ) in message
     failed = read_summary(tmp_path / "lake", "consultations", "r1", "extract")
-    assert failed["status"] == "failed" and "date_consultation" in failed["message"]
+    assert failed["status"] == "failed"
+    assert "date_consultation" in failed["message"]
     assert not (tmp_path / "lake/_state/consultations/extract_ledger.json").exists()
 
 

@@ -109,4 +109,5 @@ def test_fact_sales_is_partitioned_by_order_year_and_month(tpch):
     root, _, _ = tpch
     location = published_location(root / "lake", "tpch", "fact_sales")
     years = sorted(p.name for p in (root / "lake" / location.split("/lake/", 1)[1]).iterdir() if p.is_dir())
-    assert years[0] == "order_year=1992" and years[-1] == "order_year=1998"
+    assert years[0] == "order_year=1992"
+    assert years[-1] == "order_year=1998"

@@ -28,8 +28,8 @@ def test_projection_follows_the_table_location():
 
 
 def test_projection_of_text_partitions_is_an_enum():
-    table = GoldTableVersion("t", "v", "s3://x", (("a", "int"),), (("region", "string"),),
-                             (Partition(("EU",), "s3://x/region=EU"), Partition(("US",), "s3://x/region=US")))  # fmt: skip
+    partitions = (Partition(("EU",), "s3://x/region=EU"), Partition(("US",), "s3://x/region=US"))
+    table = GoldTableVersion("t", "v", "s3://x", (("a", "int"),), (("region", "string"),), partitions)
     assert projection_parameters(table)["projection.region.values"] == "EU,US"
     assert projection_parameters(GoldTableVersion("t", "v", "s3://x", (("a", "int"),))) == {}
 

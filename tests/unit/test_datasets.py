@@ -98,4 +98,5 @@ def test_dim_date_covers_every_day_between_all_columns(spark):
     dim = build_dim_date([(a, "d"), (b, "e")]).orderBy("date").collect()
     assert [r.date_key for r in dim] == [20240227, 20240228, 20240229, 20240301, 20240302]
     assert [r.is_weekend for r in dim] == [False, False, False, False, True]
-    assert dim[0].day_name == "Tuesday" and dim[0].quarter == 1
+    assert dim[0].day_name == "Tuesday"
+    assert dim[0].quarter == 1
