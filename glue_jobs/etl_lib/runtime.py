@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,7 +67,7 @@ def apply_session_settings(spark: SparkSession, args: JobArgs) -> None:
         spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
 
 
-def local_spark_session(app_name: str) -> SparkSession:
+def local_spark_session(app_name: str, extra_settings: Mapping[str, str] | None = None) -> SparkSession:
     """A local SparkSession (reused if the process already has one: one JVM for many jobs)."""
     builder = (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
@@ -77,7 +78,7 @@ def local_spark_session(app_name: str) -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(DEFAULT_LOCAL_SHUFFLE_PARTITIONS))
         .config("spark.sql.warehouse.dir", os.environ.get("SPARK_WAREHOUSE_DIR", "/tmp/spark-warehouse"))
     )
-    for key, value in SESSION_SETTINGS.items():
+    for key, value in {**SESSION_SETTINGS, **(extra_settings or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("SPARK_LOG_LEVEL", "ERROR"))

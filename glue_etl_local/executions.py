@@ -1,0 +1,82 @@
+"""Start a Step Functions execution and follow it state by state (against AWS or the local cloud)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class Followed:
+    arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def describe_event(event: dict[str, Any], started: datetime) -> str | None:
+    """One line for the events a person cares about (states entered and left, failures, retries)."""
+    elapsed = (event["timestamp"] - started).total_seconds()
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return f"{elapsed:7.1f}s  -> {event['stateEnteredEventDetails']['name']}"
+    if kind.endswith("StateExited"):
+        return f"{elapsed:7.1f}s  <- {event['stateExitedEventDetails']['name']}"
+    if kind == "TaskFailed":
+        details = event.get("taskFailedEventDetails", {})
+        cause = str(details.get("cause", ""))
+        return f"{elapsed:7.1f}s  !! {details.get('error')}: {cause[:200]}"
+    if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted", "ExecutionSucceeded"):
+        return f"{elapsed:7.1f}s  == {kind.removeprefix('Execution').upper()}"
+    return None
+
+
+def start_and_follow(
+    sfn: Any,
+    state_machine_arn: str,
+    execution_input: dict[str, Any],
+    name: str,
+    show: Callable[[str], None] = print,
+    poll_seconds: float = 0.5,
+    timeout_seconds: float = 3600,
+) -> Followed:
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
+    seen = 0
+    deadline = time.monotonic() + timeout_seconds
+    started: datetime | None = None
+    events: list[dict[str, Any]] = []
+    while True:
+        description = sfn.describe_execution(executionArn=arn)
+        started = started or description["startDate"]
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        for event in events[seen:]:
+            line = describe_event(event, started)
+            if line:
+                show(line)
+        seen = len(events)
+        if description["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {arn} still {description['status']} after {timeout_seconds}s")
+        time.sleep(poll_seconds)
+    output = json.loads(description["output"]) if description.get("output") else None
+    return Followed(
+        arn=arn,
+        status=description["status"],
+        output=output,
+        error=description.get("error"),
+        cause=description.get("cause"),
+        events=events,
+    )

@@ -1,0 +1,195 @@
+"""Pure formatting of pipeline notifications: no AWS calls, fully testable.
+
+`format_notification(event, summaries)` never raises: a malformed or partial event still gives a
+clear (degraded) message that says what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+STEPS = ("extract", "transform", "load")
+SUBJECT_LIMIT = 99  # SNS email subjects must stay under 100 characters
+SMS_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    email: str
+    sms: str
+
+    def sns_message(self) -> str:
+        """The Message for SNS publish with MessageStructure=json."""
+        return json.dumps({"default": self.email, "email": self.email, "sms": self.sms})
+
+
+def _region(execution_arn: str) -> str | None:
+    parts = execution_arn.split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
+
+
+def execution_link(execution_arn: str) -> str | None:
+    region = _region(execution_arn)
+    if not region:
+        return None
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def job_run_link(region: str, job_name: str, job_run_id: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}"
+        f"#/job/{quote(job_name, safe='')}/run/{job_run_id}"
+    )
+
+
+def job_logs_link(region: str, job_run_id: str) -> str:
+    # CloudWatch's console URL escapes '/' in the group name as $252F.
+    group = "/aws-glue/jobs/output".replace("/", "$252F")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{group}/log-events/{job_run_id}"
+    )
+
+
+def parse_cause(error: Any) -> dict[str, Any]:
+    """Step Functions puts the failed Glue job run (JSON) in Cause; other errors give plain text."""
+    if not isinstance(error, dict):
+        return {}
+    cause = error.get("Cause")
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return {"ErrorMessage": cause}
+        return parsed if isinstance(parsed, dict) else {"ErrorMessage": cause}
+    return {}
+
+
+def failed_step(event: dict[str, Any], cause: dict[str, Any]) -> str | None:
+    jobs = event.get("jobs") if isinstance(event.get("jobs"), dict) else {}
+    by_job_name = {name: step for step, name in jobs.items()}
+    if cause.get("JobName") in by_job_name:
+        return str(by_job_name[cause["JobName"]])
+    steps = event.get("steps") if isinstance(event.get("steps"), dict) else {}
+    return next((step for step in STEPS if step not in steps), None)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _step_lines(event: dict[str, Any], failed: str | None, region: str | None) -> list[str]:
+    steps = event.get("steps") if isinstance(event.get("steps"), dict) else {}
+    lines = []
+    for step in STEPS:
+        result = steps.get(step)
+        if isinstance(result, dict):
+            seconds = result.get("execution_time_seconds")
+            took = f" in {seconds}s" if isinstance(seconds, int | float) else ""
+            lines.append(f"  {step.capitalize():<10} {result.get('state', 'UNKNOWN')}{took}")
+            if region and result.get("job_name") and result.get("job_run_id"):
+                lines.append(f"             run:  {job_run_link(region, result['job_name'], result['job_run_id'])}")
+                lines.append(f"             logs: {job_logs_link(region, result['job_run_id'])}")
+        elif step == failed:
+            lines.append(f"  {step.capitalize():<10} FAILED")
+        else:
+            lines.append(f"  {step.capitalize():<10} not run")
+    return lines
+
+
+def _table_lines(summaries: dict[str, Any]) -> list[str]:
+    lines = []
+    for job in ("extract", "transform", "load"):
+        summary = summaries.get(job)
+        if not isinstance(summary, dict):
+            continue
+        lines.append(f"  {job}: {summary.get('status', '?')} - {summary.get('message', '')}")
+        tables = summary.get("tables") or {}
+        for name, counts in sorted(tables.items()):
+            lines.append(
+                f"    {name:<24} written {counts.get('rows_written', 0):>12,}"
+                f"   quarantined {counts.get('rows_quarantined', 0):>10,}"
+            )
+    return lines
+
+
+def totals(summaries: dict[str, Any]) -> tuple[int, int] | None:
+    """(rows written to silver, rows quarantined by extract and transform), when known."""
+    transform = summaries.get("transform")
+    if not isinstance(transform, dict) or not transform.get("tables"):
+        return None
+    written = sum(t.get("rows_written", 0) for t in transform["tables"].values())
+    quarantined = sum(
+        t.get("rows_quarantined", 0)
+        for job in ("extract", "transform")
+        if isinstance(summaries.get(job), dict)
+        for t in (summaries[job].get("tables") or {}).values()
+    )
+    return written, quarantined
+
+
+def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> Notification:
+    summaries = summaries or {}
+    if not isinstance(event, dict):
+        event = {}
+    problems = []
+    config = event.get("config") if isinstance(event.get("config"), dict) else {}
+    if not config:
+        problems.append("the event has no pipeline configuration")
+    status = str(event.get("status") or "UNKNOWN").upper()
+    if status not in ("SUCCEEDED", "FAILED"):
+        problems.append(f"unexpected status {event.get('status')!r}")
+    dataset = str(config.get("dataset") or "unknown dataset")
+    run_id = str(config.get("run_id") or event.get("execution_name") or "unknown run")
+    execution_arn = str(event.get("execution_arn") or "")
+    region = _region(execution_arn)
+    link = execution_link(execution_arn)
+
+    cause = parse_cause(event.get("error"))
+    step = failed_step(event, cause) if status == "FAILED" else None
+    error_name = event.get("error", {}).get("Error") if isinstance(event.get("error"), dict) else None
+    error_message = str(cause.get("ErrorMessage") or error_name or "no error message was given")
+
+    counts = totals(summaries)
+    if status == "SUCCEEDED":
+        headline = f"succeeded: {dataset} run {run_id}"
+        detail = f", {counts[0]:,} rows, {counts[1]:,} quarantined" if counts else ""
+        sms = f"Glue ETL OK: {dataset} {run_id}{detail}"
+    elif status == "FAILED":
+        where = f" at {step.capitalize()}" if step else ""
+        headline = f"FAILED{where}: {dataset} run {run_id}"
+        sms = f"Glue ETL FAILED{where}: {dataset} {run_id}: {error_message}"
+    else:
+        headline = f"status unknown: {dataset} run {run_id}"
+        sms = f"Glue ETL status unknown: {dataset} {run_id}"
+
+    body = [f"Glue ETL pipeline {headline}", ""]
+    body += [f"Dataset:   {dataset}", f"Run id:    {run_id}"]
+    if event.get("execution_start_time"):
+        body.append(f"Started:   {event['execution_start_time']}")
+    if link:
+        body.append(f"Execution: {link}")
+    if status == "FAILED":
+        body += ["", f"Failed step: {step.capitalize() if step else 'unknown'}", f"Error: {error_message}"]
+        if error_name and error_name != error_message:
+            body.append(f"Error type: {error_name}")
+    body += ["", "Steps:", *_step_lines(event, step, region)]
+    table_lines = _table_lines(summaries)
+    if table_lines:
+        body += ["", "Rows per table:", *table_lines]
+    if counts:
+        body += ["", f"Total: {counts[0]:,} clean rows, {counts[1]:,} quarantined"]
+    if config.get("lake_path"):
+        body += ["", f"Lake: {config['lake_path']}  (run summaries in _runs/{dataset}/{run_id}/)"]
+    if problems:
+        body += ["", "Note: this notification is incomplete: " + "; ".join(problems) + "."]
+
+    return Notification(
+        subject=_shorten(f"[Glue ETL] {headline}", SUBJECT_LIMIT),
+        email="\n".join(body) + "\n",
+        sms=_shorten(sms, SMS_LIMIT),
+    )
