@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: setup demo test unit integration lint format package clean
+.PHONY: setup demo demo-spark local-cloud test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -17,13 +17,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## demo: generate sample data for both datasets and run extract -> transform -> load locally
+## demo: the whole pipeline in the local cloud: state machine, Glue jobs, Lambda, email + SMS
 demo: setup
-	rm -rf $(DEMO_DIR)
-	$(BIN)/glue-etl generate consultations --output $(DEMO_DIR)/landing/consultations
-	$(BIN)/glue-etl run --dataset consultations --source $(DEMO_DIR)/landing/consultations --lake $(DEMO_DIR)/lake
-	$(BIN)/glue-etl generate tpch --scale $(TPCH_SCALE) --output $(DEMO_DIR)/landing/tpch
-	$(BIN)/glue-etl run --dataset tpch --source $(DEMO_DIR)/landing/tpch --lake $(DEMO_DIR)/lake
+	$(BIN)/glue-etl demo --workdir $(DEMO_DIR) --tpch-scale $(TPCH_SCALE)
+
+## demo-spark: the three jobs on local Spark only (no local cloud)
+demo-spark: setup
+	rm -rf $(DEMO_DIR)-spark
+	$(BIN)/glue-etl generate consultations --output $(DEMO_DIR)-spark/landing/consultations
+	$(BIN)/glue-etl run --dataset consultations --source $(DEMO_DIR)-spark/landing/consultations --lake $(DEMO_DIR)-spark/lake
+	$(BIN)/glue-etl generate tpch --scale $(TPCH_SCALE) --output $(DEMO_DIR)-spark/landing/tpch
+	$(BIN)/glue-etl run --dataset tpch --source $(DEMO_DIR)-spark/landing/tpch --lake $(DEMO_DIR)-spark/lake
+
+## local-cloud: serve the local cloud (with the pipeline deployed) for the AWS CLI
+local-cloud: setup
+	$(BIN)/glue-etl local-cloud --port 4566
 
 ## test: lint, then every test (unit, integration)
 test: setup lint
@@ -35,10 +43,14 @@ unit: setup
 integration: setup
 	$(BIN)/pytest tests/integration
 
+e2e: setup
+	$(BIN)/pytest tests/e2e
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/glue-etl check-definition
 
 format: setup
 	$(BIN)/ruff check --fix .

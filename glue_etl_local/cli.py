@@ -68,6 +68,63 @@ def format_summary(combined: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
+    from glue_etl_local.cloud import resources
+    from glue_etl_local.cloud.server import LocalCloud
+
+    with LocalCloud(workdir, port=port) as cloud:
+        print(f"Local cloud listening on {cloud.endpoint_url}. Use it with:")
+        for key, value in cloud.environment.items():
+            print(f"  export {key}={value}")
+        if deploy:
+            pipeline = resources.deploy(cloud)
+            print(f"Pipeline deployed: state machine {pipeline.state_machine_arn}")
+            print(f"  landing: {pipeline.landing_path('<dataset>')}   lake: {pipeline.lake_path}")
+        print("Press Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
+
+
+def start_execution(args: argparse.Namespace) -> int:
+    import boto3
+
+    from glue_etl_local.executions import start_and_follow
+
+    sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint_url, region_name=args.region)
+    followed = start_and_follow(sfn, args.state_machine_arn, json.loads(args.input), args.name or new_run_id())
+    print(f"\nExecution {followed.arn}: {followed.status}")
+    if followed.error:
+        print(f"  error: {followed.error}: {followed.cause}")
+    if followed.output:
+        config = followed.output.get("config", {})
+        print(f"  output: lake {config.get('lake_path')}, run summaries in _runs/{config.get('dataset')}/{config.get('run_id')}/")
+    return 0 if followed.status == "SUCCEEDED" else 1
+
+
+def check_definition(path: Path | None) -> int:
+    """Substitutes every placeholder with a sample value and runs statelint on the result."""
+    import subprocess
+    import tempfile
+
+    from glue_etl_local import packaging
+
+    definition = (path or packaging.ASL_PATH).read_text()
+    values = {name: f"sample-{name}" for name in packaging.placeholders(definition)}
+    values.update({name: "arn:aws:lambda:eu-west-1:123456789012:function:notify" for name in values if name.endswith("Arn")})
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(packaging.substitute(definition, values))
+    statelint = Path(sys.executable).with_name("statelint")
+    result = subprocess.run([str(statelint), handle.name], check=False)
+    Path(handle.name).unlink()
+    if result.returncode == 0:
+        print(f"statelint: {path or packaging.ASL_PATH} is valid after substitution")
+    return result.returncode
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glue-etl", description="Run the Glue ETL suite locally.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +140,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", default=None)
     run.add_argument("--reprocess", action="store_true", help="re-read every landing file, not only new ones")
     run.add_argument("--json", action="store_true", help="print the combined run summary as JSON")
+
+    demo = commands.add_parser("demo", help="the whole pipeline in the local cloud (make demo)")
+    demo.add_argument("--workdir", type=Path, default=Path(".local/demo"))
+    demo.add_argument("--tpch-scale", type=float, default=0.01)
+
+    cloud = commands.add_parser("local-cloud", help="serve the local cloud on 127.0.0.1 for the AWS CLI")
+    cloud.add_argument("--port", type=int, default=4566)
+    cloud.add_argument("--workdir", type=Path, default=Path(".local/cloud"))
+    cloud.add_argument("--no-deploy", action="store_true", help="start empty (deploy with CloudFormation)")
+
+    start = commands.add_parser("start", help="start a pipeline execution and follow it state by state")
+    start.add_argument("--state-machine-arn", required=True)
+    start.add_argument("--input", default="{}", help='execution input as JSON, e.g. {"dataset": "tpch"}')
+    start.add_argument("--name", default=None, help="execution name (default: a timestamped run id)")
+    start.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4566 for the local cloud")
+    start.add_argument("--region", default=None)
+
+    check = commands.add_parser("check-definition", help="statelint the state machine after substitution")
+    check.add_argument("--definition", type=Path, default=None)
 
     generate = commands.add_parser("generate", help="generate sample landing data")
     generate.add_argument("dataset", choices=["tpch", "consultations"])
@@ -109,6 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.dataset, _absolute(args.source), _absolute(args.lake), args.run_id or new_run_id(), args.reprocess
             )
             print(json.dumps(combined, indent=2) if args.json else format_summary(combined))
+        elif args.command == "demo":
+            from glue_etl_local.demo import run_demo
+
+            return run_demo(args.workdir.resolve(), args.tpch_scale)
+        elif args.command == "local-cloud":
+            return serve_local_cloud(args.workdir, args.port, deploy=not args.no_deploy)
+        elif args.command == "start":
+            return start_execution(args)
+        elif args.command == "check-definition":
+            return check_definition(args.definition)
         elif args.dataset == "tpch":
             files = samples.generate_tpch(args.output, args.scale, args.parts)
             print(f"generated {len(files)} TPC-H file(s) at scale factor {args.scale} in {args.output}")
