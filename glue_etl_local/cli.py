@@ -101,7 +101,8 @@ def start_execution(args: argparse.Namespace) -> int:
         print(f"  error: {followed.error}: {followed.cause}")
     if followed.output:
         config = followed.output.get("config", {})
-        print(f"  output: lake {config.get('lake_path')}, run summaries in _runs/{config.get('dataset')}/{config.get('run_id')}/")
+        summaries = f"_runs/{config.get('dataset')}/{config.get('run_id')}/"
+        print(f"  output: lake {config.get('lake_path')}, run summaries in {summaries}")
     return 0 if followed.status == "SUCCEEDED" else 1
 
 
@@ -114,7 +115,9 @@ def check_definition(path: Path | None) -> int:
 
     definition = (path or packaging.ASL_PATH).read_text()
     values = {name: f"sample-{name}" for name in packaging.placeholders(definition)}
-    values.update({name: "arn:aws:lambda:eu-west-1:123456789012:function:notify" for name in values if name.endswith("Arn")})
+    values.update(
+        {name: "arn:aws:lambda:eu-west-1:123456789012:function:notify" for name in values if name.endswith("Arn")}
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         handle.write(packaging.substitute(definition, values))
     statelint = Path(sys.executable).with_name("statelint")

@@ -38,15 +38,16 @@ def _zip(files: Mapping[str, bytes]) -> bytes:
 def library_zip() -> bytes:
     """etl_lib as a zip for Glue's --extra-py-files (the package at the root of the archive)."""
     files = {
-        path.relative_to(JOB_SCRIPTS_DIR).as_posix(): path.read_bytes()
-        for path in sorted(LIBRARY_DIR.rglob("*.py"))
+        path.relative_to(JOB_SCRIPTS_DIR).as_posix(): path.read_bytes() for path in sorted(LIBRARY_DIR.rglob("*.py"))
     }
     return _zip(files)
 
 
 def lambda_zip() -> bytes:
     """The notify function, flat at the root of the zip (handler: handler.handler)."""
-    return _zip({path.name: path.read_bytes() for path in sorted(LAMBDA_DIR.glob("*.py")) if path.name != "__init__.py"})
+    return _zip(
+        {path.name: path.read_bytes() for path in sorted(LAMBDA_DIR.glob("*.py")) if path.name != "__init__.py"}
+    )
 
 
 def job_script(job: str) -> bytes:

@@ -14,7 +14,7 @@ import boto3
 if __package__:
     from .messages import format_notification
 else:  # deployed flat: handler.py and messages.py at the root of the zip
-    from messages import format_notification  # type: ignore[no-redef]
+    from messages import format_notification  # type: ignore[import-not-found,no-redef]
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,7 +66,8 @@ def read_summaries(config: dict[str, Any]) -> dict[str, Any]:
 def handler(event: Any, context: Any) -> dict[str, str]:
     if not TOPIC_ARN:
         raise RuntimeError("TOPIC_ARN is not set: the function cannot publish notifications")
-    config = event.get("config") if isinstance(event, dict) and isinstance(event.get("config"), dict) else {}
+    config = event.get("config") if isinstance(event, dict) else None
+    config = config if isinstance(config, dict) else {}
     notification = format_notification(event, read_summaries(config))
     response = SNS.publish(
         TopicArn=TOPIC_ARN,

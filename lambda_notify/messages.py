@@ -69,12 +69,16 @@ def parse_cause(error: Any) -> dict[str, Any]:
     return {}
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def failed_step(event: dict[str, Any], cause: dict[str, Any]) -> str | None:
-    jobs = event.get("jobs") if isinstance(event.get("jobs"), dict) else {}
+    jobs = _mapping(event.get("jobs"))
     by_job_name = {name: step for step, name in jobs.items()}
     if cause.get("JobName") in by_job_name:
         return str(by_job_name[cause["JobName"]])
-    steps = event.get("steps") if isinstance(event.get("steps"), dict) else {}
+    steps = _mapping(event.get("steps"))
     return next((step for step in STEPS if step not in steps), None)
 
 
@@ -83,7 +87,7 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _step_lines(event: dict[str, Any], failed: str | None, region: str | None) -> list[str]:
-    steps = event.get("steps") if isinstance(event.get("steps"), dict) else {}
+    steps = _mapping(event.get("steps"))
     lines = []
     for step in STEPS:
         result = steps.get(step)
@@ -137,7 +141,7 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
     if not isinstance(event, dict):
         event = {}
     problems = []
-    config = event.get("config") if isinstance(event.get("config"), dict) else {}
+    config = _mapping(event.get("config"))
     if not config:
         problems.append("the event has no pipeline configuration")
     status = str(event.get("status") or "UNKNOWN").upper()
@@ -151,7 +155,7 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
 
     cause = parse_cause(event.get("error"))
     step = failed_step(event, cause) if status == "FAILED" else None
-    error_name = event.get("error", {}).get("Error") if isinstance(event.get("error"), dict) else None
+    error_name = _mapping(event.get("error")).get("Error")
     error_message = str(cause.get("ErrorMessage") or error_name or "no error message was given")
 
     counts = totals(summaries)

@@ -54,7 +54,8 @@ class GlueRunner:
         )
 
     def _receive(self) -> dict[str, Any]:
-        assert self._process is not None and self._process.stdout is not None
+        assert self._process is not None
+        assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line:
             raise RuntimeError(f"the local Glue worker stopped; see {self.logs_dir / 'worker.log'}")
@@ -117,7 +118,8 @@ class GlueRunner:
             "log_path": str(self.logs_dir / job.name / f"{run.job_run_id}.log"),
         }
         with self._lock:
-            assert self._process is not None and self._process.stdin is not None
+            assert self._process is not None
+            assert self._process.stdin is not None
             self._process.stdin.write(json.dumps(request) + "\n")
             result = self._receive()
         for bucket, folder in folders.items():

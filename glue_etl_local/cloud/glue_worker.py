@@ -1,8 +1,9 @@
 """The process that runs Glue job scripts for the local cloud, as Glue would run them.
 
 One long-lived process (one Spark JVM for every job of the cloud, apart from the caller's own
-Spark if it has one), fed one request at a time: mount the buckets, put --extra-py-files on sys.path, set sys.argv, run the
-script as __main__, and answer with success or the one-line error Glue would report.
+Spark if it has one), fed one request at a time: mount the buckets, put --extra-py-files on
+sys.path, set sys.argv, run the script as __main__, and answer with success or the one-line
+error Glue would report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def _one_line(error: BaseException) -> str:
 
 def run_script(request: dict[str, Any]) -> dict[str, Any]:
     from etl_lib.runtime import local_spark_session
-
     from glue_etl_local.cloud.s3fs import mount_buckets
 
     spark = local_spark_session("local-cloud-glue")

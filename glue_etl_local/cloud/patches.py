@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import JsonRESTError
 from moto.glue.models import FakeJob, FakeJobRun
 from moto.moto_api import state_manager
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
 from glue_etl_local.cloud.faults import FaultPlan
@@ -36,7 +39,7 @@ def patch_sync_integration() -> Undo:
     if source.count(UNGUARDED_CALL) != 1:
         raise RuntimeError("moto changed StateTaskServiceCallback._eval_integration_pattern: review the patch")
     namespace: dict[str, Any] = {}
-    exec(compile(source.replace(UNGUARDED_CALL, GUARDED_CALL), inspect.getfile(original), "exec"),  # noqa: S102
+    exec(compile(source.replace(UNGUARDED_CALL, GUARDED_CALL), inspect.getfile(original), "exec"),
          vars(state_task_service_callback), namespace)  # fmt: skip
     cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
 
@@ -114,5 +117,32 @@ def patch_lambda_invoke(invoke: Callable[[LambdaFunction, Any], tuple[str, bool,
 
     def undo() -> None:
         LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+
+    return undo
+
+
+class ScaledClock:
+    """Stands in for the `time` module inside moto's retrier: records each wait the state machine
+    asks for (so tests can check the backoff) and sleeps only `scale` of it."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(float(seconds))
+        time.sleep(max(0.0, seconds * self.scale))
+
+
+def patch_retry_clock(clock: ScaledClock) -> Undo:
+    """Retry waits of 30 s and more are right on AWS and too slow for a test suite."""
+    if getattr(retrier_decl, "time", None) is not time:
+        raise RuntimeError("moto changed how RetrierDecl waits (retrier_decl.time): review the patch")
+    retrier_decl.time = clock  # type: ignore[assignment]
+
+    def undo() -> None:
+        retrier_decl.time = time
 
     return undo

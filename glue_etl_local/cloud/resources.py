@@ -48,8 +48,9 @@ def deploy(cloud: LocalCloud, name: str = "glue-etl", default_dataset: str = "tp
     for job in packaging.JOBS:
         s3.put_object(Bucket=artifacts_bucket, Key=f"glue/{job}.py", Body=packaging.job_script(job))
 
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"Service": ["glue.amazonaws.com", "lambda.amazonaws.com", "states.amazonaws.com"]}}]}  # fmt: skip
+    services = ["glue.amazonaws.com", "lambda.amazonaws.com", "states.amazonaws.com"]
+    statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": services}}
+    trust = {"Version": "2012-10-17", "Statement": [statement]}
     role_arn = iam.create_role(RoleName=f"{name}-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
     database = name.replace("-", "_")
@@ -61,7 +62,11 @@ def deploy(cloud: LocalCloud, name: str = "glue-etl", default_dataset: str = "tp
             Name=job_names[job],
             Role=role_arn,
             GlueVersion="5.0",
-            Command={"Name": "glueetl", "ScriptLocation": f"s3://{artifacts_bucket}/glue/{job}.py", "PythonVersion": "3"},
+            Command={
+                "Name": "glueetl",
+                "ScriptLocation": f"s3://{artifacts_bucket}/glue/{job}.py",
+                "PythonVersion": "3",
+            },
             DefaultArguments={
                 "--extra-py-files": f"s3://{artifacts_bucket}/glue/etl_lib.zip",
                 "--job-language": "python",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,8 +30,13 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 
 class LocalCloud:
-    def __init__(self, workdir: Path, port: int = 0, region: str = DEFAULT_REGION) -> None:
+    def __init__(
+        self, workdir: Path, port: int = 0, region: str = DEFAULT_REGION, retry_time_scale: float = 1.0
+    ) -> None:
+        """retry_time_scale < 1 shortens the state machine's Retry waits (they are still recorded
+        at full length in `retry_clock.waits`)."""
         self.workdir = workdir.resolve()
+        self.retry_clock = patches.ScaledClock(retry_time_scale)
         self.port = port
         self.region = region
         self.faults = FaultPlan()
@@ -74,6 +80,9 @@ class LocalCloud:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        # moto's backends are process-wide: a new cloud starts empty even after another one.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()
         # moto's Step Functions calls Glue and Lambda through this port; the in-process Lambda
         # handler's boto3 clients find the cloud through AWS_ENDPOINT_URL.
         self._set_environment({**self.environment, "MOTO_PORT": str(self.port)})
@@ -84,6 +93,7 @@ class LocalCloud:
             patches.patch_sync_integration(),
             patches.patch_glue_job_runs(self.glue.submit, self.faults),
             patches.patch_lambda_invoke(lambdas.invoke, self.faults),
+            patches.patch_retry_clock(self.retry_clock),
         ]
         jar = s3fs.ensure_jar(self.workdir / "cache")
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})
@@ -110,5 +120,7 @@ class LocalCloud:
     def __enter__(self) -> LocalCloud:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
