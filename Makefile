@@ -9,7 +9,7 @@ TPCH_SCALE ?= 0.01
 .PHONY: setup demo demo-spark local-cloud test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
-	@command -v java >/dev/null || { echo "Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	$(BIN)/pip install --quiet -e ".[dev]"

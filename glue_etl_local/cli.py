@@ -128,6 +128,25 @@ def check_definition(path: Path | None) -> int:
     return result.returncode
 
 
+def diagram_command(write: Path | None, check: Path | None) -> int:
+    from glue_etl_local import diagram, packaging
+
+    block = diagram.readme_block(packaging.ASL_PATH.read_text())
+    target = write or check
+    if target is None:
+        print(block)
+        return 0
+    current = target.read_text()
+    updated = diagram.replace_block(current, block)
+    if check is not None:
+        if updated != current:
+            print(f"{check}: the state machine diagram is out of date; run glue-etl diagram --write {check}")
+            return 1
+        return 0
+    target.write_text(updated)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glue-etl", description="Run the Glue ETL suite locally.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-definition", help="statelint the state machine after substitution")
     check.add_argument("--definition", type=Path, default=None)
 
+    diagram = commands.add_parser("diagram", help="the state machine as a Mermaid diagram, from the ASL file")
+    mode = diagram.add_mutually_exclusive_group()
+    mode.add_argument("--write", type=Path, help="replace the diagram block in this README")
+    mode.add_argument("--check", type=Path, help="fail if this README's diagram differs from the ASL")
+
     generate = commands.add_parser("generate", help="generate sample landing data")
     generate.add_argument("dataset", choices=["tpch", "consultations"])
     generate.add_argument("--output", required=True, type=Path)
@@ -196,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_local_cloud(args.workdir, args.port, deploy=not args.no_deploy)
         elif args.command == "start":
             return start_execution(args)
+        elif args.command == "diagram":
+            return diagram_command(args.write, args.check)
         elif args.command == "check-definition":
             return check_definition(args.definition)
         elif args.dataset == "tpch":

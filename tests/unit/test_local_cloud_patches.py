@@ -1,0 +1,143 @@
+"""One test per moto patch of the local cloud. If moto's internals move, these fail first."""
+
+import io
+import json
+import time
+import zipfile
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from glue_etl_local.cloud import patches
+from glue_etl_local.cloud.faults import FaultPlan
+from glue_etl_local.cloud.lambda_runner import LambdaRunner
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/test"
+GLUE_SYNC = {
+    "StartAt": "Run",
+    "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                       "Parameters": {"JobName": "job"}, "ResultSelector": {"state.$": "$.JobRunState"},
+                       "End": True}},
+}  # fmt: skip
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole"}]}  # fmt: skip
+        boto3.client("iam").create_role(RoleName="test", AssumeRolePolicyDocument=json.dumps(trust))
+        glue = boto3.client("glue", region_name=REGION)
+        glue.create_job(Name="job", Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://b/job.py"})
+        yield glue
+
+
+def run_state_machine(definition):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name=f"sm{time.time_ns()}", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"e{time.time_ns()}")["executionArn"]
+    for _ in range(100):
+        description = sfn.describe_execution(executionArn=execution)
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_unpatched_moto_still_breaks_sync_tasks_and_the_patch_fixes_them(aws):
+    broken = run_state_machine(GLUE_SYNC)
+    assert broken["status"] == "FAILED"
+    assert "interrupt_all" in broken["cause"], "moto fixed .sync tasks: drop patch_sync_integration"
+    undo = patches.patch_sync_integration()
+    try:
+        assert run_state_machine(GLUE_SYNC)["status"] == "SUCCEEDED"
+    finally:
+        undo()
+
+
+def test_sync_patch_refuses_an_unrecognised_method(monkeypatch):
+    cls = patches.state_task_service_callback.StateTaskServiceCallback
+    monkeypatch.setattr(patches, "UNGUARDED_CALL", "this call is not in the source")
+    with pytest.raises(RuntimeError, match="moto changed"):
+        patches.patch_sync_integration()
+    assert cls._eval_integration_pattern.__module__.endswith("state_task_service_callback")
+
+
+def test_glue_runs_wait_for_the_runner_and_report_its_outcome(aws):
+    started = []
+    faults = FaultPlan()
+    undo = patches.patch_glue_job_runs(lambda job, run: started.append(run), faults)
+    try:
+        run_id = aws.start_job_run(JobName="job", Arguments={"--dataset": "tpch"})["JobRunId"]
+        assert aws.get_job_run(JobName="job", RunId=run_id)["JobRun"]["JobRunState"] == "STARTING"
+        (run,) = started
+        assert run.arguments == {"--dataset": "tpch"}
+        patches.finish_job_run(run, succeeded=False, error_message="ValueError: boom")
+        job_run = aws.get_job_run(JobName="job", RunId=run_id)["JobRun"]
+        assert (job_run["JobRunState"], job_run["ErrorMessage"]) == ("FAILED", "ValueError: boom")
+        assert job_run["ExecutionTime"] >= 1
+
+        faults.refuse_start_job_run("job", times=1, error="AWSGlueException", message="Rate exceeded")
+        with pytest.raises(ClientError) as refused:
+            aws.start_job_run(JobName="job")
+        assert refused.value.response["Error"]["Code"] == "AWSGlueException"
+        aws.start_job_run(JobName="job")
+    finally:
+        undo()
+    unpatched = aws.start_job_run(JobName="job")["JobRunId"]
+    assert aws.get_job_run(JobName="job", RunId=unpatched)["JobRun"]["JobRunState"] == "SUCCEEDED"
+
+
+def function_zip(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def test_lambda_code_runs_in_process_with_its_environment(aws, tmp_path):
+    faults = FaultPlan()
+    undo = patches.patch_lambda_invoke(LambdaRunner(tmp_path, REGION).invoke, faults)
+    try:
+        lam = boto3.client("lambda", region_name=REGION)
+        source = "import os\ndef handle(event, context):\n    if event.get('boom'): raise ValueError('bad')\n" \
+                 "    return {'greeting': os.environ['GREETING'] + event['name']}\n"  # fmt: skip
+        code = {"ZipFile": function_zip(source)}
+        environment = {"Variables": {"GREETING": "hi "}}
+        lam.create_function(
+            FunctionName="f", Runtime="python3.13", Role=ROLE, Handler="app.handle", Code=code, Environment=environment
+        )
+        answer = lam.invoke(FunctionName="f", Payload=json.dumps({"name": "ana"}))
+        assert json.load(answer["Payload"]) == {"greeting": "hi ana"}
+        failed = lam.invoke(FunctionName="f", Payload=json.dumps({"boom": True}))
+        assert failed["FunctionError"]
+        assert json.load(failed["Payload"])["errorType"] == "ValueError"
+        faults.fail_lambda_invoke("f", times=1)
+        with pytest.raises(ClientError) as refused:
+            lam.invoke(FunctionName="f", Payload="{}")
+        assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
+    finally:
+        undo()
+
+
+def test_retry_clock_records_full_waits_and_sleeps_a_fraction():
+    clock = patches.ScaledClock(0.001)
+    undo = patches.patch_retry_clock(clock)
+    try:
+        assert retrier_decl.time is clock
+        started = time.monotonic()
+        retrier_decl.time.sleep(30)
+        assert time.monotonic() - started < 1
+        assert clock.waits == [30.0]
+    finally:
+        undo()
+    assert retrier_decl.time is time

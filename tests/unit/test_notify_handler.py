@@ -1,0 +1,60 @@
+import importlib
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="notify")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        import lambda_notify.handler as handler
+
+        yield importlib.reload(handler), sqs, queue, s3
+
+
+def received(sqs, queue):
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_publishes_with_counts_read_from_the_run_summaries(aws):
+    handler, sqs, queue, s3 = aws
+    summary = {"status": "succeeded", "message": "ok", "tables": {"t": {"rows_written": 7, "rows_quarantined": 2}}}
+    s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r1/transform.json", Body=json.dumps(summary))
+    event = {"status": "SUCCEEDED", "config": {"dataset": "tpch", "run_id": "r1", "lake_path": "s3://lake/lake"}}
+    result = handler.handler(event, None)
+    assert result["sms"] == "Glue ETL OK: tpch r1, 7 rows, 2 quarantined"
+    (body,) = received(sqs, queue)
+    assert body["Subject"] == "[Glue ETL] succeeded: tpch run r1"
+    assert "Total: 7 clean rows, 2 quarantined" in body["Message"]  # SQS gets the default text
+
+
+def test_missing_summaries_degrade_the_message_not_the_alert(aws):
+    handler, sqs, queue, _ = aws
+    handler.handler({"status": "FAILED", "config": {"dataset": "x", "run_id": "r", "lake_path": "s3://nope/l"}}, None)
+    (body,) = received(sqs, queue)
+    assert body["Subject"] == "[Glue ETL] FAILED at Extract: x run r"  # nothing ran: Extract failed
+
+
+def test_refuses_to_run_without_a_topic(aws, monkeypatch):
+    monkeypatch.delenv("TOPIC_ARN")
+    handler = importlib.reload(aws[0])
+    with pytest.raises(RuntimeError, match="TOPIC_ARN is not set"):
+        handler.handler({}, None)

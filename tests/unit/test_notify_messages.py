@@ -1,0 +1,94 @@
+import json
+
+import pytest
+
+from lambda_notify.messages import SMS_LIMIT, format_notification
+
+EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:glue-etl-pipeline:run-42"
+JOBS = {"extract": "etl-extract", "transform": "etl-transform", "load": "etl-load"}
+
+
+def step(job, seconds):
+    return {"job_name": JOBS[job], "job_run_id": f"jr_{job}", "state": "SUCCEEDED", "execution_time_seconds": seconds}
+
+
+def event(status, **extra):
+    base = {
+        "status": status,
+        "execution_arn": EXECUTION,
+        "execution_name": "run-42",
+        "execution_start_time": "2026-11-21T10:00:00Z",
+        "config": {"dataset": "tpch", "run_id": "run-42", "lake_path": "s3://lake-bucket/lake"},
+        "steps": {"extract": step("extract", 61), "transform": step("transform", 122), "load": step("load", 15)},
+        "jobs": JOBS,
+    }
+    base.update(extra)
+    return base
+
+
+SUMMARIES = {
+    "extract": {"status": "succeeded", "message": "ok", "tables": {
+        "orders": {"rows_written": 1500, "rows_quarantined": 3}}},
+    "transform": {"status": "succeeded", "message": "ok", "tables": {
+        "orders": {"rows_written": 1490, "rows_quarantined": 10}}},
+}  # fmt: skip
+
+
+def test_success_email_has_steps_links_and_counts():
+    note = format_notification(event("SUCCEEDED"), SUMMARIES)
+    assert note.subject == "[Glue ETL] succeeded: tpch run run-42"
+    assert "Dataset:   tpch" in note.email
+    assert "Run id:    run-42" in note.email
+    assert "Transform  SUCCEEDED in 122s" in note.email
+    assert f"#/v2/executions/details/{EXECUTION}" in note.email
+    assert "#/job/etl-transform/run/jr_transform" in note.email
+    assert "log-group/$252Faws-glue$252Fjobs$252Foutput/log-events/jr_load" in note.email
+    assert "orders                   written        1,490   quarantined         10" in note.email
+    assert "Total: 1,490 clean rows, 13 quarantined" in note.email
+    assert note.sms == "Glue ETL OK: tpch run-42, 1,490 rows, 13 quarantined"
+
+
+def test_failure_names_the_step_and_carries_the_glue_error():
+    cause = json.dumps({"JobName": "etl-transform", "Id": "jr_t", "JobRunState": "FAILED",
+                        "ErrorMessage": "AccountingError: rows lost"})  # fmt: skip
+    failed = event("FAILED", error={"Error": "States.TaskFailed", "Cause": cause})
+    failed["steps"] = {"extract": step("extract", 61)}
+    note = format_notification(failed, {})
+    assert note.subject == "[Glue ETL] FAILED at Transform: tpch run run-42"
+    assert "Failed step: Transform" in note.email
+    assert "Error: AccountingError: rows lost" in note.email
+    assert "Error type: States.TaskFailed" in note.email
+    assert "Load       not run" in note.email
+    assert note.sms == "Glue ETL FAILED at Transform: tpch run-42: AccountingError: rows lost"
+
+
+def test_failure_without_a_glue_cause_infers_the_step_from_what_ran():
+    failed = event("FAILED", error={"Error": "Glue.ConcurrentRunsExceededException", "Cause": "Job already running"})
+    failed["steps"] = {"extract": step("extract", 1), "transform": step("transform", 2)}
+    note = format_notification(failed)
+    assert "Failed step: Load" in note.email
+    assert "Error: Job already running" in note.email
+
+
+@pytest.mark.parametrize("bad", [None, "text", [], {}, {"status": "FAILED"}, {"status": 7, "config": "x"}])
+def test_malformed_events_still_give_a_clear_message(bad):
+    note = format_notification(bad)
+    assert note.subject.startswith("[Glue ETL] ")
+    assert "Note: this notification is incomplete" in note.email
+    assert note.sms.startswith("Glue ETL ")
+
+
+def test_subject_and_sms_stay_within_limits():
+    long = event("FAILED", error={"Error": "X", "Cause": "y" * 5000})
+    long["config"]["dataset"] = "d" * 300
+    note = format_notification(long)
+    assert len(note.subject) < 100
+    assert len(note.sms) <= SMS_LIMIT
+
+
+def test_sns_message_structure_has_default_email_and_sms():
+    note = format_notification(event("SUCCEEDED"))
+    parts = json.loads(note.sns_message())
+    assert set(parts) == {"default", "email", "sms"}
+    assert parts["sms"] == note.sms
+    assert parts["email"] == note.email
