@@ -3,10 +3,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins an older boto3 than the project, so it lives in its own virtualenv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+ENV ?= dev
+PARAMETERS ?= cloudformation/parameters/$(ENV).json
+ENDPOINT_URL ?=
+INPUT ?= {}
+ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: setup demo demo-spark local-cloud test unit integration e2e lint format package clean
+.PHONY: setup demo demo-spark local-cloud deploy start test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -16,6 +24,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
 
 ## demo: the whole pipeline in the local cloud: state machine, Glue jobs, Lambda, email + SMS
 demo: setup
@@ -46,11 +59,21 @@ integration: setup
 e2e: setup
 	$(BIN)/pytest tests/e2e
 
-lint: setup
+lint: setup $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/glue-etl check-definition
+	$(BIN)/cfn-lint cloudformation/*.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d cloudformation
+
+## deploy: package, upload and create/update both stacks (ENV=dev PARAMETERS=... ENDPOINT_URL=... ARGS="Key=Value")
+deploy: setup
+	$(BIN)/glue-etl deploy --env $(ENV) --parameters $(PARAMETERS) $(ENDPOINT_ARG) $(ARGS)
+
+## start: start an execution of the deployed pipeline and follow it (INPUT='{"dataset": "tpch"}')
+start: setup
+	$(BIN)/glue-etl start --stack $(ENV)-glue-etl --input '$(INPUT)' $(ENDPOINT_ARG)
 
 format: setup
 	$(BIN)/ruff check --fix .
@@ -63,4 +86,4 @@ package: setup
 	cp glue_jobs/extract.py glue_jobs/transform.py glue_jobs/load.py dist/
 
 clean:
-	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)

@@ -95,7 +95,13 @@ def start_execution(args: argparse.Namespace) -> int:
     from glue_etl_local.executions import start_and_follow
 
     sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint_url, region_name=args.region)
-    followed = start_and_follow(sfn, args.state_machine_arn, json.loads(args.input), args.name or new_run_id())
+    state_machine_arn = args.state_machine_arn
+    if state_machine_arn is None:
+        cloudformation = boto3.client("cloudformation", endpoint_url=args.endpoint_url, region_name=args.region)
+        (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
+        outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+        state_machine_arn = outputs["StateMachineArn"]
+    followed = start_and_follow(sfn, state_machine_arn, json.loads(args.input), args.name or new_run_id())
     print(f"\nExecution {followed.arn}: {followed.status}")
     if followed.error:
         print(f"  error: {followed.error}: {followed.cause}")
@@ -173,11 +179,20 @@ def _parser() -> argparse.ArgumentParser:
     cloud.add_argument("--no-deploy", action="store_true", help="start empty (deploy with CloudFormation)")
 
     start = commands.add_parser("start", help="start a pipeline execution and follow it state by state")
-    start.add_argument("--state-machine-arn", required=True)
+    target = start.add_mutually_exclusive_group(required=True)
+    target.add_argument("--state-machine-arn")
+    target.add_argument("--stack", help="take the state machine from this stack's outputs (e.g. dev-glue-etl)")
     start.add_argument("--input", default="{}", help='execution input as JSON, e.g. {"dataset": "tpch"}')
     start.add_argument("--name", default=None, help="execution name (default: a timestamped run id)")
     start.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4566 for the local cloud")
     start.add_argument("--region", default=None)
+
+    deploy = commands.add_parser("deploy", help="package and deploy the stacks with the AWS CLI (make deploy)")
+    deploy.add_argument("--env", default="dev", help="environment name: stacks <env>-glue-etl(-bootstrap)")
+    deploy.add_argument("--parameters", type=Path, default=None, help="CloudFormation parameters JSON file")
+    deploy.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4566 for the local cloud")
+    deploy.add_argument("--region", default=None)
+    deploy.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
 
     check = commands.add_parser("check-definition", help="statelint the state machine after substitution")
     check.add_argument("--definition", type=Path, default=None)
@@ -222,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return start_execution(args)
         elif args.command == "diagram":
             return diagram_command(args.write, args.check)
+        elif args.command == "deploy":
+            from glue_etl_local.deploy import deploy, read_parameters
+
+            deploy(args.env, read_parameters(args.parameters, args.overrides), args.endpoint_url, args.region)
         elif args.command == "check-definition":
             return check_definition(args.definition)
         elif args.dataset == "tpch":

@@ -146,3 +146,50 @@ def patch_retry_clock(clock: ScaledClock) -> Undo:
         retrier_decl.time = time
 
     return undo
+
+
+def patch_cloudformation_models() -> Undo:
+    """Adds the resource types the pipeline's template needs (see cfn_models) to moto's parser."""
+    from moto.cloudformation import parsing
+
+    from glue_etl_local.cloud.cfn_models import MODELS
+
+    original_models = parsing.get_model_map
+    original_names = parsing.get_name_type_map
+
+    def get_model_map() -> dict[str, Any]:
+        return {**original_models(), **MODELS}
+
+    def get_name_type_map() -> dict[str, str]:
+        return {**original_names(), **{t: m.cloudformation_name_type() for t, m in MODELS.items()}}
+
+    parsing.get_model_map = get_model_map
+    parsing.get_name_type_map = get_name_type_map
+
+    def undo() -> None:
+        parsing.get_model_map = original_models
+        parsing.get_name_type_map = original_names
+
+    return undo
+
+
+def patch_kms_key_tags() -> Undo:
+    """moto's AWS::KMS::Key expects the KMS API's TagKey/TagValue and fails with a 500 on
+    CloudFormation's Key/Value tags."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:  # fmt: skip
+        properties = cloudformation_json.get("Properties", {})
+        tags = properties.get("Tags") or []
+        properties["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag for tag in tags]
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    def undo() -> None:
+        Key.create_from_cloudformation_json = classmethod(original)
+
+    return undo

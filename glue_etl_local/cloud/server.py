@@ -94,6 +94,8 @@ class LocalCloud:
             patches.patch_glue_job_runs(self.glue.submit, self.faults),
             patches.patch_lambda_invoke(lambdas.invoke, self.faults),
             patches.patch_retry_clock(self.retry_clock),
+            patches.patch_cloudformation_models(),
+            patches.patch_kms_key_tags(),
         ]
         jar = s3fs.ensure_jar(self.workdir / "cache")
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})

@@ -141,3 +141,78 @@ def test_retry_clock_records_full_waits_and_sleeps_a_fraction():
     finally:
         undo()
     assert retrier_decl.time is time
+
+
+STACK = {
+    "Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"Tags": [{"Key": "project", "Value": "glue-etl"}],
+                "KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+        "Database": {"Type": "AWS::Glue::Database", "Properties": {"CatalogId": "123456789012",
+                     "DatabaseInput": {"Name": "gold_db"}}},
+        "Job": {"Type": "AWS::Glue::Job", "Properties": {"Name": "cfn-job", "Role": ROLE, "GlueVersion": "5.0",
+                "Command": {"Name": "glueetl", "ScriptLocation": "s3://b/x.py"}, "NumberOfWorkers": 3,
+                "WorkerType": "G.1X", "DefaultArguments": {"--extra-py-files": "s3://b/lib.zip"}}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t"}},
+        "Email": {"Type": "AWS::SNS::Subscription", "Properties": {"TopicArn": {"Ref": "Topic"},
+                  "Protocol": "email", "Endpoint": "a@example.com"}},
+        "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": "cfn-machine", "RoleArn": ROLE,
+            "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "${Greeting}",
+                                                                            "End": True}}}),
+            "DefinitionSubstitutions": {"Greeting": {"Ref": "Database"}}}},
+    },
+    "Outputs": {"Machine": {"Value": {"Fn::GetAtt": ["Machine", "Arn"]}}},
+}  # fmt: skip
+
+
+def create_stack():
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName=f"s{time.time_ns()}", TemplateBody=json.dumps(STACK))
+
+
+def test_unpatched_moto_cannot_deploy_the_template_resources(aws):
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    only = {name: STACK["Resources"][name] for name in ("Database", "Job", "Topic", "Email")}
+    cloudformation.create_stack(StackName="skipped", TemplateBody=json.dumps({"Resources": only}))
+    assert "cfn-job" not in aws.list_jobs()["JobNames"], "moto now creates AWS::Glue::Job: review cfn_models"
+    assert aws.get_databases()["DatabaseList"] == [], "moto now creates AWS::Glue::Database: review cfn_models"
+    assert boto3.client("sns", region_name=REGION).list_subscriptions()["Subscriptions"] == []
+    key_only = {"Resources": {"Key": STACK["Resources"]["Key"]}}
+    with pytest.raises(KeyError, match="TagKey"):
+        cloudformation.create_stack(StackName="key", TemplateBody=json.dumps(key_only))
+
+
+def test_cloudformation_models_create_runnable_resources(aws):
+    undo = [patches.patch_cloudformation_models(), patches.patch_kms_key_tags(), patches.patch_sync_integration()]
+    try:
+        create_stack()
+        assert aws.get_database(Name="gold_db")["Database"]["Name"] == "gold_db"
+        job = aws.get_job(JobName="cfn-job")["Job"]
+        assert (job["NumberOfWorkers"], job["DefaultArguments"]["--extra-py-files"]) == (3, "s3://b/lib.zip")
+        sns = boto3.client("sns", region_name=REGION)
+        assert [s["Endpoint"] for s in sns.list_subscriptions()["Subscriptions"]] == ["a@example.com"]
+        kms = boto3.client("kms", region_name=REGION)
+        (key,) = kms.list_keys()["Keys"]
+        assert kms.list_resource_tags(KeyId=key["KeyId"])["Tags"] == [{"TagKey": "project", "TagValue": "glue-etl"}]
+        machine = next(
+            m
+            for m in boto3.client("stepfunctions", region_name=REGION).list_state_machines()["stateMachines"]
+            if m["name"] == "cfn-machine"
+        )
+        execution = run_state_machine_arn(machine["stateMachineArn"])
+        assert execution["status"] == "SUCCEEDED"  # created in the executing backend
+        assert execution["output"].strip('"') == "gold_db"  # DefinitionSubstitutions applied
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def run_state_machine_arn(arn):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"e{time.time_ns()}")["executionArn"]
+    for _ in range(100):
+        description = sfn.describe_execution(executionArn=execution)
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")

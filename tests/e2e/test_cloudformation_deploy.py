@@ -1,0 +1,131 @@
+"""The real template, deployed into the local cloud with the real AWS CLI, the way users deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moto.events.models import EventPattern
+
+from glue_etl_local import packaging
+from glue_etl_local.cloud import notifications
+from glue_etl_local.cloud.server import LocalCloud
+from glue_etl_local.samples import generate_consultations
+
+BIN = Path(sys.executable).parent
+ENV_NAME = "e2e"
+STACK = f"{ENV_NAME}-glue-etl"
+
+
+def run(cloud: LocalCloud, *command: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **cloud.environment}
+    return subprocess.run(
+        command, env=environment, capture_output=True, text=True, check=False, cwd=packaging.PROJECT_ROOT
+    )
+
+
+def aws(cloud: LocalCloud, *args: str) -> dict:
+    result = run(cloud, str(BIN / "aws"), *args, "--endpoint-url", cloud.endpoint_url, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def deploy(cloud: LocalCloud, *overrides: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        cloud, str(BIN / "glue-etl"), "deploy", "--env", ENV_NAME, "--endpoint-url", cloud.endpoint_url,
+        "--parameters", "cloudformation/parameters/dev.json", *overrides,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cfn")
+    with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
+        result = deploy(cloud, "NotificationEmail=data-team@example.com", "NotificationPhoneNumber=+15555550123")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (description,) = aws(cloud, "cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]}
+        yield cloud, outputs, root
+
+
+def test_deploy_creates_the_pipeline_from_the_template(stack):
+    cloud, outputs, _ = stack
+    for job in ("extract", "transform", "load"):
+        job_description = aws(cloud, "glue", "get-job", "--job-name", outputs[f"{job.capitalize()}JobName"])["Job"]
+        assert job_description["GlueVersion"] == "5.0"
+        assert job_description["MaxRetries"] == 0
+        assert job_description["Command"]["ScriptLocation"].endswith(f"/glue/{job}.py")
+        assert job_description["DefaultArguments"]["--extra-py-files"].endswith("/glue/etl_lib.zip")
+    subscriptions = aws(cloud, "sns", "list-subscriptions-by-topic", "--topic-arn", outputs["NotificationTopicArn"])
+    assert {(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]} == {
+        ("email", "data-team@example.com"), ("sms", "+15555550123")}  # fmt: skip
+    machine = aws(cloud, "stepfunctions", "describe-state-machine", "--state-machine-arn", outputs["StateMachineArn"])
+    definition = json.loads(machine["definition"])
+    assert definition["States"]["Extract"]["Parameters"]["JobName"] == outputs["ExtractJobName"]
+    assert "${" not in machine["definition"]
+
+
+def test_files_copied_with_the_cli_run_through_the_deployed_pipeline(stack):
+    cloud, outputs, root = stack
+    sample = generate_consultations(root / "sample", rows=300, seed=3)
+    landing = f"{outputs['LandingPath']}/consultations/"
+    copied = run(cloud, str(BIN / "aws"), "s3", "cp", "--recursive", str(root / "sample"), landing,
+                 "--endpoint-url", cloud.endpoint_url)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    started = run(cloud, str(BIN / "glue-etl"), "start", "--stack", STACK, "--endpoint-url", cloud.endpoint_url,
+                  "--name", "cli-run", "--input", json.dumps({"dataset": "consultations"}))  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "== SUCCEEDED" in started.stdout
+    listing = aws(cloud, "s3api", "list-objects-v2", "--bucket", outputs["LakeBucket"], "--prefix",
+                  "lake/_runs/consultations/cli-run/")  # fmt: skip
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listing["Contents"]) == ["extract.json", "load.json",
+                                                                              "transform.json"]  # fmt: skip
+    deliveries = [
+        d for d in notifications.deliveries(cloud.region, outputs["NotificationTopicArn"]) if "cli-run" in d.text
+    ]
+    email = next(d for d in deliveries if d.protocol == "email")
+    assert email.endpoint == "data-team@example.com"
+    assert email.subject == "[Glue ETL] succeeded: consultations run cli-run"
+    assert f"Total: {sample.clean_rows:,} clean rows" in email.text
+
+
+def test_landing_rule_matches_new_landing_objects_and_its_input_selects_the_dataset(stack):
+    cloud, outputs, _ = stack
+    rule = aws(cloud, "events", "describe-rule", "--name", f"{ENV_NAME}-glue-etl-landing")
+    # moto's TestEventPattern API is a stub; its rule matcher (used to route events) is real.
+    pattern = EventPattern.load(rule["EventPattern"])
+    detail = {"bucket": {"name": outputs["LakeBucket"]}, "object": {"key": "landing/consultations/new.csv"}}
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    assert pattern.matches_event(event)
+    event["detail"]["object"]["key"] = "lake/raw/x.parquet"
+    assert not pattern.matches_event(event)
+    targets = aws(cloud, "events", "list-targets-by-rule", "--rule", f"{ENV_NAME}-glue-etl-landing")["Targets"]
+    (target,) = targets
+    assert target["Arn"] == outputs["StateMachineArn"]
+    assert target["InputTransformer"]["InputTemplate"] == '{"landing_key": <key>}'
+    rule_input = json.dumps({"landing_key": "landing/consultations/new.csv"})  # what the InputTransformer sends
+    started = run(cloud, str(BIN / "glue-etl"), "start", "--stack", STACK, "--endpoint-url", cloud.endpoint_url,
+                  "--name", "from-event", "--input", rule_input)  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    execution = aws(cloud, "stepfunctions", "describe-execution", "--execution-arn",
+                    f"{outputs['StateMachineArn'].replace(':stateMachine:', ':execution:')}:from-event")  # fmt: skip
+    assert json.loads(execution["output"])["config"]["dataset"] == "consultations"
+
+
+def test_a_parameter_change_updates_the_stack(stack):
+    cloud, outputs, _ = stack
+    result = deploy(
+        cloud, "NotificationEmail=on-call@example.com", "NotificationPhoneNumber=+15555550123", "GlueNumberOfWorkers=4"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "aws cloudformation update-stack" in result.stdout
+    (description,) = aws(cloud, "cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"]
+    assert description["StackStatus"] == "UPDATE_COMPLETE"
+    job = aws(cloud, "glue", "get-job", "--job-name", outputs["TransformJobName"])["Job"]
+    assert job["NumberOfWorkers"] == 4
+    subscriptions = aws(cloud, "sns", "list-subscriptions-by-topic", "--topic-arn", outputs["NotificationTopicArn"])
+    assert ("email", "on-call@example.com") in {(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]}

@@ -1,0 +1,135 @@
+"""Static checks of cloudformation/*.yaml beyond cfn-lint and checkov (which `make lint` runs)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode_str
+
+from glue_etl_local import packaging
+
+TEMPLATES = Path(packaging.PROJECT_ROOT) / "cloudformation"
+# Actions that have no resource-level permissions in IAM, so "Resource": "*" is the only option.
+UNSCOPABLE_ACTIONS = {
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+UNTAGGABLE = {
+    "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription",
+    "AWS::KMS::Alias", "AWS::CloudWatch::Dashboard", "AWS::CloudWatch::Alarm", "AWS::Athena::NamedQuery",
+    "AWS::Glue::Database", "AWS::Glue::SecurityConfiguration", "AWS::Events::Rule",
+    "AWS::Logs::LogGroup",
+}  # fmt: skip
+
+
+def load(name):
+    template, problems = decode_str((TEMPLATES / name).read_text())
+    assert not problems, problems
+    return template
+
+
+@pytest.fixture(params=["bootstrap.yaml", "pipeline.yaml"])
+def template(request):
+    return load(request.param)
+
+
+def iam_statements(template):
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield logical_id, statement
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_iam_statement_has_a_wildcard_action_or_an_unscoped_resource(template):
+    for role, statement in iam_statements(template):
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, f"{role} {statement.get('Sid')}: wildcard action {action}"
+        if "*" in as_list(statement["Resource"]):
+            unscoped = set(actions) - UNSCOPABLE_ACTIONS
+            assert not unscoped, f"{role} {statement.get('Sid')}: {unscoped} on Resource '*'"
+        assert "NotAction" not in statement
+        assert "NotResource" not in statement
+
+
+def test_the_check_catches_a_wildcard(template):
+    bad = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}}}}  # fmt: skip
+    with pytest.raises(AssertionError, match="wildcard action s3:"):
+        test_no_iam_statement_has_a_wildcard_action_or_an_unscoped_resource(bad)
+
+
+def test_every_taggable_resource_is_tagged(template):
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] not in UNTAGGABLE:
+            assert resource["Properties"].get("Tags"), f"{logical_id} ({resource['Type']}) has no tags"
+
+
+def test_stateful_resources_are_retained(template):
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key"):
+            assert resource.get("DeletionPolicy") == "Retain", logical_id
+            assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
+def test_buckets_are_private_encrypted_versioned_and_tls_only(template):
+    resources = template["Resources"]
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        properties = resource["Properties"]
+        assert all(properties["PublicAccessBlockConfiguration"].values()), logical_id
+        assert properties["VersioningConfiguration"]["Status"] == "Enabled", logical_id
+        assert properties["LifecycleConfiguration"]["Rules"], logical_id
+        assert properties["BucketEncryption"], logical_id
+        policies = [r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
+                    and r["Properties"]["Bucket"] == {"Ref": logical_id}]  # fmt: skip
+        (policy,) = policies
+        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies), logical_id
+
+
+def test_state_machine_substitutions_fill_every_placeholder():
+    machine = load("pipeline.yaml")["Resources"]["StateMachine"]["Properties"]
+    assert set(machine["DefinitionSubstitutions"]) == packaging.placeholders(packaging.ASL_PATH.read_text())
+    assert machine["DefinitionS3Location"]["Key"] == {"Fn::Sub": "${ArtifactsPrefix}/state_machine/pipeline.asl.json"}
+
+
+def test_glue_jobs_are_glue_5_without_glue_retries():
+    resources = load("pipeline.yaml")["Resources"]
+    jobs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Glue::Job"]
+    assert len(jobs) == 3
+    for job in jobs:
+        assert job["GlueVersion"] == "5.0"
+        assert job["MaxRetries"] == 0  # retries live in the state machine
+        assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
+        assert job["DefaultArguments"]["--enable-continuous-cloudwatch-log"] == "true"
+
+
+def test_parameter_file_names_only_template_parameters():
+    parameters = load("pipeline.yaml")["Parameters"]
+    for name in ("dev.json",):
+        for item in json.loads((TEMPLATES / "parameters" / name).read_text()):
+            assert item["ParameterKey"] in parameters, f"{name}: unknown parameter {item['ParameterKey']}"
+
+
+def test_templates_fit_in_a_create_stack_template_body():
+    for name in ("bootstrap.yaml", "pipeline.yaml"):
+        assert (TEMPLATES / name).stat().st_size < 51_200, f"{name} needs --template-url"
