@@ -24,6 +24,20 @@ class Model:
     moto's CloudFormationModel: those register themselves for the whole process on import, while
     these must exist only while the local cloud's patch is installed."""
 
+    TYPE = ""
+    NAME_PROPERTY = ""
+
+    def __init__(self, physical_resource_id: str) -> None:
+        self.physical_resource_id = physical_resource_id
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return False
@@ -36,20 +50,8 @@ class Model:
 
 
 class GlueDatabase(Model):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DatabaseName"  # the real name sits in DatabaseInput.Name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Glue::Database"
+    TYPE = "AWS::Glue::Database"
+    NAME_PROPERTY = "DatabaseName"  # unused: the name sits in DatabaseInput.Name
 
     @classmethod
     def create_from_cloudformation_json(
@@ -66,11 +68,12 @@ class GlueDatabase(Model):
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
         account_id: str, region_name: str,
     ) -> GlueDatabase:  # fmt: skip
+        current = original_resource.physical_resource_id
         database_input = dict(cloudformation_json["Properties"]["DatabaseInput"])
-        if database_input.get("Name", original_resource.name) != original_resource.name:
-            cls.delete_from_cloudformation_json(original_resource.name, cloudformation_json, account_id, region_name)
+        if database_input.get("Name", current) != current:
+            cls.delete_from_cloudformation_json(current, cloudformation_json, account_id, region_name)
             return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-        glue_backends[account_id][region_name].update_database(original_resource.name, database_input)
+        glue_backends[account_id][region_name].update_database(current, database_input)
         return original_resource  # type: ignore[no-any-return]
 
     @classmethod
@@ -83,20 +86,8 @@ class GlueDatabase(Model):
 
 
 class GlueJob(Model):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Glue::Job"
+    TYPE = "AWS::Glue::Job"
+    NAME_PROPERTY = "Name"
 
     @classmethod
     def create_from_cloudformation_json(
@@ -136,10 +127,11 @@ class GlueJob(Model):
         account_id: str, region_name: str,
     ) -> GlueJob:  # fmt: skip
         backend = glue_backends[account_id][region_name]
-        runs = backend.jobs[original_resource.name].job_runs if original_resource.name in backend.jobs else []
-        cls.delete_from_cloudformation_json(original_resource.name, cloudformation_json, account_id, region_name)
+        current = original_resource.physical_resource_id
+        runs = backend.jobs[current].job_runs if current in backend.jobs else []
+        cls.delete_from_cloudformation_json(current, cloudformation_json, account_id, region_name)
         updated = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-        backend.jobs[updated.name].job_runs = runs  # an update keeps the job's run history, as on AWS
+        backend.jobs[updated.physical_resource_id].job_runs = runs  # an update keeps the job's run history, as on AWS
         return updated
 
     @classmethod
@@ -150,20 +142,8 @@ class GlueJob(Model):
 
 
 class SnsSubscription(Model):
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
+    TYPE = "AWS::SNS::Subscription"
+    NAME_PROPERTY = ""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -178,7 +158,9 @@ class SnsSubscription(Model):
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
         account_id: str, region_name: str,
     ) -> SnsSubscription:  # fmt: skip
-        cls.delete_from_cloudformation_json(original_resource.arn, cloudformation_json, account_id, region_name)
+        cls.delete_from_cloudformation_json(
+            original_resource.physical_resource_id, cloudformation_json, account_id, region_name
+        )
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     @classmethod
@@ -206,28 +188,19 @@ def _definition(properties: dict[str, Any], account_id: str) -> str:
 class StateMachine(Model):
     """Created in the executing backend, with the definition as Step Functions would see it."""
 
-    def __init__(self, arn: str, name: str) -> None:
-        self.arn = arn
-        self.name = name
+    TYPE = "AWS::StepFunctions::StateMachine"
+    NAME_PROPERTY = "StateMachineName"
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
+    def __init__(self, arn: str, name: str) -> None:
+        super().__init__(arn)
+        self.name = name
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in ("Arn", "Name")
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return {"Arn": self.arn, "Name": self.name}[attribute_name]
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StateMachineName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::StepFunctions::StateMachine"
+        return {"Arn": self.physical_resource_id, "Name": self.name}[attribute_name]
 
     @classmethod
     def create_from_cloudformation_json(
@@ -252,7 +225,7 @@ class StateMachine(Model):
     ) -> StateMachine:  # fmt: skip
         p = cloudformation_json["Properties"]
         stepfunctions_parser_backends[account_id][region_name].update_state_machine(
-            arn=original_resource.arn, definition=_definition(p, account_id), role_arn=p["RoleArn"]
+            arn=original_resource.physical_resource_id, definition=_definition(p, account_id), role_arn=p["RoleArn"]
         )
         return original_resource  # type: ignore[no-any-return]
 

@@ -44,13 +44,7 @@ def run_state_machine(definition):
     arn = sfn.create_state_machine(name=f"sm{time.time_ns()}", definition=json.dumps(definition), roleArn=ROLE)[
         "stateMachineArn"
     ]
-    execution = sfn.start_execution(stateMachineArn=arn, name=f"e{time.time_ns()}")["executionArn"]
-    for _ in range(100):
-        description = sfn.describe_execution(executionArn=execution)
-        if description["status"] != "RUNNING":
-            return description
-        time.sleep(0.1)
-    raise AssertionError("execution did not finish")
+    return run_state_machine_arn(arn)
 
 
 def test_unpatched_moto_still_breaks_sync_tasks_and_the_patch_fixes_them(aws):
