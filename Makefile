@@ -14,7 +14,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: setup demo demo-spark local-cloud deploy start test unit integration e2e lint format package clean
+.PHONY: setup demo demo-spark local-cloud deploy start docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -66,6 +66,8 @@ lint: setup $(CHECKOV_STAMP)
 	$(BIN)/glue-etl check-definition
 	$(BIN)/cfn-lint cloudformation/*.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d cloudformation
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/shellcheck .ci/run
 
 ## deploy: package, upload and create/update both stacks (ENV=dev PARAMETERS=... ENDPOINT_URL=... ARGS="Key=Value")
 deploy: setup
@@ -79,11 +81,21 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## docker-build / docker-test / docker-job: the official Glue 5.0 image (needs a Docker engine)
+docker-build: setup
+	$(BIN)/glue-etl docker build
+
+docker-test: setup
+	$(BIN)/glue-etl docker $(if $(PROFILE),--profile $(PROFILE) --aws-config $(HOME)/.aws) test
+
+docker-job: setup package
+	$(BIN)/glue-etl docker $(if $(PROFILE),--profile $(PROFILE) --aws-config $(HOME)/.aws) job $(JOB) $(ARGS)
+
 ## package: dist/etl_lib.zip for Glue's --extra-py-files, plus the three entry scripts
 package: setup
 	rm -rf dist && mkdir -p dist
-	cd glue_jobs && ../$(BIN)/python -m zipfile -c ../dist/etl_lib.zip etl_lib
-	cp glue_jobs/extract.py glue_jobs/transform.py glue_jobs/load.py dist/
+	$(BIN)/python -c "from glue_etl_local.deploy import build_release; print(build_release(__import__('pathlib').Path('dist/release')))"
+	cp dist/release/glue/etl_lib.zip dist/etl_lib.zip
 
 clean:
 	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)

@@ -153,6 +153,27 @@ def diagram_command(write: Path | None, check: Path | None) -> int:
     return 0
 
 
+def docker_command(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from glue_etl_local import docker, packaging
+
+    project = packaging.PROJECT_ROOT
+    if args.action == "build":
+        command = docker.build_command(project)
+    elif args.action == "test":
+        command = docker.pytest_command(project, args.rest, args.aws_config, args.profile)
+    else:
+        if not args.rest or args.rest[0] not in JOBS:
+            raise ValueError(f"glue-etl docker job needs a job name first ({', '.join(JOBS)})")
+        command = docker.job_command(project, args.rest[0], args.rest[1:], args.aws_config, args.profile)
+    if args.print:
+        print(shlex.join(command))
+        return 0
+    return subprocess.run(command, check=False).returncode
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glue-etl", description="Run the Glue ETL suite locally.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +223,13 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", type=Path, help="replace the diagram block in this README")
     mode.add_argument("--check", type=Path, help="fail if this README's diagram differs from the ASL")
 
+    docker = commands.add_parser("docker", help="build, test or run a job in the Glue 5.0 image (needs Docker)")
+    docker.add_argument("action", choices=["build", "test", "job"])
+    docker.add_argument("rest", nargs=argparse.REMAINDER, help="test: pytest arguments; job: JOB then Glue arguments")
+    docker.add_argument("--print", action="store_true", help="print the docker command instead of running it")
+    docker.add_argument("--aws-config", type=Path, default=None, help="mount this ~/.aws (read-only) for real S3")
+    docker.add_argument("--profile", default=None, help="AWS_PROFILE inside the container")
+
     generate = commands.add_parser("generate", help="generate sample landing data")
     generate.add_argument("dataset", choices=["tpch", "consultations"])
     generate.add_argument("--output", required=True, type=Path)
@@ -241,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from glue_etl_local.deploy import deploy, read_parameters
 
             deploy(args.env, read_parameters(args.parameters, args.overrides), args.endpoint_url, args.region)
+        elif args.command == "docker":
+            return docker_command(args)
         elif args.command == "check-definition":
             return check_definition(args.definition)
         elif args.dataset == "tpch":
