@@ -33,6 +33,7 @@ def run_script(request: dict[str, Any]) -> dict[str, Any]:
     for extra in reversed(request.get("extra_py_files", [])):
         if extra not in sys.path:
             sys.path.insert(0, extra)
+            spark.sparkContext.addPyFile(extra)  # executors get --extra-py-files too, as on Glue
     log_path = Path(request["log_path"])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):

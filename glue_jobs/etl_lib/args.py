@@ -33,6 +33,7 @@ class JobArgs:
     reprocess: bool = False
     catalog_database: str | None = None
     shuffle_partitions: int | None = None
+    rules_path: str | None = None
 
     def as_glue_arguments(self) -> dict[str, str]:
         """The arguments as Glue's Job.init expects them (every value a string)."""
@@ -45,6 +46,7 @@ class JobArgs:
             "source_path": self.source_path,
             "reprocess": str(self.reprocess).lower(),
             "catalog_database": self.catalog_database,
+            "rules_path": self.rules_path,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -117,4 +119,5 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
         reprocess=_parse_bool(job, "reprocess", options.get("reprocess", "false")),
         catalog_database=_optional(options, "catalog_database"),
         shuffle_partitions=shuffle_partitions,
+        rules_path=_optional(options, "rules_path"),
     )

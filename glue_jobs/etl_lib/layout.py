@@ -37,3 +37,8 @@ def transform_state_path(lake: str, dataset: str) -> str:
 
 def catalog_file_path(lake: str, dataset: str) -> str:
     return f"{lake}/_catalog/{dataset}.json"
+
+
+def quality_report_path(lake: str, dataset: str, run_id: str) -> str:
+    """Without extension: the report is written as .json and .md, next to the run summaries."""
+    return f"{lake}/_runs/{dataset}/{run_id}/quality"

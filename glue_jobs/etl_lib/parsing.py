@@ -63,8 +63,20 @@ def malformed_check() -> Check:
     )
 
 
+REPLACEMENT_CHARACTER = "\ufffd"  # what invalid UTF-8 bytes decode to
+
+
+def encoding_check(column: str) -> Check:
+    return Check(
+        f"encoding:{column}",
+        F.col(f"`{column}`").contains(REPLACEMENT_CHARACTER),
+        F.lit(f"{column} contains bytes that are not valid UTF-8"),
+    )
+
+
 def parse_checks(table: Table) -> list[Check]:
     checks = [malformed_check()]
+    checks.extend(encoding_check(column.name) for column in table.columns)
     checks.extend(check for column in table.columns if (check := parse_check(column)) is not None)
     return checks
 

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from etl_lib.datasets.base import AllowedValues, ForeignKey, NotBlank, Range, RowRule
+from etl_lib.datasets.base import (
+    QUARANTINE,
+    AllowedValues,
+    DateFormat,
+    ForeignKey,
+    NotBlank,
+    NotNull,
+    Range,
+    Regex,
+    RowRule,
+)
 
 RULE = "_rule"
 REASON = "_reason"
@@ -26,6 +36,7 @@ class Check:
     rule: str
     fails: Column
     reason: Column
+    severity: str = QUARANTINE
 
 
 def quoted(column: str) -> Column:
@@ -33,32 +44,35 @@ def quoted(column: str) -> Column:
     return F.coalesce(F.concat(F.lit("'"), F.col(column).cast("string"), F.lit("'")), F.lit("NULL"))
 
 
-def required_check(column: str) -> Check:
-    return Check(f"required:{column}", F.col(column).isNull(), F.lit(f"{column} is missing"))
+def _value_reason(column: str, text: str) -> Column:
+    return F.concat(F.lit(f"{column}="), quoted(column), F.lit(f" {text}"))
 
 
 def rule_check(rule: RowRule) -> Check:
-    if not isinstance(rule, NotBlank | AllowedValues | Range):
+    if not isinstance(rule, NotNull | NotBlank | AllowedValues | Range | Regex | DateFormat):
         raise TypeError(f"unsupported rule {rule!r}")
     value = F.col(rule.column)
+    if isinstance(rule, NotNull):
+        return Check(rule.name, value.isNull(), F.lit(f"{rule.column} is missing"), rule.severity)
     if isinstance(rule, NotBlank):
         blank = value.isNull() | (F.trim(value.cast("string")) == "")
-        return Check(rule.name, blank, F.lit(f"{rule.column} is null or empty"))
+        return Check(rule.name, blank, F.lit(f"{rule.column} is null or empty"), rule.severity)
     if isinstance(rule, AllowedValues):
-        allowed = ", ".join(rule.values)
+        breaks = value.isNotNull() & ~value.cast("string").isin(list(rule.values))
         return Check(
-            rule.name,
-            value.isNotNull() & ~value.cast("string").isin(list(rule.values)),
-            F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is not one of {allowed}")),
+            rule.name, breaks, _value_reason(rule.column, f"is not one of {', '.join(rule.values)}"), rule.severity
         )
+    if isinstance(rule, Regex):
+        breaks = value.isNotNull() & ~value.cast("string").rlike(rule.pattern)
+        return Check(rule.name, breaks, _value_reason(rule.column, f"does not match {rule.pattern}"), rule.severity)
+    if isinstance(rule, DateFormat):
+        breaks = value.isNotNull() & F.expr(f"try_to_timestamp(`{rule.column}`, '{rule.format}')").isNull()
+        return Check(rule.name, breaks, _value_reason(rule.column, f"is not a date ({rule.format})"), rule.severity)
     too_low = F.lit(False) if rule.minimum is None else value < F.lit(rule.minimum)
     too_high = F.lit(False) if rule.maximum is None else value > F.lit(rule.maximum)
     bounds = f"[{'' if rule.minimum is None else rule.minimum}, {'' if rule.maximum is None else rule.maximum}]"
-    return Check(
-        rule.name,
-        value.isNotNull() & (too_low | too_high),
-        F.concat(F.lit(f"{rule.column}="), quoted(rule.column), F.lit(f" is outside {bounds}")),
-    )
+    breaks = value.isNotNull() & (too_low | too_high)
+    return Check(rule.name, breaks, _value_reason(rule.column, f"is outside {bounds}"), rule.severity)
 
 
 def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
@@ -94,14 +108,17 @@ def key_description(key: Sequence[str]) -> Column:
     return F.concat_ws(", ", *parts)
 
 
-def deduplicate(df: DataFrame, key: Sequence[str], newest_first: Sequence[Column]) -> tuple[DataFrame, DataFrame]:
+def deduplicate(
+    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
+) -> tuple[DataFrame, DataFrame]:
     """Keep one row per key (the first by newest_first, ties broken by content so reruns agree).
 
-    Returns (kept, duplicates); duplicates carry `_rule`='duplicate_key' and a reason naming the
-    key and the file of the row that was kept.
+    Returns (kept, duplicates); duplicates carry `_rule` (duplicate_key, or the unique rule's
+    name) and a reason naming the key and the file of the row that was kept.
     """
     # Metadata columns (_ingested_at, _run_id, ...) change between runs: hashing them would let a
     # rerun keep a different row for the same key.
+    label = "duplicate key" if rule == "duplicate_key" else "value not unique"
     content_hash = F.xxhash64(*[F.col(column) for column in df.columns if not column.startswith("_")])
     window = Window.partitionBy(*key).orderBy(*newest_first, content_hash.desc())
     ranked = df.withColumn("_rank", F.row_number().over(window))
@@ -117,8 +134,8 @@ def deduplicate(df: DataFrame, key: Sequence[str], newest_first: Sequence[Column
     kept = ranked.where(F.col("_rank") == 1).drop("_rank", "_kept_from")
     duplicates = (
         ranked.where(F.col("_rank") > 1)
-        .withColumn(RULE, F.lit("duplicate_key"))
-        .withColumn(REASON, F.concat(F.lit("duplicate key ("), key_description(key), F.lit(")"), origin))
+        .withColumn(RULE, F.lit(rule))
+        .withColumn(REASON, F.concat(F.lit(f"{label} ("), key_description(key), F.lit(")"), origin))
         .drop("_rank", "_kept_from")
     )
     return kept, duplicates

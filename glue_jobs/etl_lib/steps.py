@@ -12,17 +12,28 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import layout, ledger, parsing, quality, storage
+from etl_lib import layout, ledger, parsing, quality, records, rules_config, storage
 from etl_lib.args import JobArgs
 from etl_lib.catalog import Catalog, FileCatalog, GlueCatalog, GoldTableVersion, Partition
 from etl_lib.datasets import get_dataset
-from etl_lib.datasets.base import Dataset, Table
+from etl_lib.datasets.base import FAIL, QUARANTINE, Dataset, MaxQuarantineRatio, MinRows, Table, TableRules
+from etl_lib.report import (
+    FAILED,
+    PASSED,
+    WARNED,
+    DataQualityError,
+    QualityReport,
+    RuleResult,
+    extract_results,
+    render_markdown,
+    row_rule_status,
+)
 from etl_lib.summary import RunSummary, TableCounts, new_summary, summary_path
 
 SOURCE_FILE = "_source_file"
@@ -83,21 +94,35 @@ def missing_required_columns(table: Table, header: Sequence[str]) -> list[str]:
     return [c.name for c in table.columns if not c.optional_in_source and c.name not in header]
 
 
-def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.FileInfo]) -> DataFrame:
-    """The table's new landing files as strings, one column per declared column, plus metadata.
+def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
+    """Fails on a header the file cannot be read with; returns the columns that will be ignored."""
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
+    missing = missing_required_columns(table, header)
+    if missing:
+        raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
+    declared = {column.name for column in table.columns}
+    return [name for name in header if name not in declared]
+
+
+def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.FileInfo]) -> tuple[DataFrame, list[str]]:
+    """The table's new landing files as strings, one column per declared column, plus metadata,
+    and notes about columns that were ignored.
 
     Files are grouped by header, so columns are matched by name (a reordered or partial header
     is read correctly) and every record the CSV reader cannot split lands in _corrupt_record.
     """
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    notes = []
     for info in files:
-        header = parse_header(storage.read_first_line(spark, info.uri), table.delimiter)
-        missing = missing_required_columns(table, header)
-        if missing:
-            raise ExtractError(f"{info.uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
-        groups[header].append(info.uri)
+        header = parse_header(storage.read_first_line(spark, info.path), table.delimiter)
+        ignored = check_header(info.uri, table, header)
+        if ignored:
+            notes.append(f"{info.name}: undeclared column(s) {', '.join(ignored)} not loaded")
+        groups[header].append(info.path)
     frames = []
-    for header, uris in groups.items():
+    for header, paths in groups.items():
         schema = StructType(
             [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
         )
@@ -110,7 +135,7 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
-            .csv(uris)
+            .csv(paths)
             .withColumn(SOURCE_FILE, F.input_file_name())
         )
         declared = [c.name for c in table.columns if c.name in header]
@@ -120,7 +145,15 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
-    return combined.withColumn(FILE_ID, F.substring(F.sha2(F.col(SOURCE_FILE), 256), 1, 16))
+    return combined.withColumn(FILE_ID, F.substring(F.sha2(F.col(SOURCE_FILE), 256), 1, 16)), notes
+
+
+def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
+    df = storage.read_parquet(spark, path)
+    if df is None:
+        return {}
+    rows = df.where(F.col(FILE_ID).isin(list(ids))).groupBy(FILE_ID).count().collect()
+    return {row[FILE_ID]: int(row["count"]) for row in rows}
 
 
 def extract_table(
@@ -129,30 +162,45 @@ def extract_table(
     raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
     quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
     ids = [info.file_id for info in files]
+    outputs_of_these_files = [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
     # A re-delivered or reprocessed file replaces everything it produced before.
-    storage.delete_all(
-        spark, [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
-    )
+    storage.delete_all(spark, outputs_of_these_files)
+    non_empty = [info for info in files if info.size > 0]
+    notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
+    if not non_empty:
+        return TableCounts(files=[info.uri for info in files], notes=notes)
 
-    strings = (
-        read_landing(spark, table, files)
-        .withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp"))
-        .withColumn(RUN_ID, F.lit(args.run_id))
+    strings, header_notes = read_landing(spark, table, non_empty)
+    strings = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(
+        RUN_ID, F.lit(args.run_id)
     )
     valid, rejected = quality.split_by_checks(strings, parsing.parse_checks(table))
     storage.write_parquet(parsing.to_typed(valid, table, METADATA), raw_path, partition_by=[FILE_ID])
     storage.write_parquet(rejected, quarantine_path, partition_by=[FILE_ID])
 
+    physical = records.count_physical_records(
+        spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
+    )
+    written = _counts_by_file(spark, raw_path, ids)
+    quarantined = _counts_by_file(spark, quarantine_path, ids)
+    parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in non_empty}
+    lost = records.mismatches(physical, parsed, [info.uri for info in non_empty])
+    if lost:
+        storage.delete_all(spark, outputs_of_these_files)
+        raise ExtractError("records would be lost, nothing was kept: " + "; ".join(lost))
+    blank = [f"{info.name}: {physical[info.uri].blank_lines} blank line(s) skipped" for info in non_empty
+             if physical[info.uri].blank_lines]  # fmt: skip
+    quarantine_df = storage.read_parquet(spark, quarantine_path)
     of_these_files = F.col(FILE_ID).isin(ids)
-    quarantined = storage.read_parquet(spark, quarantine_path)
     return TableCounts(
-        rows_read=strings.count(),
-        rows_written=_count(spark, raw_path, of_these_files),
-        rows_quarantined=_count(spark, quarantine_path, of_these_files),
+        rows_read=sum(physical[info.uri].records for info in non_empty),
+        rows_written=sum(written.values()),
+        rows_quarantined=sum(quarantined.values()),
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=_rule_counts(quarantined.where(of_these_files)) if quarantined is not None else {},
+        quarantine_by_rule=_rule_counts(quarantine_df.where(of_these_files)) if quarantine_df is not None else {},
         files=[info.uri for info in files],
+        notes=[*notes, *header_notes, *blank],
     )
 
 
@@ -202,19 +250,25 @@ def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
     return table.derive(renamed) if table.derive else renamed
 
 
-def row_checks(table: Table) -> list[quality.Check]:
-    required = [quality.required_check(table.silver_name(c.name)) for c in table.columns if c.required]
-    return [*required, *(quality.rule_check(rule) for rule in table.rules)]
+def rule_severities(rules: TableRules) -> dict[str, str]:
+    severities = {"duplicate_key": QUARANTINE}
+    for rule in (*rules.rules, *rules.unique, *rules.foreign_keys):
+        severities[rule.name] = rule.severity
+    return severities
 
 
 def validate_table(
-    prepared: DataFrame, table: Table, parents: Mapping[str, DataFrame | None]
+    prepared: DataFrame, table: Table, rules: TableRules, parents: Mapping[str, DataFrame | None]
 ) -> tuple[DataFrame, list[DataFrame]]:
-    """(clean rows, quarantined frames): row rules, then deduplication, then foreign keys."""
-    valid, broken = quality.split_by_checks(prepared, row_checks(table))
-    kept, duplicates = quality.deduplicate(valid, table.key, [F.col(INGESTED_AT).desc(), F.col(SOURCE_FILE).desc()])
+    """(clean rows, quarantined frames): row rules, the key, unique rules, then foreign keys."""
+    valid, broken = quality.split_by_checks(prepared, [quality.rule_check(rule) for rule in rules.rules])
+    newest_first = [F.col(column).desc() for column in rules.newest_first]
+    kept, duplicates = quality.deduplicate(valid, table.key, newest_first)
     quarantined = [broken, duplicates]
-    for foreign_key in table.foreign_keys:
+    for unique in rules.unique:
+        kept, not_unique = quality.deduplicate(kept, unique.columns, newest_first, rule=unique.name)
+        quarantined.append(not_unique)
+    for foreign_key in rules.foreign_keys:
         parent = parents.get(foreign_key.parent_table)
         if parent is None:
             parent = kept.sparkSession.createDataFrame([], kept.select(*foreign_key.columns).schema).toDF(
@@ -233,8 +287,54 @@ def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
+def quarantine_samples(quarantined: DataFrame, per_rule: int = 3) -> dict[str, tuple[str, ...]]:
+    window = Window.partitionBy(quality.RULE).orderBy(quality.REASON)
+    rows = (
+        quarantined.select(quality.RULE, quality.REASON)
+        .withColumn("_sample", F.row_number().over(window))
+        .where(F.col("_sample") <= per_rule)
+        .collect()
+    )
+    samples: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        samples[row[quality.RULE]].append(row[quality.REASON])
+    return {rule: tuple(reasons) for rule, reasons in samples.items()}
+
+
+def table_rule_results(
+    table: Table, rules: TableRules, counts: TableCounts, silver: DataFrame | None, run_date: date
+) -> list[RuleResult]:
+    results = []
+    for rule in rules.table_rules:
+        if isinstance(rule, MinRows):
+            broken = counts.rows_written < rule.value
+            detail = f"{counts.rows_written:,} clean rows, at least {rule.value:,} expected"
+        elif isinstance(rule, MaxQuarantineRatio):
+            ratio = counts.rows_quarantined / counts.rows_read if counts.rows_read else 0.0
+            broken = ratio > rule.value
+            detail = f"{ratio:.2%} of {counts.rows_read:,} rows quarantined, at most {rule.value:.2%} allowed"
+        else:
+            newest = silver.agg(F.max(rule.column)).collect()[0][0] if silver is not None else None
+            age = (run_date - newest).days if isinstance(newest, date) else None
+            broken = age is None or age > rule.max_age_days
+            limit = f"at most {rule.max_age_days:,} allowed"
+            detail = (
+                f"no {rule.column} value"
+                if age is None
+                else f"newest {rule.column} {newest} is {age:,} days old, {limit}"
+            )
+        status = (FAILED if rule.severity == FAIL else WARNED) if broken else PASSED
+        results.append(RuleResult(table.name, rule.name, "transform", rule.severity, 1, int(broken), status, detail))
+    return results
+
+
 def transform_table(
-    spark: SparkSession, args: JobArgs, table: Table, parents: Mapping[str, DataFrame | None]
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    rules: TableRules,
+    parents: Mapping[str, DataFrame | None],
+    report: QualityReport,
 ) -> tuple[TableCounts, DataFrame | None]:
     silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
     quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name)
@@ -242,25 +342,45 @@ def transform_table(
     if raw is None:
         storage.delete_all(spark, [silver_path, quarantine_path])
         return TableCounts(), None
-    kept, quarantined_frames = validate_table(prepare_silver(raw, table), table, parents)
+    kept, quarantined_frames = validate_table(prepare_silver(raw, table), table, rules, parents)
     quarantined = quarantined_frames[0]
     for frame in quarantined_frames[1:]:
         quarantined = quarantined.unionByName(frame)
-    storage.write_parquet(kept, silver_path)
+    # Quarantine first: when a fail-severity rule breaks, its rows are there to look at and silver
+    # keeps the previous run's content.
     storage.write_parquet(quarantined.withColumn("_quarantined_by_run", F.lit(args.run_id)), quarantine_path)
+    written_quarantine = storage.read_parquet(spark, quarantine_path)
+    by_rule = _rule_counts(written_quarantine) if written_quarantine is not None else {}
+    samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
+    rows_read = raw.count()
+    severities = rule_severities(rules)
+    for rule, severity in severities.items():
+        broken = by_rule.get(rule, 0)
+        report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
+                                         row_rule_status(broken, severity), samples=samples.get(rule, ())))  # fmt: skip
+        if severity == FAIL and broken:
+            example = f", e.g. {samples[rule][0]}" if samples.get(rule) else ""
+            report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
+    if report.failures:
+        raise DataQualityError("; ".join(report.failures))
+
+    storage.write_parquet(kept, silver_path)
     written = _count(spark, silver_path)
     counts = TableCounts(
-        rows_read=raw.count(),
+        rows_read=rows_read,
         rows_written=written,
-        rows_quarantined=_count(spark, quarantine_path),
+        rows_quarantined=sum(by_rule.values()),
         output_path=silver_path if written else None,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=_rule_counts(spark.read.parquet(quarantine_path)) if _count(spark, quarantine_path) else {},
+        quarantine_by_rule=by_rule,
     )
     if not written:
         storage.delete(spark, silver_path)  # no usable rows: nothing is published downstream
-        return counts, None
-    return counts, spark.read.parquet(silver_path)
+    silver = spark.read.parquet(silver_path) if written else None
+    results = table_rule_results(table, rules, counts, silver, datetime.fromisoformat(report.generated_at).date())
+    report.results.extend(results)
+    report.failures.extend(f"{table.name}: {r.rule} (severity fail): {r.detail}" for r in results if r.status == FAILED)
+    return counts, silver
 
 
 def write_gold(
@@ -284,21 +404,53 @@ def write_gold(
     return rows
 
 
+def load_table_rules(spark: SparkSession, args: JobArgs, dataset: Dataset) -> dict[str, TableRules]:
+    if not args.rules_path:
+        return rules_config.effective_rules(dataset)
+    text = storage.read_text(spark, args.rules_path)
+    if text is None:
+        raise rules_config.RulesConfigError(f"--rules_path {args.rules_path} does not exist")
+    configured = rules_config.load_rules(text, dataset, args.rules_path.rsplit("/", 1)[-1])
+    return rules_config.effective_rules(dataset, configured)
+
+
+def write_quality_report(spark: SparkSession, args: JobArgs, report: QualityReport) -> None:
+    extract = storage.read_text(spark, summary_path(args.lake_path, args.dataset, args.run_id, "extract"))
+    extract_tables = json.loads(extract).get("tables", {}) if extract else {}
+    for name, counts in extract_tables.items():
+        report.results[:0] = extract_results(name, counts, [])
+    data = report.to_dict()
+    base = layout.quality_report_path(args.lake_path, args.dataset, args.run_id)
+    storage.write_text(spark, f"{base}.json", json.dumps(data, indent=2, sort_keys=True))
+    storage.write_text(spark, f"{base}.md", render_markdown(data))
+
+
 def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
     dataset = get_dataset(args.dataset)
     summary = new_summary("transform", args.dataset, args.run_id, args.job_run_id, now)
     state_path = layout.transform_state_path(args.lake_path, args.dataset)
     fingerprint = raw_fingerprint(spark, args.lake_path, dataset)
     previous = json.loads(storage.read_text(spark, state_path) or "{}")
-    if not args.reprocess and previous.get("raw_fingerprint") == fingerprint:
+    if not args.reprocess and not args.rules_path and previous.get("raw_fingerprint") == fingerprint:
         summary.finish("up_to_date", f"raw data unchanged since run {previous.get('run_id')}; nothing rewritten")
         return summary
+    table_rules = load_table_rules(spark, args, dataset)
 
+    report = QualityReport(args.dataset, args.run_id, summary.started_at)
     silver: dict[str, DataFrame | None] = {}
-    for table in dataset.tables_in_dependency_order():
-        counts, silver[table.name] = transform_table(spark, args, table, silver)
-        summary.tables[table.name] = counts
-    summary.check_accounting()
+    try:
+        for table in dataset.tables_in_dependency_order():
+            counts, silver[table.name] = transform_table(spark, args, table, table_rules[table.name], silver, report)
+            summary.tables[table.name] = counts
+            report.tables[table.name] = {
+                k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined")
+            }
+        summary.check_accounting()
+        if report.failures:
+            raise DataQualityError("; ".join(report.failures))
+    finally:
+        write_quality_report(spark, args, report)
+    summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
 
     empty = [name for name, frame in silver.items() if frame is None]
     totals = summary.totals()
@@ -307,10 +459,8 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
     else:
         usable = {name: frame for name, frame in silver.items() if frame is not None}
-        summary.outputs = {
-            f"gold.{name}": str(rows)
-            for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items()
-        }
+        for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items():
+            summary.outputs[f"gold.{name}"] = str(rows)
         summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
     storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
     return summary
@@ -323,7 +473,7 @@ def latest_manifest(spark: SparkSession, lake: str, dataset: str) -> dict[str, o
     directory = layout.gold_manifest_dir(lake, dataset)
     manifests = []
     for info in storage.list_files(spark, directory):
-        text = storage.read_text(spark, info.uri)
+        text = storage.read_text(spark, info.path)
         if text:
             manifests.append(json.loads(text))
     return max(manifests, key=lambda m: (str(m["created_at"]), str(m["version"])), default=None)

@@ -17,7 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 @dataclass(frozen=True)
 class FileInfo:
-    uri: str  # the form Spark's input_file_name() reports, so the two can be matched
+    uri: str  # the (encoded) form Spark's input_file_name() reports, so the two can be matched
+    path: str  # the Hadoop path to read it with (spark.read takes paths, not encoded URIs)
     name: str
     size: int
     modified_ms: int
@@ -60,6 +61,7 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
         found.append(
             FileInfo(
                 uri=status.getPath().toUri().toString(),
+                path=status.getPath().toString(),
                 name=name,
                 size=int(status.getLen()),
                 modified_ms=int(status.getModificationTime()),

@@ -24,6 +24,7 @@ class TableCounts:
     quarantine_path: str | None = None
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_written + self.rows_quarantined

@@ -55,9 +55,10 @@ def test_parse_checks_name_the_column_and_the_value(spark):
         ("4", "01/01/2024", "1.234", "too many decimals", None, "f"),
         ("5", "01/01/2024", "12345.00", "overflow", None, "f"),
         ("6", None, " ", "blank is not a parse failure", None, "f"),
+        ("7", "01/01/2024", "1", "caf\ufffd", None, "f"),
         (None, None, None, None, "6,7,8,9,10", "f"),
     ]
-    df = spark.createDataFrame(rows, STRINGS)
+    df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE)
     valid, rejected = quality.split_by_checks(df, parsing.parse_checks(TABLE))
     assert sorted(r.label for r in valid.collect()) == ["blank is not a parse failure", "ok"]
     reasons = {(r.label, r[quality.RULE]): r[quality.REASON] for r in rejected.collect()}
@@ -68,6 +69,7 @@ def test_parse_checks_name_the_column_and_the_value(spark):
         ("too many decimals", "parse:amount"): "amount='1.234' is not a valid decimal(6,2) with at most 2 decimals",
         ("overflow", "parse:amount"): "amount='12345.00' is not a valid decimal(6,2) with at most 2 decimals",
         (None, "malformed_record"): "the record does not split into the header's fields: 6,7,8,9,10",
+        ("caf\ufffd", "encoding:label"): "label contains bytes that are not valid UTF-8",
     }
 
 

@@ -3,7 +3,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from etl_lib import quality
-from etl_lib.datasets.base import AllowedValues, ForeignKey, NotBlank, Range
+from etl_lib.datasets.base import FAIL, AllowedValues, DateFormat, ForeignKey, NotBlank, NotNull, Range, Regex
 
 
 def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
@@ -11,7 +11,7 @@ def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
         [(1, "F", 5), (2, "X", 500), (None, "O", 1), (4, None, None)], "id int, status string, qty int"
     )
     checks = [
-        quality.required_check("id"),
+        quality.rule_check(NotNull("id")),
         quality.rule_check(AllowedValues("status", ("F", "O"))),
         quality.rule_check(Range("qty", minimum=0, maximum=100)),
     ]
@@ -26,7 +26,7 @@ def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
     got = {(r.id, r._rule, r._reason) for r in quarantined.collect()}
     assert got == {
         (2, "allowed_values:status", "status='X' is not one of F, O; qty='500' is outside [0, 100]"),
-        (None, "required:id", "id is missing"),
+        (None, "not_null:id", "id is missing"),
     }
 
 
@@ -101,3 +101,26 @@ def test_foreign_key_orphans_are_quarantined_and_null_keys_pass(spark):
 def test_unknown_rule_type_is_rejected():
     with pytest.raises(TypeError):
         quality.rule_check("not a rule")  # type: ignore[arg-type]
+
+
+def test_regex_and_date_format_rules(spark):
+    df = spark.createDataFrame([("25-989-741-2988", "2024-02-29"), ("phone?", "2023-02-29"), (None, None)],
+                               "phone string, day string")  # fmt: skip
+    checks = [quality.rule_check(Regex("phone", r"^\d{2}-\d{3}-\d{3}-\d{4}$")),
+              quality.rule_check(DateFormat("day", "yyyy-MM-dd", severity=FAIL))]  # fmt: skip
+    assert [c.severity for c in checks] == ["quarantine", "fail"]
+    valid, quarantined = quality.split_by_checks(df, checks)
+    assert valid.count() == 2
+    (row,) = quarantined.collect()
+    assert (
+        row._reason
+        == "phone='phone?' does not match ^\\d{2}-\\d{3}-\\d{3}-\\d{4}$; day='2023-02-29' is not a date (yyyy-MM-dd)"
+    )
+
+
+def test_unique_rule_names_itself_in_the_quarantine(spark):
+    df = spark.createDataFrame([(1, "a"), (2, "a"), (3, "b")], "id int, phone string")
+    kept, duplicates = quality.deduplicate(df, ["phone"], [F.col("id")], rule="unique:phone")
+    assert sorted(r.id for r in kept.collect()) == [1, 3]
+    assert [(r.id, r._rule, r._reason) for r in duplicates.collect()] == [
+        (2, "unique:phone", "value not unique (phone='a')")]  # fmt: skip

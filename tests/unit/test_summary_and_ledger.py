@@ -30,7 +30,7 @@ def test_summary_json_has_totals_and_duration():
 
 
 def info(name, size=10, modified=1):
-    return FileInfo(uri=f"s3://landing/{name}", name=name, size=size, modified_ms=modified)
+    return FileInfo(uri=f"s3://landing/{name}", path=f"s3://landing/{name}", name=name, size=size, modified_ms=modified)
 
 
 def test_ledger_picks_new_and_redelivered_files_only():

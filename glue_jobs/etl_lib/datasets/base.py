@@ -24,10 +24,40 @@ class Column:
     optional_in_source: bool = False  # files may omit this column; it is then null
 
 
+QUARANTINE = "quarantine"  # the row goes to quarantine with the rule and a reason
+FAIL = "fail"  # the job fails, naming the rule and the numbers
+WARN = "warn"  # table-level rules only: reported, nothing else
+ROW_SEVERITIES = (QUARANTINE, FAIL)
+TABLE_SEVERITIES = (FAIL, WARN)
+
+
+@dataclass(frozen=True)
+class NotNull:
+    column: str
+    severity: str = QUARANTINE
+
+    @property
+    def name(self) -> str:
+        return f"not_null:{self.column}"
+
+
+@dataclass(frozen=True)
+class NotBlank:
+    """Null, empty or whitespace-only values break this rule (stricter than not_null)."""
+
+    column: str
+    severity: str = QUARANTINE
+
+    @property
+    def name(self) -> str:
+        return f"not_blank:{self.column}"
+
+
 @dataclass(frozen=True)
 class AllowedValues:
     column: str
     values: tuple[str, ...]
+    severity: str = QUARANTINE
 
     @property
     def name(self) -> str:
@@ -39,6 +69,7 @@ class Range:
     column: str
     minimum: float | None = None
     maximum: float | None = None
+    severity: str = QUARANTINE
 
     @property
     def name(self) -> str:
@@ -46,17 +77,42 @@ class Range:
 
 
 @dataclass(frozen=True)
-class NotBlank:
-    """Null, empty or whitespace-only values break this rule (stricter than required)."""
-
+class Regex:
     column: str
+    pattern: str
+    severity: str = QUARANTINE
 
     @property
     def name(self) -> str:
-        return f"not_blank:{self.column}"
+        return f"regex:{self.column}"
 
 
-RowRule = AllowedValues | Range | NotBlank
+@dataclass(frozen=True)
+class DateFormat:
+    """A string column whose values must parse as dates in this format."""
+
+    column: str
+    format: str
+    severity: str = QUARANTINE
+
+    @property
+    def name(self) -> str:
+        return f"date_format:{self.column}"
+
+
+@dataclass(frozen=True)
+class Unique:
+    """Besides the key: the first row (in deduplication order) of each value is kept."""
+
+    columns: tuple[str, ...]
+    severity: str = QUARANTINE
+
+    @property
+    def name(self) -> str:
+        return f"unique:{','.join(self.columns)}"
+
+
+RowRule = NotNull | NotBlank | AllowedValues | Range | Regex | DateFormat
 
 
 @dataclass(frozen=True)
@@ -64,10 +120,60 @@ class ForeignKey:
     columns: tuple[str, ...]
     parent_table: str
     parent_columns: tuple[str, ...]
+    severity: str = QUARANTINE
 
     @property
     def name(self) -> str:
         return f"foreign_key:{','.join(self.columns)}->{self.parent_table}"
+
+
+@dataclass(frozen=True)
+class MinRows:
+    value: int
+    severity: str = FAIL
+
+    @property
+    def name(self) -> str:
+        return "min_rows"
+
+
+@dataclass(frozen=True)
+class MaxQuarantineRatio:
+    """Rows quarantined by transform / rows it read, at most this ratio."""
+
+    value: float
+    severity: str = FAIL
+
+    @property
+    def name(self) -> str:
+        return "max_quarantine_ratio"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The newest value of a date column is at most max_age_days old (at the run's date)."""
+
+    column: str
+    max_age_days: int
+    severity: str = FAIL
+
+    @property
+    def name(self) -> str:
+        return f"freshness:{self.column}"
+
+
+TableRule = MinRows | MaxQuarantineRatio | Freshness
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """Everything about a table that configuration may change (see etl_lib.rules_config)."""
+
+    rules: tuple[RowRule, ...] = ()
+    unique: tuple[Unique, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    table_rules: tuple[TableRule, ...] = ()
+    newest_first: tuple[str, ...] = ("_ingested_at", "_source_file")  # deduplication: which row of a key wins
 
 
 @dataclass(frozen=True)
@@ -78,13 +184,27 @@ class Table:
     file_pattern: str  # fnmatch pattern on the landing file name, e.g. "lineitem*.csv"
     renames: Mapping[str, str] = field(default_factory=dict)
     rules: tuple[RowRule, ...] = ()
+    unique: tuple[Unique, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    table_rules: tuple[TableRule, ...] = ()
+    newest_first: tuple[str, ...] = ("_ingested_at", "_source_file")
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
     delimiter: str = ","
 
     def silver_name(self, source_name: str) -> str:
         return self.renames.get(source_name, source_name)
+
+    def declared_rules(self) -> TableRules:
+        """The rules written in the dataset module: required columns become not_null rules."""
+        required = tuple(NotNull(self.silver_name(c.name)) for c in self.columns if c.required)
+        return TableRules(
+            rules=(*required, *self.rules),
+            unique=self.unique,
+            foreign_keys=self.foreign_keys,
+            table_rules=self.table_rules,
+            newest_first=self.newest_first,
+        )
 
 
 @dataclass(frozen=True)
