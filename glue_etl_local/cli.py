@@ -153,6 +153,21 @@ def diagram_command(write: Path | None, check: Path | None) -> int:
     return 0
 
 
+def rules_command(action: str, dataset_name: str, path: Path | None) -> int:
+    from etl_lib import rules_config
+    from etl_lib.datasets import get_dataset
+
+    dataset = get_dataset(dataset_name)
+    if action == "export":
+        print(rules_config.export_rules(dataset))
+        return 0
+    if path is None:
+        raise ValueError("glue-etl rules check needs --file")
+    configured = rules_config.load_rules(path.read_text(), dataset, str(path))
+    print(f"{path}: valid rules for {', '.join(sorted(configured))} of dataset {dataset_name}")
+    return 0
+
+
 def docker_command(args: argparse.Namespace) -> int:
     import shlex
     import subprocess
@@ -230,6 +245,11 @@ def _parser() -> argparse.ArgumentParser:
     docker.add_argument("--aws-config", type=Path, default=None, help="mount this ~/.aws (read-only) for real S3")
     docker.add_argument("--profile", default=None, help="AWS_PROFILE inside the container")
 
+    rules = commands.add_parser("rules", help="export a dataset's rules as a configuration file, or check one")
+    rules.add_argument("action", choices=["export", "check"])
+    rules.add_argument("--dataset", required=True)
+    rules.add_argument("--file", type=Path, help="check: the rules file to validate")
+
     generate = commands.add_parser("generate", help="generate sample landing data")
     generate.add_argument("dataset", choices=["tpch", "consultations"])
     generate.add_argument("--output", required=True, type=Path)
@@ -269,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from glue_etl_local.deploy import deploy, read_parameters
 
             deploy(args.env, read_parameters(args.parameters, args.overrides), args.endpoint_url, args.region)
+        elif args.command == "rules":
+            return rules_command(args.action, args.dataset, args.file)
         elif args.command == "docker":
             return docker_command(args)
         elif args.command == "check-definition":

@@ -45,15 +45,19 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, str | None]:
     line breaks; counted with Python's csv module in strict mode, independently of Spark's reader."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records = blank = 0
-    try:
-        for row in reader:
-            if not row:
-                blank += 1
-            else:
-                records += 1
-    except csv.Error as error:
-        return 0, 0, f"{error} near line {reader.line_num}"
-    return max(records - 1, 0), blank, None
+    while True:
+        starts_at = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return max(records - 1, 0), blank, None
+        except csv.Error as error:
+            reason = "an unclosed quote" if "unexpected end of data" in str(error) else str(error)
+            return 0, 0, f"{reason} in the record starting at line {starts_at}"
+        if row:
+            records += 1
+        else:
+            blank += 1
 
 
 def _standalone(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,7 +8,19 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib.datasets.base import AllowedValues, Column, Dataset, GoldTable, NotBlank, Range, Table
+from etl_lib.datasets.base import (
+    WARN,
+    AllowedValues,
+    Column,
+    Dataset,
+    GoldTable,
+    MaxQuarantineRatio,
+    MinRows,
+    NotBlank,
+    Range,
+    Regex,
+    Table,
+)
 
 AGE_GROUPS = (("enfant", 0, 11), ("adolescent", 12, 17), ("adulte", 18, 64), ("senior", 65, None))
 
@@ -54,7 +66,10 @@ CONSULTATIONS = Table(
         AllowedValues("gender", ("F", "M")),
         Range("duree_minutes", minimum=1, maximum=480),
         Range("montant", minimum=0),
+        Regex("centre_id", r"^C\d{3}$"),
     ),
+    # A feed with no usable rows is reported, not failed: "writes nothing and says so".
+    table_rules=(MinRows(1, severity=WARN), MaxQuarantineRatio(0.25, severity=WARN)),
     derive=with_calendar_and_age_group,
 )
 

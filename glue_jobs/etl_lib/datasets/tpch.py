@@ -8,10 +8,23 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib.datasets.base import AllowedValues, Column, Dataset, ForeignKey, GoldTable, Range, Table
+from etl_lib.datasets.base import (
+    WARN,
+    AllowedValues,
+    Column,
+    Dataset,
+    ForeignKey,
+    GoldTable,
+    MaxQuarantineRatio,
+    MinRows,
+    Range,
+    Regex,
+    Table,
+)
 from etl_lib.modelling import build_dim_date, date_key
 
 MONEY = "decimal(15,2)"
+PHONE = r"^\d{2}-\d{3}-\d{3}-\d{4}$"
 
 REGION = Table(
     name="region",
@@ -49,6 +62,7 @@ CUSTOMER = Table(
         Column("c_mktsegment", "string"),
         Column("c_comment", "string"),
     ),
+    rules=(Regex("c_phone", PHONE),),
     foreign_keys=(ForeignKey(("c_nationkey",), "nation", ("n_nationkey",)),),
 )
 SUPPLIER = Table(
@@ -115,6 +129,7 @@ ORDERS = Table(
     ),
     rules=(AllowedValues("o_orderstatus", ("F", "O", "P")),),
     foreign_keys=(ForeignKey(("o_custkey",), "customer", ("c_custkey",)),),
+    table_rules=(MinRows(1), MaxQuarantineRatio(0.01, severity=WARN)),
 )
 LINEITEM = Table(
     name="lineitem",
@@ -148,6 +163,7 @@ LINEITEM = Table(
         ForeignKey(("l_partkey",), "part", ("p_partkey",)),
         ForeignKey(("l_suppkey",), "supplier", ("s_suppkey",)),
     ),
+    table_rules=(MinRows(1), MaxQuarantineRatio(0.01, severity=WARN)),
 )
 
 

@@ -1,0 +1,199 @@
+"""A corpus of broken landing files: every one has a defined outcome and no record is ever lost.
+
+Each case is one file with the exact rows it must produce in raw and the exact quarantine rule
+counts of extract (typing) and transform (rules). Files that make the whole file unusable fail the
+job with one clear line instead (separate runs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+from pyspark.sql import functions as F
+
+from etl_lib.job import JobFailedError
+from tests.integration.conftest import run_job
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    content: bytes
+    raw_rows: int
+    extract_rules: dict[str, int] = field(default_factory=dict)
+    transform_rules: dict[str, int] = field(default_factory=dict)
+
+
+REGION_HEADER = b"r_regionkey,r_name,r_comment\n"
+REGION_CASES = [
+    Case("crlf", b"r_regionkey,r_name,r_comment\r\n1,AFRICA,a\r\n2,AMERICA,b\r\n", 2),
+    Case("bom", b"\xef\xbb\xbf" + REGION_HEADER + b"3,ASIA,c\n", 1),
+    Case("reordered_header", b"r_name,r_comment,r_regionkey\nEUROPE,d,4\n", 1),
+    Case("too_many_fields", REGION_HEADER + b"5,MIDDLE EAST,e\n6,X,f,extra\n", 1, {"malformed_record": 1}),
+    Case("too_few_fields", REGION_HEADER + b"7,Y\n", 0, {"malformed_record": 1}),
+    Case("unparseable_int", REGION_HEADER + b"x8,Z,g\n", 0, {"parse:r_regionkey": 1}),
+    Case("unclosed_quote", REGION_HEADER + b'9,"OPEN,h\n10,CLOSED,i\n', 1, {"malformed_record": 1}),
+    # A line-based table does not allow quoted line breaks: both physical lines are quarantined.
+    Case("quoted_newline", REGION_HEADER + b'11,"TWO\nLINES",j\n', 0, {"malformed_record": 2}),
+    Case("invalid_utf8", REGION_HEADER + b"12,CAF\xe9,k\n", 0, {"encoding:r_name": 1}),
+    Case("blank_lines", REGION_HEADER + b"\n13,BLANK,l\n   \n\n", 1),
+    Case("header_only", REGION_HEADER, 0),
+    Case("empty_file", b"", 0),
+    Case("null_key", REGION_HEADER + b",NO KEY,m\n", 1, {}, {"not_null:r_regionkey": 1}),
+    Case("duplicate_key", REGION_HEADER + b"14,FIRST,n\n14,SECOND,o\n", 2, {}, {"duplicate_key": 1}),
+    Case("escaped_quotes", REGION_HEADER + b'15,"SAID ""HI""",p\n', 1),
+    Case("padded_number", REGION_HEADER + b" 16 ,PADDED,q\n", 1),
+    Case("undeclared_column", b"r_regionkey,r_name,r_comment,r_extra\n17,EXTRA,r,ignored\n", 1),
+]
+
+CONSULTATIONS_HEADER = b"id_consultation,date_consultation,id_centre,id_patient,patient_age,sexe,specialite,diagnostic,duree_minutes,montant\n"  # noqa: E501
+
+
+def consultation(identifier: int, **changes: str) -> bytes:
+    values = {"id_consultation": str(identifier), "date_consultation": "2024-03-01", "id_centre": "C001",
+              "id_patient": "P1", "patient_age": "40", "sexe": "F", "specialite": "generaliste",
+              "diagnostic": "grippe", "duree_minutes": "20", "montant": "25.00", **changes}  # fmt: skip
+    return ",".join(values[name] for name in CONSULTATIONS_HEADER.decode().strip().split(",")).encode() + b"\n"
+
+
+CONSULTATION_CASES = [
+    Case("crlf", (CONSULTATIONS_HEADER + consultation(1) + consultation(2)).replace(b"\n", b"\r\n"), 2),
+    Case("bom", b"\xef\xbb\xbf" + CONSULTATIONS_HEADER + consultation(3), 1),
+    Case("quoted_newline", CONSULTATIONS_HEADER + consultation(4, diagnostic='"grippe\nsevere"'), 1),
+    Case(
+        "too_many_fields",
+        CONSULTATIONS_HEADER + consultation(5).rstrip(b"\n") + b",extra\n",
+        0,
+        {"malformed_record": 1},
+    ),  # fmt: skip
+    Case("too_few_fields", CONSULTATIONS_HEADER + b"6,2024-03-01,C001\n", 0, {"malformed_record": 1}),
+    Case(
+        "bad_date",
+        CONSULTATIONS_HEADER + consultation(7, date_consultation="2024-02-30"),
+        0,
+        {"parse:date_consultation": 1},
+    ),  # fmt: skip
+    Case(
+        "invalid_utf8",
+        CONSULTATIONS_HEADER + consultation(8, diagnostic="f\xe8vre").replace(b"f\xc3\xa8vre", b"f\xe8vre"),
+        0,
+        {"encoding:diagnostic": 1},
+    ),  # fmt: skip
+    Case("blank_lines", CONSULTATIONS_HEADER + b"\n" + consultation(9) + b"\n", 1),
+    Case("header_only", CONSULTATIONS_HEADER, 0),
+    Case("empty_file", b"", 0),
+    Case(
+        "without_optional_column",
+        b"id_consultation,date_consultation,id_centre,id_patient,patient_age,specialite,"
+        b"diagnostic,duree_minutes,montant\n10,2024-03-01,C001,P1,40,generaliste,grippe,20,25.00\n",
+        1,
+    ),  # fmt: skip
+    Case(
+        "reordered_header",
+        b"montant,diagnostic,id_consultation,date_consultation,id_centre,id_patient,patient_age,"
+        b"sexe,specialite,duree_minutes\n25.00,grippe,11,2024-03-01,C001,P1,40,M,generaliste,20\n",
+        1,
+    ),  # fmt: skip
+    Case(
+        "blank_diagnostic", CONSULTATIONS_HEADER + consultation(12, diagnostic="  "), 1, {}, {"not_blank:diagnostic": 1}
+    ),  # fmt: skip
+    Case(
+        "duplicate_id",
+        CONSULTATIONS_HEADER + consultation(13) + consultation(13, montant="30.00"),
+        2,
+        {},
+        {"duplicate_key": 1},
+    ),  # fmt: skip
+    Case(
+        "age_out_of_range", CONSULTATIONS_HEADER + consultation(14, patient_age="150"), 1, {}, {"range:patient_age": 1}
+    ),  # fmt: skip
+    Case(
+        "bad_centre_code", CONSULTATIONS_HEADER + consultation(15, id_centre="centre-1"), 1, {}, {"regex:centre_id": 1}
+    ),  # fmt: skip
+]
+
+
+def write_corpus(directory, table, cases):
+    directory.mkdir(parents=True)
+    for case in cases:
+        (directory / f"{table}_{case.kind}.csv").write_bytes(case.content)
+
+
+def per_file(frame, column=None):
+    counts: dict[str, Counter] = {}
+    if frame is None:
+        return counts
+    key = [F.regexp_extract("_source_file", r"_([a-z0-9_]+)\.csv$", 1).alias("kind")]
+    for row in frame.groupBy(*key, *([column] if column else [])).count().collect():
+        counts.setdefault(row["kind"], Counter())[row[column] if column else "rows"] += row["count"]
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("dataset", "table", "cases"),
+    [("tpch", "region", REGION_CASES), ("consultations", "consultations", CONSULTATION_CASES)],
+)
+def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, table, cases):
+    assert len(cases) >= 15
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write_corpus(landing, table, cases)
+    extract = run_job("extract", dataset, lake, "corpus", landing)
+    transform = run_job("transform", dataset, lake, "corpus")
+
+    counts = extract["tables"][table]
+    assert counts["rows_read"] == sum(c.raw_rows + sum(c.extract_rules.values()) for c in cases)
+    assert counts["rows_read"] == counts["rows_written"] + counts["rows_quarantined"]
+    raw = per_file(spark.read.parquet(str(lake / f"raw/{dataset}/{table}")))
+    extract_quarantine = per_file(spark.read.parquet(str(lake / f"quarantine/{dataset}/extract/{table}")), "_rule")
+    transform_path = lake / f"quarantine/{dataset}/transform/{table}"
+    transform_quarantine = per_file(spark.read.parquet(str(transform_path)), "_rule") if transform_path.exists() else {}
+    for case in cases:
+        assert raw.get(case.kind, Counter())["rows"] == case.raw_rows, case.kind
+        assert dict(extract_quarantine.get(case.kind, Counter())) == case.extract_rules, case.kind
+        assert dict(transform_quarantine.get(case.kind, Counter())) == case.transform_rules, case.kind
+    transform_counts = transform["tables"][table]
+    assert transform_counts["rows_read"] == sum(c.raw_rows for c in cases)
+    assert transform_counts["rows_written"] == sum(c.raw_rows - sum(c.transform_rules.values()) for c in cases)
+    notes = " | ".join(counts["notes"])
+    assert f"{table}_empty_file.csv: empty file, no records" in notes
+    assert f"{table}_blank_lines.csv: " in notes
+
+
+def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write_corpus(landing, "region", REGION_CASES)
+    run_job("extract", "tpch", lake, "values", landing)
+    rows = {r.r_regionkey: (r.r_name, r.r_comment) for r in spark.read.parquet(str(lake / "raw/tpch/region")).collect()}
+    assert rows[3] == ("ASIA", "c")  # after a byte-order mark
+    assert rows[4] == ("EUROPE", "d")  # reordered header
+    assert rows[15] == ('SAID "HI"', "p")
+    assert rows[16] == ("PADDED", "q")
+    assert rows[2] == ("AMERICA", "b")  # no stray carriage return
+
+
+@pytest.mark.parametrize(
+    ("dataset", "name", "content", "message"),
+    [
+        ("tpch", "region_missing_column.csv", b"r_regionkey,r_comment\n1,a\n",
+         "region_missing_column.csv: missing required column(s) r_name for table region"),
+        ("tpch", "region_duplicate_column.csv", b"r_regionkey,r_name,r_name\n1,a,b\n",
+         "region_duplicate_column.csv: column(s) r_name appear more than once in the header"),
+        ("tpch", "region_no_header.csv", b"1,AFRICA,a\n2,AMERICA,b\n",
+         "region_no_header.csv: missing required column(s) r_regionkey, r_name"),
+        ("consultations", "consultations_unclosed.csv",
+         CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
+         "consultations_unclosed.csv: an unclosed quote in the record starting at line 2"),
+    ],
+)  # fmt: skip
+def test_unusable_files_fail_the_job_with_one_line_and_keep_nothing(tmp_path, dataset, name, content, message):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / name).write_bytes(content)
+    with pytest.raises(JobFailedError) as raised:
+        run_job("extract", dataset, lake, "unusable", landing)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert not (lake / f"_state/{dataset}/extract_ledger.json").exists()
+    assert not list((lake / "raw").rglob("*.parquet")) if (lake / "raw").exists() else True
