@@ -52,9 +52,19 @@ CONSULTATIONS_HEADER = b"id_consultation,date_consultation,id_centre,id_patient,
 
 
 def consultation(identifier: int, **changes: str) -> bytes:
-    values = {"id_consultation": str(identifier), "date_consultation": "2024-03-01", "id_centre": "C001",
-              "id_patient": "P1", "patient_age": "40", "sexe": "F", "specialite": "generaliste",
-              "diagnostic": "grippe", "duree_minutes": "20", "montant": "25.00", **changes}  # fmt: skip
+    values = {
+        "id_consultation": str(identifier),
+        "date_consultation": "2024-03-01",
+        "id_centre": "C001",
+        "id_patient": "P1",
+        "patient_age": "40",
+        "sexe": "F",
+        "specialite": "generaliste",
+        "diagnostic": "grippe",
+        "duree_minutes": "20",
+        "montant": "25.00",
+        **changes,
+    }
     return ",".join(values[name] for name in CONSULTATIONS_HEADER.decode().strip().split(",")).encode() + b"\n"
 
 
@@ -67,20 +77,20 @@ CONSULTATION_CASES = [
         CONSULTATIONS_HEADER + consultation(5).rstrip(b"\n") + b",extra\n",
         0,
         {"malformed_record": 1},
-    ),  # fmt: skip
+    ),
     Case("too_few_fields", CONSULTATIONS_HEADER + b"6,2024-03-01,C001\n", 0, {"malformed_record": 1}),
     Case(
         "bad_date",
         CONSULTATIONS_HEADER + consultation(7, date_consultation="2024-02-30"),
         0,
         {"parse:date_consultation": 1},
-    ),  # fmt: skip
+    ),
     Case(
         "invalid_utf8",
         CONSULTATIONS_HEADER + consultation(8, diagnostic="f\xe8vre").replace(b"f\xc3\xa8vre", b"f\xe8vre"),
         0,
         {"encoding:diagnostic": 1},
-    ),  # fmt: skip
+    ),
     Case("blank_lines", CONSULTATIONS_HEADER + b"\n" + consultation(9) + b"\n", 1),
     Case("header_only", CONSULTATIONS_HEADER, 0),
     Case("empty_file", b"", 0),
@@ -89,29 +99,29 @@ CONSULTATION_CASES = [
         b"id_consultation,date_consultation,id_centre,id_patient,patient_age,specialite,"
         b"diagnostic,duree_minutes,montant\n10,2024-03-01,C001,P1,40,generaliste,grippe,20,25.00\n",
         1,
-    ),  # fmt: skip
+    ),
     Case(
         "reordered_header",
         b"montant,diagnostic,id_consultation,date_consultation,id_centre,id_patient,patient_age,"
         b"sexe,specialite,duree_minutes\n25.00,grippe,11,2024-03-01,C001,P1,40,M,generaliste,20\n",
         1,
-    ),  # fmt: skip
+    ),
     Case(
         "blank_diagnostic", CONSULTATIONS_HEADER + consultation(12, diagnostic="  "), 1, {}, {"not_blank:diagnostic": 1}
-    ),  # fmt: skip
+    ),
     Case(
         "duplicate_id",
         CONSULTATIONS_HEADER + consultation(13) + consultation(13, montant="30.00"),
         2,
         {},
         {"duplicate_key": 1},
-    ),  # fmt: skip
+    ),
     Case(
         "age_out_of_range", CONSULTATIONS_HEADER + consultation(14, patient_age="150"), 1, {}, {"range:patient_age": 1}
-    ),  # fmt: skip
+    ),
     Case(
         "bad_centre_code", CONSULTATIONS_HEADER + consultation(15, id_centre="centre-1"), 1, {}, {"regex:centre_id": 1}
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -176,17 +186,32 @@ def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
 @pytest.mark.parametrize(
     ("dataset", "name", "content", "message"),
     [
-        ("tpch", "region_missing_column.csv", b"r_regionkey,r_comment\n1,a\n",
-         "region_missing_column.csv: missing required column(s) r_name for table region"),
-        ("tpch", "region_duplicate_column.csv", b"r_regionkey,r_name,r_name\n1,a,b\n",
-         "region_duplicate_column.csv: column(s) r_name appear more than once in the header"),
-        ("tpch", "region_no_header.csv", b"1,AFRICA,a\n2,AMERICA,b\n",
-         "region_no_header.csv: missing required column(s) r_regionkey, r_name"),
-        ("consultations", "consultations_unclosed.csv",
-         CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
-         "consultations_unclosed.csv: an unclosed quote in the record starting at line 2"),
+        (
+            "tpch",
+            "region_missing_column.csv",
+            b"r_regionkey,r_comment\n1,a\n",
+            "region_missing_column.csv: missing required column(s) r_name for table region",
+        ),
+        (
+            "tpch",
+            "region_duplicate_column.csv",
+            b"r_regionkey,r_name,r_name\n1,a,b\n",
+            "region_duplicate_column.csv: column(s) r_name appear more than once in the header",
+        ),
+        (
+            "tpch",
+            "region_no_header.csv",
+            b"1,AFRICA,a\n2,AMERICA,b\n",
+            "region_no_header.csv: missing required column(s) r_regionkey, r_name",
+        ),
+        (
+            "consultations",
+            "consultations_unclosed.csv",
+            CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
+            "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
+        ),
     ],
-)  # fmt: skip
+)
 def test_unusable_files_fail_the_job_with_one_line_and_keep_nothing(tmp_path, dataset, name, content, message):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     landing.mkdir()
