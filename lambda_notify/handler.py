@@ -53,7 +53,7 @@ def read_summaries(config: dict[str, Any]) -> dict[str, Any]:
     location = urlparse(lake)
     prefix = location.path.strip("/")
     summaries = {}
-    for job in ("extract", "transform", "load"):
+    for job in ("extract", "transform", "load", "quality"):
         key = "/".join(part for part in (prefix, "_runs", str(dataset), str(run_id), f"{job}.json") if part)
         try:
             body = S3.get_object(Bucket=location.netloc, Key=key)["Body"].read()

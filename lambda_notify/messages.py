@@ -121,6 +121,36 @@ def _table_lines(summaries: dict[str, Any]) -> list[str]:
     return lines
 
 
+def s3_console_link(uri: str, region: str | None) -> str | None:
+    if not uri.startswith("s3://") or not region:
+        return None
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key, safe='/')}"
+
+
+def _quality_lines(summaries: dict[str, Any], config: dict[str, Any], region: str | None) -> list[str]:
+    quality = summaries.get("quality")
+    if not isinstance(quality, dict):
+        return []
+    lines = [
+        f"Data quality: {str(quality.get('status', '?')).upper()} - {quality.get('rules_broken', '?')} of "
+        f"{quality.get('rules_checked', '?')} rules broken by at least one row"
+    ]
+    for failure in quality.get("failures") or []:
+        lines.append(f"  FAILED {failure}")
+    broken = [r for r in quality.get("rules") or [] if isinstance(r, dict) and r.get("broken")]
+    for rule in broken[:8]:
+        lines.append(f"  {rule.get('table')}: {rule.get('rule')} {rule.get('broken'):,} row(s) ({rule.get('status')})")
+    if len(broken) > 8:
+        lines.append(f"  ... and {len(broken) - 8} more rules in the report")
+    lake, dataset, run_id = config.get("lake_path"), config.get("dataset"), config.get("run_id")
+    if isinstance(lake, str) and dataset and run_id:
+        report = f"{lake.rstrip('/')}/_runs/{dataset}/{run_id}/quality.md"
+        link = s3_console_link(report, region)
+        lines.append(f"  Report: {report}" + (f"\n          {link}" if link else ""))
+    return lines
+
+
 def totals(summaries: dict[str, Any]) -> tuple[int, int] | None:
     """(rows written to silver, rows quarantined by extract and transform), when known."""
     transform = summaries.get("transform")
@@ -187,6 +217,9 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
         body += ["", "Rows per table:", *table_lines]
     if counts:
         body += ["", f"Total: {counts[0]:,} clean rows, {counts[1]:,} quarantined"]
+    quality_lines = _quality_lines(summaries, config, region)
+    if quality_lines:
+        body += ["", *quality_lines]
     if config.get("lake_path"):
         body += ["", f"Lake: {config['lake_path']}  (run summaries in _runs/{dataset}/{run_id}/)"]
     if problems:

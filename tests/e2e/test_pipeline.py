@@ -1,5 +1,7 @@
 """The real ASL, job scripts and Lambda, end to end in the local cloud."""
 
+import json
+
 from tests.e2e.conftest import entered, task_errors
 
 
@@ -20,8 +22,21 @@ def test_empty_input_runs_the_default_dataset_and_notifies(deployed):
     locations = {t["Name"]: t["StorageDescriptor"]["Location"] for t in tables}
     assert locations["fact_consultation"].endswith(f"/gold/consultations/fact_consultation/version={config['run_id']}")
 
+    quality = deployed.read_json(f"{config['lake_path']}/_runs/consultations/{config['run_id']}/quality.json")
+    assert quality["status"] == "quarantined"
+    broken = {(r["stage"], r["rule"]): r["broken"] for r in quality["rules"]}
+    expected = deployed.sample.expected_quarantine_by_rule()
+    assert broken[("transform", "not_blank:diagnostic")] == expected["not_blank:diagnostic"]
+    assert broken[("extract", "malformed_record")] == expected["malformed_record"]
+    report_uri = f"{config['lake_path']}/_runs/consultations/{config['run_id']}/quality.md"
+    bucket, _, key = report_uri.removeprefix("s3://").partition("/")
+    markdown = deployed.cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert markdown.startswith(f"# Data quality: consultations run {config['run_id']}")
+    assert "| consultations | transform | `not_blank:diagnostic` | quarantine |" in markdown
+
     email, sms = sorted(deployed.deliveries_for(config["run_id"]), key=lambda d: d.protocol)
     assert (email.protocol, sms.protocol) == ("email", "sms")
+    assert f"Report: {report_uri}" in email.text
     quarantined = deployed.sample.rows - deployed.sample.clean_rows
     assert email.subject == f"[Glue ETL] succeeded: consultations run {config['run_id']}"
     assert f"Total: {deployed.sample.clean_rows:,} clean rows, {quarantined:,} quarantined" in email.text
@@ -90,3 +105,25 @@ def test_notification_that_keeps_failing_fails_the_execution(deployed):
     assert followed.status == "FAILED"
     assert followed.error == "NotificationFailed"
     assert task_errors(followed) == ["Lambda.TooManyRequestsException"] * 5  # first try + MaxAttempts 4
+
+
+def test_a_fail_severity_rule_fails_the_run_and_the_notification_names_it(deployed):
+    strict = {"tables": {"consultations": {"rules": [
+        {"type": "not_blank", "column": "diagnostic"},
+        {"type": "range", "column": "patient_age", "min": 0, "max": 120, "severity": "fail"}]}}}  # fmt: skip
+    rules_uri = f"s3://{deployed.pipeline.lake_bucket}/config/strict-rules.json"
+    deployed.cloud.client("s3").put_object(
+        Bucket=deployed.pipeline.lake_bucket, Key="config/strict-rules.json", Body=json.dumps(strict)
+    )
+    followed = deployed.run("strict", lake_path=deployed.lake("strict"), rules_path=rules_uri)
+    assert followed.status == "FAILED"
+    assert "Load" not in entered(followed)
+    run_id = followed.arn.rsplit(":", 1)[1]
+    email = next(d for d in deployed.deliveries_for(run_id) if d.protocol == "email")
+    assert email.subject == f"[Glue ETL] FAILED at Transform: consultations run {run_id}"
+    out_of_range = deployed.sample.defects["age_out_of_range"]
+    assert (f"DataQualityError: consultations: rule range:patient_age (severity fail) broken by {out_of_range} row(s), "
+            "e.g. patient_age=") in email.text  # fmt: skip
+    assert "Data quality: FAILED" in email.text
+    quality = deployed.read_json(f"{deployed.lake('strict')}/_runs/consultations/{run_id}/quality.json")
+    assert quality["status"] == "failed"

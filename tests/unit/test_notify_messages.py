@@ -92,3 +92,24 @@ def test_sns_message_structure_has_default_email_and_sms():
     assert set(parts) == {"default", "email", "sms"}
     assert parts["sms"] == note.sms
     assert parts["email"] == note.email
+
+
+def test_quality_report_is_summarised_and_linked():
+    rules = [
+        {"table": "consultations", "rule": "range:patient_age", "broken": 3, "status": "failed"},
+        {"table": "consultations", "rule": "not_null:centre_id", "broken": 0, "status": "passed"},
+    ]
+    failure = "consultations: rule range:patient_age (severity fail) broken by 3 row(s)"
+    quality = {"status": "failed", "rules_broken": 2, "rules_checked": 30, "failures": [failure], "rules": rules}
+    note = format_notification(
+        event("FAILED", error={"Error": "States.TaskFailed", "Cause": "{}"}), {"quality": quality}
+    )
+    assert "Data quality: FAILED - 2 of 30 rules broken by at least one row" in note.email
+    assert "  FAILED consultations: rule range:patient_age (severity fail) broken by 3 row(s)" in note.email
+    assert "  consultations: range:patient_age 3 row(s) (failed)" in note.email
+    assert "not_null:centre_id" not in note.email
+    assert "Report: s3://lake-bucket/lake/_runs/tpch/run-42/quality.md" in note.email
+    assert (
+        "https://s3.console.aws.amazon.com/s3/object/lake-bucket?region=eu-west-1&prefix=lake/_runs/tpch/run-42/quality.md"
+        in note.email
+    )
