@@ -82,8 +82,8 @@ def test_files_copied_with_the_cli_run_through_the_deployed_pipeline(stack):
     assert "== SUCCEEDED" in started.stdout
     listing = aws(cloud, "s3api", "list-objects-v2", "--bucket", outputs["LakeBucket"], "--prefix",
                   "lake/_runs/consultations/cli-run/")  # fmt: skip
-    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listing["Contents"]) == ["extract.json", "load.json",
-                                                                              "transform.json"]  # fmt: skip
+    run_files = sorted(o["Key"].rsplit("/", 1)[1] for o in listing["Contents"])
+    assert run_files == ["extract.json", "load.json", "quality.json", "quality.md", "transform.json"]
     deliveries = [
         d for d in notifications.deliveries(cloud.region, outputs["NotificationTopicArn"]) if "cli-run" in d.text
     ]
