@@ -17,33 +17,62 @@ from etl_lib.quality import Check, quoted
 CORRUPT_RECORD = "_corrupt_record"
 
 
+TYPED = "__typed__"  # prefix of the parsed candidate of each column (each value is parsed once)
+WIDE = "__wide__"  # prefix of a decimal parsed with 10 more decimals, to detect rounding
+
+
 def _decimal_scale(type_name: str) -> int | None:
     if not type_name.startswith("decimal("):
         return None
     return int(type_name.rstrip(")").split(",")[1])
 
 
+def _wide_decimal(column: Column) -> SparkColumn:
+    scale = _decimal_scale(column.type) or 0
+    return F.expr(f"try_cast(trim(`{column.name}`) AS decimal(38,{min(scale + 10, 30)}))")
+
+
 def parsed_value(column: Column) -> SparkColumn:
+    """The typed value of a string column (NULL when it does not parse)."""
     source = F.col(f"`{column.name}`")
     if column.type == "date":
         return F.to_date(F.expr(f"try_to_timestamp(`{column.name}`, '{column.date_format}')"))
     if column.type == "string":
         return source
+    if _decimal_scale(column.type) is not None:
+        return _wide_decimal(column).cast(column.type)
     return F.expr(f"try_cast(trim(`{column.name}`) AS {column.type})")
 
 
+def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
+    """Adds the parsed value of every typed column once; checks and the raw output both read it."""
+    candidates: dict[str, SparkColumn] = {}
+    for column in table.columns:
+        if column.type == "string":
+            continue
+        if _decimal_scale(column.type) is not None:
+            candidates[f"{WIDE}{column.name}"] = _wide_decimal(column)
+            candidates[f"{TYPED}{column.name}"] = F.col(f"`{WIDE}{column.name}`").cast(column.type)
+        else:
+            candidates[f"{TYPED}{column.name}"] = parsed_value(column)
+    if not candidates:
+        return df
+    with_wide = df.withColumns({k: v for k, v in candidates.items() if k.startswith(WIDE)})
+    return with_wide.withColumns({k: v for k, v in candidates.items() if k.startswith(TYPED)})
+
+
 def parse_check(column: Column) -> Check | None:
-    """The rule a present value breaks when it cannot be typed without loss."""
+    """The rule a present value breaks when it cannot be typed without loss (after with_typed_candidates)."""
     if column.type == "string":
         return None
     raw = F.col(f"`{column.name}`")
+    typed = F.col(f"`{TYPED}{column.name}`")
     present = raw.isNotNull() & (F.trim(raw) != "")
     description = f"a valid {column.type}" if column.type != "date" else f"a date ({column.date_format})"
-    fails = present & parsed_value(column).isNull()
+    fails = present & typed.isNull()
     scale = _decimal_scale(column.type)
     if scale is not None:
-        exact = F.expr(f"try_cast(trim(`{column.name}`) AS decimal(38,{min(scale + 10, 30)}))")
-        fails = fails | (present & (parsed_value(column) != exact))
+        fails = fails | (present & (typed != F.col(f"`{WIDE}{column.name}`")))
         description += f" with at most {scale} decimals"
     return Check(
         f"parse:{column.name}",
@@ -91,5 +120,13 @@ def with_declared_columns(df: DataFrame, table: Table) -> DataFrame:
 
 def to_typed(df: DataFrame, table: Table, metadata_columns: list[str]) -> DataFrame:
     """The declared columns with their declared types, followed by the metadata columns."""
-    typed = [parsed_value(column).alias(column.name) for column in table.columns]
+    typed = [
+        F.col(f"`{column.name if column.type == 'string' else TYPED + column.name}`").alias(column.name)
+        for column in table.columns
+    ]
     return df.select(*typed, *[F.col(name) for name in metadata_columns])
+
+
+def source_columns(df: DataFrame) -> list[str]:
+    """The columns as delivered (without the parsed candidates), for quarantined rows."""
+    return [name for name in df.columns if not name.startswith((TYPED, WIDE))]

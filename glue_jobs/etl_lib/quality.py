@@ -90,17 +90,33 @@ def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
     return df.withColumn(_FAILURES, F.filter(F.array(*entries), lambda entry: entry.isNotNull()))
 
 
-def split_by_checks(df: DataFrame, checks: Sequence[Check]) -> tuple[DataFrame, DataFrame]:
-    """(rows breaking no check, rows breaking at least one with `_rule` and `_reason`)."""
+def flag_checks(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
+    """Adds `_rule` (the first broken rule, NULL for a clean row) and `_reason` (every reason)."""
     flagged = with_failures(df, checks)
-    valid = flagged.where(F.size(_FAILURES) == 0).drop(_FAILURES)
-    quarantined = (
-        flagged.where(F.size(_FAILURES) > 0)
-        .withColumn(RULE, F.col(_FAILURES)[0]["rule"])
-        .withColumn(REASON, F.concat_ws("; ", F.transform(_FAILURES, lambda entry: entry["reason"])))
+    broken = F.size(_FAILURES) > 0
+    return (
+        flagged.withColumn(RULE, F.when(broken, F.col(_FAILURES)[0]["rule"]))
+        .withColumn(REASON, F.when(broken, F.concat_ws("; ", F.transform(_FAILURES, lambda entry: entry["reason"]))))
         .drop(_FAILURES)
     )
-    return valid, quarantined
+
+
+def clean_rows(flagged: DataFrame) -> DataFrame:
+    return flagged.where(F.col(RULE).isNull()).drop(RULE, REASON)
+
+
+def quarantined_rows(flagged: DataFrame) -> DataFrame:
+    return flagged.where(F.col(RULE).isNotNull())
+
+
+def split_by_checks(df: DataFrame, checks: Sequence[Check]) -> tuple[DataFrame, DataFrame]:
+    """(rows breaking no check, rows breaking at least one with `_rule` and `_reason`)."""
+    flagged = flag_checks(df, checks)
+    return clean_rows(flagged), quarantined_rows(flagged)
+
+
+def unflagged(df: DataFrame) -> DataFrame:
+    return df.withColumn(RULE, F.lit(None).cast("string")).withColumn(REASON, F.lit(None).cast("string"))
 
 
 def key_description(key: Sequence[str]) -> Column:
@@ -108,41 +124,51 @@ def key_description(key: Sequence[str]) -> Column:
     return F.concat_ws(", ", *parts)
 
 
-def deduplicate(
-    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
-) -> tuple[DataFrame, DataFrame]:
-    """Keep one row per key (the first by newest_first, ties broken by content so reruns agree).
+def _mark(df: DataFrame, condition: Column, rule: str, reason: Column) -> DataFrame:
+    """Flags the still-clean rows meeting condition with rule and reason."""
+    hit = F.col(RULE).isNull() & F.coalesce(condition, F.lit(False))
+    return df.withColumn(REASON, F.when(hit, reason).otherwise(F.col(REASON))).withColumn(
+        RULE, F.when(hit, F.lit(rule)).otherwise(F.col(RULE))
+    )
 
-    Returns (kept, duplicates); duplicates carry `_rule` (duplicate_key, or the unique rule's
-    name) and a reason naming the key and the file of the row that was kept.
-    """
+
+def repeated_keys(df: DataFrame, key: Sequence[str]) -> DataFrame:
+    """The key values that appear more than once (reads only the key columns)."""
+    return df.groupBy(*key).count().where(F.col("count") > 1).select(*key)
+
+
+def flag_duplicates(
+    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
+) -> DataFrame:
+    """Among the clean rows of each key, all but the first by newest_first (ties broken by
+    content, so reruns agree) are flagged with rule and a reason naming the kept row's file."""
+    label = "duplicate key" if rule == "duplicate_key" else "value not unique"
     # Metadata columns (_ingested_at, _run_id, ...) change between runs: hashing them would let a
     # rerun keep a different row for the same key.
-    label = "duplicate key" if rule == "duplicate_key" else "value not unique"
     content_hash = F.xxhash64(*[F.col(column) for column in df.columns if not column.startswith("_")])
-    window = Window.partitionBy(*key).orderBy(*newest_first, content_hash.desc())
+    window = Window.partitionBy(*key).orderBy(F.col(RULE).isNull().desc(), *newest_first, content_hash.desc())
     ranked = df.withColumn("_rank", F.row_number().over(window))
     if "_source_file" in df.columns:
-        kept_from = F.first("_source_file").over(
-            window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-        )
-        ranked = ranked.withColumn("_kept_from", kept_from)
+        whole = window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        ranked = ranked.withColumn("_kept_from", F.first("_source_file").over(whole))
         origin = F.concat(F.lit("; kept the row from "), F.col("_kept_from"))
     else:
         ranked = ranked.withColumn("_kept_from", F.lit(None).cast("string"))
         origin = F.lit("")
-    kept = ranked.where(F.col("_rank") == 1).drop("_rank", "_kept_from")
-    duplicates = (
-        ranked.where(F.col("_rank") > 1)
-        .withColumn(RULE, F.lit(rule))
-        .withColumn(REASON, F.concat(F.lit(f"{label} ("), key_description(key), F.lit(")"), origin))
-        .drop("_rank", "_kept_from")
-    )
-    return kept, duplicates
+    reason = F.concat(F.lit(f"{label} ("), key_description(key), F.lit(")"), origin)
+    return _mark(ranked, F.col("_rank") > 1, rule, reason).drop("_rank", "_kept_from")
 
 
-def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(rows whose key exists in parent or is null, orphans with `_rule` and `_reason`)."""
+def deduplicate(
+    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
+) -> tuple[DataFrame, DataFrame]:
+    """(kept, duplicates): one row per key; the others carry `_rule` and `_reason`."""
+    flagged = flag_duplicates(unflagged(df), key, newest_first, rule)
+    return clean_rows(flagged), quarantined_rows(flagged)
+
+
+def flag_orphans(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> DataFrame:
+    """Clean rows whose (non-null) foreign key is not among the parent's keys are flagged."""
     marker = "_parent_found"
     parent_keys = (
         parent.select(
@@ -155,16 +181,11 @@ def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame)
     has_key = F.lit(True)
     for column in foreign_key.columns:
         has_key = has_key & F.col(column).isNotNull()
-    orphan = has_key & F.col(marker).isNull()
-    ordered = [*df.columns]
-    valid = joined.where(~orphan).select(*ordered)
-    orphans = (
-        joined.where(orphan)
-        .select(*ordered)
-        .withColumn(RULE, F.lit(foreign_key.name))
-        .withColumn(
-            REASON,
-            F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}")),
-        )
-    )
-    return valid, orphans
+    reason = F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}"))
+    return _mark(joined, has_key & F.col(marker).isNull(), foreign_key.name, reason).select(*df.columns)
+
+
+def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows whose key exists in parent or is null, orphans with `_rule` and `_reason`)."""
+    flagged = flag_orphans(unflagged(df), foreign_key, parent)
+    return clean_rows(flagged), quarantined_rows(flagged)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -174,9 +174,18 @@ def extract_table(
     strings = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(
         RUN_ID, F.lit(args.run_id)
     )
-    valid, rejected = quality.split_by_checks(strings, parsing.parse_checks(table))
-    storage.write_parquet(parsing.to_typed(valid, table, METADATA), raw_path, partition_by=[FILE_ID])
-    storage.write_parquet(rejected, quarantine_path, partition_by=[FILE_ID])
+    flagged = quality.flag_checks(parsing.with_typed_candidates(strings, table), parsing.parse_checks(table))
+    # One pass over the CSV in the common case: the observation counts the rows that failed while
+    # raw is written, and quarantine is only computed when there are any.
+    observation = Observation(f"extract-{table.name}")
+    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("failed"))
+    typed = parsing.to_typed(quality.clean_rows(observed), table, METADATA)
+    storage.write_parquet(typed, raw_path, partition_by=[FILE_ID])
+    if observation.get["failed"]:
+        rejected = quality.quarantined_rows(flagged)
+        storage.write_parquet(
+            rejected.select(*parsing.source_columns(rejected)), quarantine_path, partition_by=[FILE_ID]
+        )
 
     physical = records.count_physical_records(
         spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
@@ -259,24 +268,21 @@ def rule_severities(rules: TableRules) -> dict[str, str]:
 
 def validate_table(
     prepared: DataFrame, table: Table, rules: TableRules, parents: Mapping[str, DataFrame | None]
-) -> tuple[DataFrame, list[DataFrame]]:
-    """(clean rows, quarantined frames): row rules, the key, unique rules, then foreign keys."""
-    valid, broken = quality.split_by_checks(prepared, [quality.rule_check(rule) for rule in rules.rules])
+) -> DataFrame:
+    """Every row with `_rule`/`_reason` (NULL when clean): row rules, the key, unique rules, then
+    foreign keys. Deduplication (a sort of the whole table) only runs when a key repeats."""
+    flagged = quality.flag_checks(prepared, [quality.rule_check(rule) for rule in rules.rules])
     newest_first = [F.col(column).desc() for column in rules.newest_first]
-    kept, duplicates = quality.deduplicate(valid, table.key, newest_first)
-    quarantined = [broken, duplicates]
-    for unique in rules.unique:
-        kept, not_unique = quality.deduplicate(kept, unique.columns, newest_first, rule=unique.name)
-        quarantined.append(not_unique)
+    for columns, rule in [(table.key, "duplicate_key"), *((u.columns, u.name) for u in rules.unique)]:
+        if not quality.repeated_keys(prepared, columns).isEmpty():
+            flagged = quality.flag_duplicates(flagged, columns, newest_first, rule)
     for foreign_key in rules.foreign_keys:
         parent = parents.get(foreign_key.parent_table)
         if parent is None:
-            parent = kept.sparkSession.createDataFrame([], kept.select(*foreign_key.columns).schema).toDF(
-                *foreign_key.parent_columns
-            )
-        kept, orphans = quality.check_foreign_key(kept, foreign_key, parent)
-        quarantined.append(orphans)
-    return kept, quarantined
+            schema = prepared.select(*foreign_key.columns).schema
+            parent = prepared.sparkSession.createDataFrame([], schema).toDF(*foreign_key.parent_columns)
+        flagged = quality.flag_orphans(flagged, foreign_key, parent)
+    return flagged
 
 
 def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
@@ -328,6 +334,37 @@ def table_rule_results(
     return results
 
 
+def _write_checked(
+    spark: SparkSession,
+    flagged: DataFrame,
+    rule_names: Sequence[str],
+    silver_path: str,
+    quarantine_path: str,
+    run_id: str,
+    quarantine_first: bool,
+) -> dict[str, int]:
+    """Writes silver (clean rows) and quarantine; returns the quarantined rows by rule.
+
+    Normally one pass: silver is written while an observation counts the flagged rows, and the
+    quarantine is only computed when there are any. With fail-severity rules the quarantine is
+    written first instead, so a failing run leaves the previous silver in place.
+    """  # fmt: skip
+    quarantine = quality.quarantined_rows(flagged).withColumn("_quarantined_by_run", F.lit(run_id))
+    if quarantine_first:
+        storage.write_parquet(quarantine, quarantine_path)
+        written = storage.read_parquet(spark, quarantine_path)
+        return _rule_counts(written) if written is not None else {}
+    observation = Observation(f"transform-{silver_path.rsplit('/', 1)[-1]}")
+    counts = [F.count(F.when(F.col(quality.RULE) == name, 1)).alias(name) for name in rule_names]
+    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("_all"), *counts)
+    storage.write_parquet(quality.clean_rows(observed), silver_path)
+    metrics = observation.get
+    storage.delete(spark, quarantine_path)
+    if metrics["_all"]:
+        storage.write_parquet(quarantine, quarantine_path)
+    return {name: int(metrics[name]) for name in rule_names if metrics[name]}
+
+
 def transform_table(
     spark: SparkSession,
     args: JobArgs,
@@ -342,18 +379,15 @@ def transform_table(
     if raw is None:
         storage.delete_all(spark, [silver_path, quarantine_path])
         return TableCounts(), None
-    kept, quarantined_frames = validate_table(prepare_silver(raw, table), table, rules, parents)
-    quarantined = quarantined_frames[0]
-    for frame in quarantined_frames[1:]:
-        quarantined = quarantined.unionByName(frame)
-    # Quarantine first: when a fail-severity rule breaks, its rows are there to look at and silver
-    # keeps the previous run's content.
-    storage.write_parquet(quarantined.withColumn("_quarantined_by_run", F.lit(args.run_id)), quarantine_path)
-    written_quarantine = storage.read_parquet(spark, quarantine_path)
-    by_rule = _rule_counts(written_quarantine) if written_quarantine is not None else {}
+    flagged = validate_table(prepare_silver(raw, table), table, rules, parents)
+    severities = rule_severities(rules)
+    quarantine_first = FAIL in severities.values()
+    by_rule = _write_checked(
+        spark, flagged, list(severities), silver_path, quarantine_path, args.run_id, quarantine_first
+    )
+    written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
     samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
     rows_read = raw.count()
-    severities = rule_severities(rules)
     for rule, severity in severities.items():
         broken = by_rule.get(rule, 0)
         report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
@@ -363,8 +397,9 @@ def transform_table(
             report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
     if report.failures:
         raise DataQualityError("; ".join(report.failures))
+    if quarantine_first:
+        storage.write_parquet(quality.clean_rows(flagged), silver_path)
 
-    storage.write_parquet(kept, silver_path)
     written = _count(spark, silver_path)
     counts = TableCounts(
         rows_read=rows_read,
@@ -391,7 +426,10 @@ def write_gold(
     rows = {}
     for gold in dataset.gold_tables:
         path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
-        storage.write_parquet(frames[gold.name], path, partition_by=gold.partition_by)
+        frame = frames[gold.name]
+        if gold.partition_by:  # one file per partition rather than one per task and partition
+            frame = frame.repartition(*gold.partition_by)
+        storage.write_parquet(frame, path, partition_by=gold.partition_by)
         rows[gold.name] = _count(spark, path)
         manifest_tables[gold.name] = {
             "location": path,

@@ -28,7 +28,7 @@ STRINGS = StructType(
 def test_to_typed_parses_declared_types_and_keeps_none(spark):
     rows = [("1", "31/12/2024", "12.5", "a", None, "f"), (None, None, None, None, None, "f")]
     df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE)
-    typed = parsing.to_typed(df, TABLE, ["_source_file"])
+    typed = parsing.to_typed(parsing.with_typed_candidates(df, TABLE), TABLE, ["_source_file"])
     expected_schema = StructType(
         [
             StructField("id", IntegerType()),
@@ -58,7 +58,9 @@ def test_parse_checks_name_the_column_and_the_value(spark):
         ("7", "01/01/2024", "1", "caf\ufffd", None, "f"),
         (None, None, None, None, "6,7,8,9,10", "f"),
     ]
-    df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE)
+    df = parsing.with_typed_candidates(
+        parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE), TABLE
+    )
     valid, rejected = quality.split_by_checks(df, parsing.parse_checks(TABLE))
     assert sorted(r.label for r in valid.collect()) == ["blank is not a parse failure", "ok"]
     reasons = {(r.label, r[quality.RULE]): r[quality.REASON] for r in rejected.collect()}

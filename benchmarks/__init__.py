@@ -1,0 +1,1 @@
+"""Reproducible performance comparisons (`make bench`). Not deployed, not imported by the jobs."""

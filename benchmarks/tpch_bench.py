@@ -1,0 +1,208 @@
+"""`make bench`: the tpch ETL three ways on this machine, checked for equal results, timed.
+
+    python -m benchmarks.tpch_bench --scales 0.1 1 [--engines spark duckdb pandas]
+
+For each scale factor: generate TPC-H CSV with tpchgen-cli (cached in .local/bench), run our three
+jobs in one Spark session, the DuckDB and the pandas implementations, each in its own process with
+its peak memory sampled (Spark's JVM included), check that the gold tables agree (row counts and
+sums of every shared numeric column), run ours again with nothing new (incremental), and print and
+write a table (benchmarks/results/tpch.md and .json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from glue_etl_local.samples import generate_tpch
+
+ROOT = Path(__file__).resolve().parent
+CORES = os.cpu_count() or 1
+GOLD_TABLES = ("dim_customer", "dim_supplier", "dim_part", "dim_date", "fact_sales")
+
+
+@dataclass
+class Run:
+    scale: float
+    engine: str
+    wall_seconds: float
+    stages: dict[str, float]
+    peak_rss_bytes: int
+    rows: int
+    csv_bytes: int
+    statuses: dict[str, str] = field(default_factory=dict)
+    gold: dict[str, dict[str, str]] = field(default_factory=dict)
+    rewritten_files: int | None = None
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a member may exit while we look
+            total += member.memory_info().rss
+    return total
+
+
+def run_engine(engine: str, landing: Path, lake: Path) -> tuple[float, dict[str, object], int]:
+    command = [sys.executable, "-m", "benchmarks.run_engine", engine, str(landing), str(lake), str(CORES)]
+    environment = {**os.environ, "SPARK_MASTER": f"local[{CORES}]", "SPARK_LOG_LEVEL": "ERROR"}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+                               cwd=ROOT.parent)  # fmt: skip
+    peak = 0
+    watched = psutil.Process(process.pid)
+
+    def sample() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, tree_rss(watched))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{engine} failed:\n{stderr[-3000:]}")
+    return wall, json.loads(stdout.strip().splitlines()[-1]), peak
+
+
+def gold_locations(engine: str, lake: Path) -> dict[str, str]:
+    if engine.startswith("spark"):
+        catalog = json.loads((lake / "_catalog" / "tpch.json").read_text())
+        return {name: f"{catalog['tables'][name]['location']}/**/*.parquet" for name in GOLD_TABLES}
+    locations = {name: str(lake / "gold" / f"{name}.parquet") for name in GOLD_TABLES}
+    locations["fact_sales"] = str(lake / "gold" / "fact_sales" / "**" / "*.parquet")
+    return locations
+
+
+def summarize_gold(locations: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per table: the row count and the sum of every numeric column (as exact strings)."""
+    db = duckdb.connect()
+    summary = {}
+    for name, location in locations.items():
+        relation = db.sql(f"SELECT * FROM read_parquet('{location}', hive_partitioning = true)")
+        numeric = [c for c, t in zip(relation.columns, relation.types, strict=True)
+                   if str(t).startswith(("INTEGER", "BIGINT", "DECIMAL", "SMALLINT"))]  # fmt: skip
+        sums = ", ".join(f"sum({c})::DECIMAL(38,2) AS {c}" for c in numeric)
+        row = db.sql(
+            f"SELECT count(*) AS rows, {sums} FROM read_parquet('{location}', hive_partitioning = true)"
+        ).fetchone()
+        assert row is not None
+        summary[name] = {"rows": str(row[0]), **{c: str(Decimal(v)) for c, v in zip(numeric, row[1:], strict=True)}}
+    return summary
+
+
+def compare(reference: Run, other: Run) -> list[str]:
+    problems = []
+    for table in GOLD_TABLES:
+        ours, theirs = reference.gold[table], other.gold[table]
+        for column in sorted(set(ours) & set(theirs)):
+            if ours[column] != theirs[column]:
+                problems.append(
+                    f"{table}.{column}: {reference.engine} {ours[column]} != {other.engine} {theirs[column]}"
+                )
+    return problems
+
+
+def lake_snapshot(lake: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(lake)): (p.stat().st_size, p.stat().st_mtime_ns) for p in lake.rglob("*")
+            if p.is_file() and not str(p.relative_to(lake)).startswith("_runs")}  # fmt: skip
+
+
+def landing_rows(landing: Path) -> int:
+    return sum(max(0, sum(1 for _ in path.open("rb")) - 1) for path in landing.rglob("*.csv"))
+
+
+def bench_scale(scale: float, engines: list[str], work: Path) -> list[Run]:
+    landing = work / f"sf{scale}" / "landing"
+    if not landing.exists():
+        generate_tpch(landing, scale)
+    rows, csv_bytes = landing_rows(landing), sum(p.stat().st_size for p in landing.rglob("*.csv"))
+    runs = []
+    for engine in engines:
+        lake = work / f"sf{scale}" / f"lake-{engine}"
+        shutil.rmtree(lake, ignore_errors=True)
+        wall, result, peak = run_engine(engine, landing, lake)
+        run = Run(scale, engine, wall, result["stages"], peak, rows, csv_bytes, result.get("statuses", {}))
+        run.gold = summarize_gold(gold_locations(engine, lake))
+        runs.append(run)
+        print(f"  sf{scale} {engine}: {wall:.1f}s, peak {peak / 2**30:.2f} GiB", flush=True)
+        if engine == "spark":
+            before = lake_snapshot(lake)
+            wall, result, peak = run_engine("spark-incremental", landing, lake)
+            incremental = Run(scale, "spark (nothing new)", wall, result["stages"], peak, rows, csv_bytes,
+                              result.get("statuses", {}))  # fmt: skip
+            after = lake_snapshot(lake)
+            incremental.rewritten_files = sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))
+            incremental.gold = run.gold
+            runs.append(incremental)
+            print(
+                f"  sf{scale} spark, nothing new: {wall:.1f}s, {incremental.rewritten_files} files rewritten",
+                flush=True,
+            )
+    return runs
+
+
+def table(runs: list[Run]) -> str:
+    lines = [
+        f"Machine: {CORES} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; Spark local[{CORES}]; "
+        f"DuckDB and pyarrow with {CORES} threads.",
+        "",
+        "| SF | engine | extract s | transform s | load s | total s | rows/s | CSV MB/s/core | peak GiB | vs DuckDB | pandas vs this |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]  # fmt: skip
+    for scale in sorted({r.scale for r in runs}):
+        group = [r for r in runs if r.scale == scale]
+        duck = next((r for r in group if r.engine == "duckdb"), None)
+        pandas_run = next((r for r in group if r.engine == "pandas"), None)
+        for r in group:
+            stages = [f"{r.stages.get(s, 0):.1f}" for s in ("extract", "transform", "load")]
+            vs_duck = f"{r.wall_seconds / duck.wall_seconds:.2f}x" if duck else "-"
+            vs_pandas = f"{pandas_run.wall_seconds / r.wall_seconds:.2f}x" if pandas_run else "-"
+            lines.append(
+                f"| {scale:g} | {r.engine} | {' | '.join(stages)} | {r.wall_seconds:.1f} | {r.rows / r.wall_seconds:,.0f} "
+                f"| {r.csv_bytes / 2**20 / r.wall_seconds / CORES:.1f} | {r.peak_rss_bytes / 2**30:.2f} | {vs_duck} | {vs_pandas} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--engines", nargs="+", default=["spark", "duckdb", "pandas"])
+    parser.add_argument("--work", type=Path, default=Path(".local/bench"))
+    parser.add_argument("--output", type=Path, default=ROOT / "results")
+    args = parser.parse_args()
+    runs = []
+    for scale in args.scales:
+        runs += bench_scale(scale, args.engines, args.work.resolve())
+    problems = []
+    for scale in args.scales:
+        group = [r for r in runs if r.scale == scale]
+        problems += [p for other in group[1:] for p in compare(group[0], other)]
+    report = table(runs)
+    print("\n" + report)
+    print("\nGold results agree across engines." if not problems else "\nGOLD RESULTS DIFFER:\n" + "\n".join(problems))
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "tpch.md").write_text(report + "\n")
+    (args.output / "tpch.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
