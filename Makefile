@@ -14,7 +14,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: setup demo demo-spark local-cloud deploy start docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: setup demo demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -90,6 +90,11 @@ docker-test: setup
 
 docker-job: setup package
 	$(BIN)/glue-etl docker $(if $(PROFILE),--profile $(PROFILE) --aws-config $(HOME)/.aws) job $(JOB) $(ARGS)
+
+## bench: TPC-H ETL, our jobs vs DuckDB vs pandas (SCALES="0.1 1"), results in benchmarks/results/
+SCALES ?= 1
+bench: setup
+	$(BIN)/python -m benchmarks.tpch_bench --scales $(SCALES)
 
 ## package: dist/etl_lib.zip for Glue's --extra-py-files, plus the three entry scripts
 package: setup

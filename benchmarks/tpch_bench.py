@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psutil
@@ -56,7 +57,7 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run_engine(engine: str, landing: Path, lake: Path) -> tuple[float, dict[str, object], int]:
+def run_engine(engine: str, landing: Path, lake: Path) -> tuple[float, dict[str, Any], int]:
     command = [sys.executable, "-m", "benchmarks.run_engine", engine, str(landing), str(lake), str(CORES)]
     environment = {**os.environ, "SPARK_MASTER": f"local[{CORES}]", "SPARK_LOG_LEVEL": "ERROR"}
     started = time.perf_counter()
@@ -158,26 +159,35 @@ def bench_scale(scale: float, engines: list[str], work: Path) -> list[Run]:
     return runs
 
 
+COLUMNS = ("SF", "engine", "extract s", "transform s", "load s", "total s", "rows/s", "CSV MB/s/core", "peak GiB",
+           "vs DuckDB", "pandas vs this")  # fmt: skip
+
+
 def table(runs: list[Run]) -> str:
+    memory = psutil.virtual_memory().total / 2**30
     lines = [
-        f"Machine: {CORES} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; Spark local[{CORES}]; "
-        f"DuckDB and pyarrow with {CORES} threads.",
+        f"Machine: {CORES} cores, {memory:.0f} GiB; Spark local[{CORES}]; DuckDB and pyarrow with {CORES} threads.",
         "",
-        "| SF | engine | extract s | transform s | load s | total s | rows/s | CSV MB/s/core | peak GiB | vs DuckDB | pandas vs this |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]  # fmt: skip
+        "| " + " | ".join(COLUMNS) + " |",
+        "| ---: | --- |" + " ---: |" * (len(COLUMNS) - 2),
+    ]
     for scale in sorted({r.scale for r in runs}):
         group = [r for r in runs if r.scale == scale]
         duck = next((r for r in group if r.engine == "duckdb"), None)
         pandas_run = next((r for r in group if r.engine == "pandas"), None)
         for r in group:
-            stages = [f"{r.stages.get(s, 0):.1f}" for s in ("extract", "transform", "load")]
-            vs_duck = f"{r.wall_seconds / duck.wall_seconds:.2f}x" if duck else "-"
-            vs_pandas = f"{pandas_run.wall_seconds / r.wall_seconds:.2f}x" if pandas_run else "-"
-            lines.append(
-                f"| {scale:g} | {r.engine} | {' | '.join(stages)} | {r.wall_seconds:.1f} | {r.rows / r.wall_seconds:,.0f} "
-                f"| {r.csv_bytes / 2**20 / r.wall_seconds / CORES:.1f} | {r.peak_rss_bytes / 2**30:.2f} | {vs_duck} | {vs_pandas} |"
-            )
+            cells = [
+                f"{scale:g}",
+                r.engine,
+                *(f"{r.stages.get(stage, 0):.1f}" for stage in ("extract", "transform", "load")),
+                f"{r.wall_seconds:.1f}",
+                f"{r.rows / r.wall_seconds:,.0f}",
+                f"{r.csv_bytes / 2**20 / r.wall_seconds / CORES:.1f}",
+                f"{r.peak_rss_bytes / 2**30:.2f}",
+                f"{r.wall_seconds / duck.wall_seconds:.2f}x" if duck else "-",
+                f"{pandas_run.wall_seconds / r.wall_seconds:.2f}x" if pandas_run else "-",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
