@@ -1,0 +1,40 @@
+import pytest
+
+from benchmarks import cost
+from benchmarks.tpch_bench import Run, compare
+
+
+def test_every_glue_job_run_is_billed_at_least_a_minute_per_worker():
+    dollars, dpu_seconds = cost.run_cost(
+        {"extract": 0.0, "transform": 0.0, "load": 0.0}, workers=2, execution_class="STANDARD"
+    )
+    assert dpu_seconds == 3 * 60 * 2
+    assert dollars == pytest.approx(360 / 3600 * 0.44 + 20 * 0.025 / 1000)
+
+
+def test_long_stages_are_billed_by_the_second_on_the_executor_cores():
+    local = {"extract": 400.0, "transform": 0.0, "load": 0.0}  # 400 s on 2 local cores -> 200 s on 4
+    _, dpu_seconds = cost.run_cost(local, workers=2, execution_class="FLEX")
+    assert dpu_seconds == (20 + 200) * 2 + 60 * 2 * 2
+
+
+def test_larger_scales_follow_the_measured_growth():
+    results = [
+        {"engine": "spark", "scale": 0.1, "stages": {"extract": 10.0, "transform": 10.0, "load": 1.0}},
+        {"engine": "spark", "scale": 1.0, "stages": {"extract": 100.0, "transform": 50.0, "load": 1.0}},
+    ]
+    times = cost.stage_times(results, 10.0)
+    assert times["extract"] == pytest.approx(1000.0)  # linear growth continues linearly
+    assert times["transform"] == pytest.approx(250.0)  # x5 per decade continues
+    assert times["load"] == pytest.approx(1.0)
+
+
+def run(engine, **gold):
+    return Run(1.0, engine, 1.0, {}, 0, 0, 0, gold={"dim_customer": {}, "dim_supplier": {}, "dim_part": {},
+                                                   "dim_date": {}, "fact_sales": gold})  # fmt: skip
+
+
+def test_gold_comparison_reports_each_differing_shared_column():
+    ours, theirs = run("spark", rows="10", net_revenue="5.00"), run("pandas", rows="10", net_revenue="5.01", extra="1")
+    assert compare(ours, theirs) == ["fact_sales.net_revenue: spark 5.00 != pandas 5.01"]
+    assert compare(ours, run("duckdb", rows="10", net_revenue="5.00")) == []
