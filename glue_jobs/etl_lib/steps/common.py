@@ -1,0 +1,32 @@
+"""What the three steps share: metadata column names, counting, the run summary file."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+
+from etl_lib import quality, storage
+from etl_lib.args import JobArgs
+from etl_lib.summary import RunSummary, summary_path
+
+SOURCE_FILE = "_source_file"
+FILE_ID = "_file_id"
+INGESTED_AT = "_ingested_at"
+RUN_ID = "_run_id"
+METADATA = [SOURCE_FILE, INGESTED_AT, RUN_ID, FILE_ID]
+
+
+def rule_counts(df: DataFrame) -> dict[str, int]:
+    return {row[quality.RULE]: int(row["count"]) for row in df.groupBy(quality.RULE).count().collect()}
+
+
+def count_rows(spark: SparkSession, path: str, where: Column | None = None) -> int:
+    df = storage.read_parquet(spark, path)
+    if df is None:
+        return 0
+    return (df if where is None else df.where(where)).count()
+
+
+def write_summary(spark: SparkSession, args: JobArgs, summary: RunSummary) -> str:
+    path = summary_path(args.lake_path, args.dataset, args.run_id, args.job)
+    storage.write_text(spark, path, summary.to_json())
+    return path

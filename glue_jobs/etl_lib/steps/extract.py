@@ -1,0 +1,211 @@
+"""The extract step: new landing files -> typed raw Parquet and quarantine, every record counted."""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from etl_lib import layout, ledger, parsing, quality, records, storage
+from etl_lib.args import JobArgs
+from etl_lib.datasets import get_dataset
+from etl_lib.datasets.base import Table
+from etl_lib.steps.common import (
+    FILE_ID,
+    INGESTED_AT,
+    METADATA,
+    RUN_ID,
+    SOURCE_FILE,
+    rule_counts,
+)
+from etl_lib.summary import RunSummary, TableCounts, new_summary
+
+
+class ExtractError(RuntimeError):
+    """A landing file that cannot be used at all (for example a required column is missing)."""
+
+
+def parse_header(line: str, delimiter: str) -> tuple[str, ...]:
+    fields = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter), [])
+    return tuple(field.strip() for field in fields)
+
+
+def assign_files(
+    files: Sequence[storage.FileInfo], tables: Sequence[Table]
+) -> tuple[dict[str, list[storage.FileInfo]], list[str]]:
+    """Landing files by table (first matching pattern wins), and the files no table claims."""
+    by_table: dict[str, list[storage.FileInfo]] = defaultdict(list)
+    unclaimed = []
+    for info in files:
+        table = next((t for t in tables if fnmatch.fnmatch(info.name, t.file_pattern)), None)
+        if table is None:
+            unclaimed.append(info.uri)
+        else:
+            by_table[table.name].append(info)
+    return dict(by_table), unclaimed
+
+
+def missing_required_columns(table: Table, header: Sequence[str]) -> list[str]:
+    return [c.name for c in table.columns if not c.optional_in_source and c.name not in header]
+
+
+def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
+    """Fails on a header the file cannot be read with; returns the columns that will be ignored."""
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
+    missing = missing_required_columns(table, header)
+    if missing:
+        raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
+    declared = {column.name for column in table.columns}
+    return [name for name in header if name not in declared]
+
+
+def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.FileInfo]) -> tuple[DataFrame, list[str]]:
+    """The table's new landing files as strings, one column per declared column, plus metadata,
+    and notes about columns that were ignored.
+
+    Files are grouped by header, so columns are matched by name (a reordered or partial header
+    is read correctly) and every record the CSV reader cannot split lands in _corrupt_record.
+    """
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    notes = []
+    for info in files:
+        header = parse_header(storage.read_first_line(spark, info.path), table.delimiter)
+        ignored = check_header(info.uri, table, header)
+        if ignored:
+            notes.append(f"{info.name}: undeclared column(s) {', '.join(ignored)} not loaded")
+        groups[header].append(info.path)
+    frames = []
+    for header, paths in groups.items():
+        schema = StructType(
+            [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
+        )
+        frame = (
+            spark.read.schema(schema)
+            .option("header", "true")
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", parsing.CORRUPT_RECORD)
+            .option("multiLine", str(table.multiline).lower())
+            .option("sep", table.delimiter)
+            .option("quote", '"')
+            .option("escape", '"')
+            .csv(paths)
+            .withColumn(SOURCE_FILE, F.input_file_name())
+        )
+        declared = [c.name for c in table.columns if c.name in header]
+        frames.append(
+            parsing.with_declared_columns(frame.select(*declared, parsing.CORRUPT_RECORD, SOURCE_FILE), table)
+        )
+    combined = frames[0]
+    for frame in frames[1:]:
+        combined = combined.unionByName(frame)
+    return combined.withColumn(FILE_ID, F.substring(F.sha2(F.col(SOURCE_FILE), 256), 1, 16)), notes
+
+
+def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
+    df = storage.read_parquet(spark, path)
+    if df is None:
+        return {}
+    rows = df.where(F.col(FILE_ID).isin(list(ids))).groupBy(FILE_ID).count().collect()
+    return {row[FILE_ID]: int(row["count"]) for row in rows}
+
+
+def extract_table(
+    spark: SparkSession, args: JobArgs, table: Table, files: Sequence[storage.FileInfo], ingested_at: datetime
+) -> TableCounts:
+    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
+    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    ids = [info.file_id for info in files]
+    outputs_of_these_files = [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
+    # A re-delivered or reprocessed file replaces everything it produced before.
+    storage.delete_all(spark, outputs_of_these_files)
+    non_empty = [info for info in files if info.size > 0]
+    notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
+    if not non_empty:
+        return TableCounts(files=[info.uri for info in files], notes=notes)
+
+    strings, header_notes = read_landing(spark, table, non_empty)
+    strings = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(
+        RUN_ID, F.lit(args.run_id)
+    )
+    flagged = quality.flag_checks(parsing.with_typed_candidates(strings, table), parsing.parse_checks(table))
+    # One pass over the CSV in the common case: the observation counts the rows that failed while
+    # raw is written, and quarantine is only computed when there are any.
+    observation = Observation(f"extract-{table.name}")
+    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("failed"))
+    typed = parsing.to_typed(quality.clean_rows(observed), table, METADATA)
+    storage.write_parquet(typed, raw_path, partition_by=[FILE_ID])
+    if observation.get["failed"]:
+        rejected = quality.quarantined_rows(flagged)
+        storage.write_parquet(
+            rejected.select(*parsing.source_columns(rejected)), quarantine_path, partition_by=[FILE_ID]
+        )
+
+    physical = records.count_physical_records(
+        spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
+    )
+    written = _counts_by_file(spark, raw_path, ids)
+    quarantined = _counts_by_file(spark, quarantine_path, ids)
+    parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in non_empty}
+    lost = records.mismatches(physical, parsed, [info.uri for info in non_empty])
+    if lost:
+        storage.delete_all(spark, outputs_of_these_files)
+        raise ExtractError("records would be lost, nothing was kept: " + "; ".join(lost))
+    blank = [f"{info.name}: {physical[info.uri].blank_lines} blank line(s) skipped" for info in non_empty
+             if physical[info.uri].blank_lines]  # fmt: skip
+    quarantine_df = storage.read_parquet(spark, quarantine_path)
+    of_these_files = F.col(FILE_ID).isin(ids)
+    return TableCounts(
+        rows_read=sum(physical[info.uri].records for info in non_empty),
+        rows_written=sum(written.values()),
+        rows_quarantined=sum(quarantined.values()),
+        output_path=raw_path,
+        quarantine_path=quarantine_path,
+        quarantine_by_rule=rule_counts(quarantine_df.where(of_these_files)) if quarantine_df is not None else {},
+        files=[info.uri for info in files],
+        notes=[*notes, *header_notes, *blank],
+    )
+
+
+def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
+    assert args.source_path is not None
+    dataset = get_dataset(args.dataset)
+    ingested_at = now or datetime.now(UTC)
+    summary = new_summary("extract", args.dataset, args.run_id, args.job_run_id, ingested_at)
+    ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
+    seen = ledger.parse_ledger(storage.read_text(spark, ledger_path))
+
+    by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), dataset.tables)
+    fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in by_table.items()}
+    fresh = {name: files for name, files in fresh.items() if files}
+    notes = [f"{len(unclaimed)} landing file(s) match no table: {', '.join(unclaimed[:5])}"] if unclaimed else []
+    if not fresh:
+        summary.finish("no_new_files", "; ".join([f"no new landing files under {args.source_path}", *notes]))
+        return summary
+
+    for table in dataset.tables:
+        if table.name in fresh:
+            summary.tables[table.name] = extract_table(spark, args, table, fresh[table.name], ingested_at)
+    summary.check_accounting()
+    table_of = {info.uri: name for name, files in fresh.items() for info in files}
+    processed = [info for files in fresh.values() for info in files]
+    storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
+    totals = summary.totals()
+    summary.finish(
+        "succeeded",
+        "; ".join(
+            [
+                f"extracted {len(processed)} file(s): {totals['rows_written']} rows typed, "
+                f"{totals['rows_quarantined']} quarantined",
+                *notes,
+            ]
+        ),
+    )
+    return summary

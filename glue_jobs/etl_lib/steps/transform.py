@@ -1,0 +1,286 @@
+"""The transform step: raw -> rules, deduplication, foreign keys -> silver, quarantine, the
+quality report and a new gold version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from pyspark.sql import DataFrame, Observation, SparkSession, Window
+from pyspark.sql import functions as F
+
+from etl_lib import layout, quality, rules_config, storage
+from etl_lib.args import JobArgs
+from etl_lib.datasets import get_dataset
+from etl_lib.datasets.base import FAIL, QUARANTINE, Dataset, MaxQuarantineRatio, MinRows, Table, TableRules
+from etl_lib.report import (
+    FAILED,
+    PASSED,
+    WARNED,
+    DataQualityError,
+    QualityReport,
+    RuleResult,
+    extract_results,
+    render_markdown,
+    row_rule_status,
+)
+from etl_lib.steps.common import (
+    FILE_ID,
+    count_rows,
+    rule_counts,
+)
+from etl_lib.summary import RunSummary, TableCounts, new_summary, summary_path
+
+
+def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
+    """Silver naming and derived columns; the extract-only file id is dropped."""
+    renamed = raw.drop(FILE_ID).withColumnsRenamed(dict(table.renames)) if table.renames else raw.drop(FILE_ID)
+    return table.derive(renamed) if table.derive else renamed
+
+
+def rule_severities(rules: TableRules) -> dict[str, str]:
+    severities = {"duplicate_key": QUARANTINE}
+    for rule in (*rules.rules, *rules.unique, *rules.foreign_keys):
+        severities[rule.name] = rule.severity
+    return severities
+
+
+def validate_table(
+    prepared: DataFrame, table: Table, rules: TableRules, parents: Mapping[str, DataFrame | None]
+) -> DataFrame:
+    """Every row with `_rule`/`_reason` (NULL when clean): row rules, the key, unique rules, then
+    foreign keys. Deduplication (a sort of the whole table) only runs when a key repeats."""
+    flagged = quality.flag_checks(prepared, [quality.rule_check(rule) for rule in rules.rules])
+    newest_first = [F.col(column).desc() for column in rules.newest_first]
+    for columns, rule in [(table.key, "duplicate_key"), *((u.columns, u.name) for u in rules.unique)]:
+        if not quality.repeated_keys(prepared, columns).isEmpty():
+            flagged = quality.flag_duplicates(flagged, columns, newest_first, rule)
+    for foreign_key in rules.foreign_keys:
+        parent = parents.get(foreign_key.parent_table)
+        if parent is None:
+            schema = prepared.select(*foreign_key.columns).schema
+            parent = prepared.sparkSession.createDataFrame([], schema).toDF(*foreign_key.parent_columns)
+        flagged = quality.flag_orphans(flagged, foreign_key, parent)
+    return flagged
+
+
+def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
+    digest = hashlib.sha256()
+    for table in dataset.tables:
+        for info in storage.list_files(spark, layout.raw_path(lake, dataset.name, table.name)):
+            digest.update(f"{info.uri}|{info.size}|{info.modified_ms}\n".encode())
+    return digest.hexdigest()
+
+
+def quarantine_samples(quarantined: DataFrame, per_rule: int = 3) -> dict[str, tuple[str, ...]]:
+    window = Window.partitionBy(quality.RULE).orderBy(quality.REASON)
+    rows = (
+        quarantined.select(quality.RULE, quality.REASON)
+        .withColumn("_sample", F.row_number().over(window))
+        .where(F.col("_sample") <= per_rule)
+        .collect()
+    )
+    samples: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        samples[row[quality.RULE]].append(row[quality.REASON])
+    return {rule: tuple(reasons) for rule, reasons in samples.items()}
+
+
+def table_rule_results(
+    table: Table, rules: TableRules, counts: TableCounts, silver: DataFrame | None, run_date: date
+) -> list[RuleResult]:
+    results = []
+    for rule in rules.table_rules:
+        if isinstance(rule, MinRows):
+            broken = counts.rows_written < rule.value
+            detail = f"{counts.rows_written:,} clean rows, at least {rule.value:,} expected"
+        elif isinstance(rule, MaxQuarantineRatio):
+            ratio = counts.rows_quarantined / counts.rows_read if counts.rows_read else 0.0
+            broken = ratio > rule.value
+            detail = f"{ratio:.2%} of {counts.rows_read:,} rows quarantined, at most {rule.value:.2%} allowed"
+        else:
+            newest = silver.agg(F.max(rule.column)).collect()[0][0] if silver is not None else None
+            age = (run_date - newest).days if isinstance(newest, date) else None
+            broken = age is None or age > rule.max_age_days
+            limit = f"at most {rule.max_age_days:,} allowed"
+            detail = (
+                f"no {rule.column} value"
+                if age is None
+                else f"newest {rule.column} {newest} is {age:,} days old, {limit}"
+            )
+        status = (FAILED if rule.severity == FAIL else WARNED) if broken else PASSED
+        results.append(RuleResult(table.name, rule.name, "transform", rule.severity, 1, int(broken), status, detail))
+    return results
+
+
+def _write_checked(
+    spark: SparkSession,
+    flagged: DataFrame,
+    rule_names: Sequence[str],
+    silver_path: str,
+    quarantine_path: str,
+    run_id: str,
+    quarantine_first: bool,
+) -> dict[str, int]:
+    """Writes silver (clean rows) and quarantine; returns the quarantined rows by rule.
+
+    Normally one pass: silver is written while an observation counts the flagged rows, and the
+    quarantine is only computed when there are any. With fail-severity rules the quarantine is
+    written first instead, so a failing run leaves the previous silver in place.
+    """  # fmt: skip
+    quarantine = quality.quarantined_rows(flagged).withColumn("_quarantined_by_run", F.lit(run_id))
+    if quarantine_first:
+        storage.write_parquet(quarantine, quarantine_path)
+        written = storage.read_parquet(spark, quarantine_path)
+        return rule_counts(written) if written is not None else {}
+    observation = Observation(f"transform-{silver_path.rsplit('/', 1)[-1]}")
+    counts = [F.count(F.when(F.col(quality.RULE) == name, 1)).alias(name) for name in rule_names]
+    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("_all"), *counts)
+    storage.write_parquet(quality.clean_rows(observed), silver_path)
+    metrics = observation.get
+    storage.delete(spark, quarantine_path)
+    if metrics["_all"]:
+        storage.write_parquet(quarantine, quarantine_path)
+    return {name: int(metrics[name]) for name in rule_names if metrics[name]}
+
+
+def transform_table(
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    rules: TableRules,
+    parents: Mapping[str, DataFrame | None],
+    report: QualityReport,
+) -> tuple[TableCounts, DataFrame | None]:
+    silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
+    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name)
+    raw = storage.read_parquet(spark, layout.raw_path(args.lake_path, args.dataset, table.name))
+    if raw is None:
+        storage.delete_all(spark, [silver_path, quarantine_path])
+        return TableCounts(), None
+    flagged = validate_table(prepare_silver(raw, table), table, rules, parents)
+    severities = rule_severities(rules)
+    quarantine_first = FAIL in severities.values()
+    by_rule = _write_checked(
+        spark, flagged, list(severities), silver_path, quarantine_path, args.run_id, quarantine_first
+    )
+    written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
+    samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
+    rows_read = raw.count()
+    for rule, severity in severities.items():
+        broken = by_rule.get(rule, 0)
+        report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
+                                         row_rule_status(broken, severity), samples=samples.get(rule, ())))  # fmt: skip
+        if severity == FAIL and broken:
+            example = f", e.g. {samples[rule][0]}" if samples.get(rule) else ""
+            report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
+    if report.failures:
+        raise DataQualityError("; ".join(report.failures))
+    if quarantine_first:
+        storage.write_parquet(quality.clean_rows(flagged), silver_path)
+
+    written = count_rows(spark, silver_path)
+    counts = TableCounts(
+        rows_read=rows_read,
+        rows_written=written,
+        rows_quarantined=sum(by_rule.values()),
+        output_path=silver_path if written else None,
+        quarantine_path=quarantine_path,
+        quarantine_by_rule=by_rule,
+    )
+    if not written:
+        storage.delete(spark, silver_path)  # no usable rows: nothing is published downstream
+    silver = spark.read.parquet(silver_path) if written else None
+    results = table_rule_results(table, rules, counts, silver, datetime.fromisoformat(report.generated_at).date())
+    report.results.extend(results)
+    report.failures.extend(f"{table.name}: {r.rule} (severity fail): {r.detail}" for r in results if r.status == FAILED)
+    return counts, silver
+
+
+def write_gold(
+    spark: SparkSession, args: JobArgs, dataset: Dataset, silver: Mapping[str, DataFrame], created_at: str
+) -> dict[str, int]:
+    frames = dataset.build_gold(silver)
+    manifest_tables = {}
+    rows = {}
+    for gold in dataset.gold_tables:
+        path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
+        frame = frames[gold.name]
+        if gold.partition_by:  # one file per partition rather than one per task and partition
+            frame = frame.repartition(*gold.partition_by)
+        storage.write_parquet(frame, path, partition_by=gold.partition_by)
+        rows[gold.name] = count_rows(spark, path)
+        manifest_tables[gold.name] = {
+            "location": path,
+            "partition_by": list(gold.partition_by),
+            "rows": rows[gold.name],
+        }
+    manifest = {"version": args.run_id, "created_at": created_at, "tables": manifest_tables}
+    manifest_path = f"{layout.gold_manifest_dir(args.lake_path, args.dataset)}/{args.run_id}.json"
+    storage.write_text(spark, manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
+    return rows
+
+
+def load_table_rules(spark: SparkSession, args: JobArgs, dataset: Dataset) -> dict[str, TableRules]:
+    if not args.rules_path:
+        return rules_config.effective_rules(dataset)
+    text = storage.read_text(spark, args.rules_path)
+    if text is None:
+        raise rules_config.RulesConfigError(f"--rules_path {args.rules_path} does not exist")
+    configured = rules_config.load_rules(text, dataset, args.rules_path.rsplit("/", 1)[-1])
+    return rules_config.effective_rules(dataset, configured)
+
+
+def write_quality_report(spark: SparkSession, args: JobArgs, report: QualityReport) -> None:
+    extract = storage.read_text(spark, summary_path(args.lake_path, args.dataset, args.run_id, "extract"))
+    extract_tables = json.loads(extract).get("tables", {}) if extract else {}
+    for name, counts in extract_tables.items():
+        report.results[:0] = extract_results(name, counts, [])
+    data = report.to_dict()
+    base = layout.quality_report_path(args.lake_path, args.dataset, args.run_id)
+    storage.write_text(spark, f"{base}.json", json.dumps(data, indent=2, sort_keys=True))
+    storage.write_text(spark, f"{base}.md", render_markdown(data))
+
+
+def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
+    dataset = get_dataset(args.dataset)
+    summary = new_summary("transform", args.dataset, args.run_id, args.job_run_id, now)
+    state_path = layout.transform_state_path(args.lake_path, args.dataset)
+    fingerprint = raw_fingerprint(spark, args.lake_path, dataset)
+    previous = json.loads(storage.read_text(spark, state_path) or "{}")
+    if not args.reprocess and not args.rules_path and previous.get("raw_fingerprint") == fingerprint:
+        summary.finish("up_to_date", f"raw data unchanged since run {previous.get('run_id')}; nothing rewritten")
+        return summary
+    table_rules = load_table_rules(spark, args, dataset)
+
+    report = QualityReport(args.dataset, args.run_id, summary.started_at)
+    silver: dict[str, DataFrame | None] = {}
+    try:
+        for table in dataset.tables_in_dependency_order():
+            counts, silver[table.name] = transform_table(spark, args, table, table_rules[table.name], silver, report)
+            summary.tables[table.name] = counts
+            report.tables[table.name] = {
+                k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined")
+            }
+        summary.check_accounting()
+        if report.failures:
+            raise DataQualityError("; ".join(report.failures))
+    finally:
+        write_quality_report(spark, args, report)
+    summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
+
+    empty = [name for name, frame in silver.items() if frame is None]
+    totals = summary.totals()
+    counted = f"{totals['rows_written']} clean rows, {totals['rows_quarantined']} quarantined"
+    if empty:
+        summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
+    else:
+        usable = {name: frame for name, frame in silver.items() if frame is not None}
+        for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items():
+            summary.outputs[f"gold.{name}"] = str(rows)
+        summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
+    storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
+    return summary
