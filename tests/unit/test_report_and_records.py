@@ -26,7 +26,7 @@ def test_mismatches_name_each_file_with_both_counts():
 def test_report_status_and_markdown():
     report = QualityReport("tpch", "r1", "2026-11-21T00:00:00+00:00")
     report.tables["orders"] = {"rows_read": 10, "rows_written": 8, "rows_quarantined": 2}
-    report.results += extract_results("orders", {"rows_read": 10, "quarantine_by_rule": {"parse:o_orderdate": 1}}, [])
+    report.results += extract_results("orders", {"rows_read": 10, "quarantine_by_rule": {"parse:o_orderdate": 1}})
     report.results.append(RuleResult("orders", "allowed_values:o_orderstatus", "transform", "quarantine", 9, 1,
                                       "quarantined", samples=("o_orderstatus='X' is not one of F, O, P",)))  # fmt: skip
     assert report.status == "quarantined"

@@ -130,7 +130,7 @@ def _write_checked(
     Normally one pass: silver is written while an observation counts the flagged rows, and the
     quarantine is only computed when there are any. With fail-severity rules the quarantine is
     written first instead, so a failing run leaves the previous silver in place.
-    """  # fmt: skip
+    """
     quarantine = quality.quarantined_rows(flagged).withColumn("_quarantined_by_run", F.lit(run_id))
     if quarantine_first:
         storage.write_parquet(quarantine, quarantine_path)
@@ -238,7 +238,7 @@ def write_quality_report(spark: SparkSession, args: JobArgs, report: QualityRepo
     extract = storage.read_text(spark, summary_path(args.lake_path, args.dataset, args.run_id, "extract"))
     extract_tables = json.loads(extract).get("tables", {}) if extract else {}
     for name, counts in extract_tables.items():
-        report.results[:0] = extract_results(name, counts, [])
+        report.results[:0] = extract_results(name, counts)
     data = report.to_dict()
     base = layout.quality_report_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, f"{base}.json", json.dumps(data, indent=2, sort_keys=True))
