@@ -82,7 +82,9 @@ def run_engine(engine: str, landing: Path, lake: Path) -> tuple[float, dict[str,
     return wall, json.loads(stdout.strip().splitlines()[-1]), peak
 
 
-def gold_locations(engine: str, lake: Path) -> dict[str, str]:
+def gold_locations(engine: str, lake: Path, reported: dict[str, str]) -> dict[str, str]:
+    if engine == "local-cloud":
+        return {name: f"{reported[name]}/**/*.parquet" for name in GOLD_TABLES}
     if engine.startswith("spark"):
         catalog = json.loads((lake / "_catalog" / "tpch.json").read_text())
         return {name: f"{catalog['tables'][name]['location']}/**/*.parquet" for name in GOLD_TABLES}
@@ -140,7 +142,7 @@ def bench_scale(scale: float, engines: list[str], work: Path) -> list[Run]:
         shutil.rmtree(lake, ignore_errors=True)
         wall, result, peak = run_engine(engine, landing, lake)
         run = Run(scale, engine, wall, result["stages"], peak, rows, csv_bytes, result.get("statuses", {}))
-        run.gold = summarize_gold(gold_locations(engine, lake))
+        run.gold = summarize_gold(gold_locations(engine, lake, result.get("gold", {})))
         runs.append(run)
         print(f"  sf{scale} {engine}: {wall:.1f}s, peak {peak / 2**30:.2f} GiB", flush=True)
         if engine == "spark":
@@ -194,7 +196,8 @@ def table(runs: list[Run]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--engines", nargs="+", default=["spark", "duckdb", "pandas"])
+    engines = "spark, duckdb, pandas, local-cloud (the state machine in the local cloud; small scales only)"
+    parser.add_argument("--engines", nargs="+", default=["spark", "duckdb", "pandas"], help=engines)
     parser.add_argument("--work", type=Path, default=Path(".local/bench"))
     parser.add_argument("--output", type=Path, default=ROOT / "results")
     args = parser.parse_args()
