@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -60,14 +58,6 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, str | None]:
             blank += 1
 
 
-def _standalone(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of a module-level function that pickles by value, so Spark's Python workers can run
-    it without importing etl_lib (on Glue --extra-py-files reaches them; in a plain local session
-    only the driver has it)."""
-    return types.FunctionType(function.__code__, {"csv": csv, "io": io, "__builtins__": __builtins__},
-                              function.__name__, function.__defaults__)  # fmt: skip
-
-
 def count_physical_records(
     spark: SparkSession, files: Mapping[str, str], multiline: bool, delimiter: str
 ) -> dict[str, FileRecords]:
@@ -77,8 +67,7 @@ def count_physical_records(
         counted = line_records(lines)
     else:
         texts = spark.read.text(list(files.values()), wholetext=True).select(F.input_file_name().alias("file"), "value")
-        count = _standalone(csv_records)
-        results = texts.rdd.map(lambda row: (row["file"], count(row["value"], delimiter))).collect()
+        results = texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect()
         problems = [f"{uri}: {error}" for uri, (_, _, error) in results if error]
         if problems:
             raise MalformedFileError("; ".join(problems))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -71,6 +72,9 @@ def apply_session_settings(spark: SparkSession, args: JobArgs) -> None:
 
 def local_spark_session(app_name: str, extra_settings: Mapping[str, str] | None = None) -> SparkSession:
     """A local SparkSession (reused if the process already has one: one JVM for many jobs)."""
+    # Python workers must run this interpreter (with its packages, etl_lib included), not whatever
+    # `python3` comes first on PATH; PySpark reads the variable when the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
