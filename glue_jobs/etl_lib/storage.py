@@ -78,20 +78,13 @@ def list_directories(spark: SparkSession, path: str) -> list[str]:
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:
+    """A small text file's content (one JVM call, not one per line), or None when it does not exist."""
     fs, hadoop_path = _hadoop(spark, path)
     if not fs.exists(hadoop_path):
         return None
     stream = fs.open(hadoop_path)
     try:
-        chunks = []
-        reader = spark.sparkContext._jvm.java.io.BufferedReader(  # type: ignore[union-attr]
-            spark.sparkContext._jvm.java.io.InputStreamReader(stream, "UTF-8")  # type: ignore[union-attr]
-        )
-        line = reader.readLine()
-        while line is not None:
-            chunks.append(line)
-            line = reader.readLine()
-        return "\n".join(chunks)
+        return bytes(stream.readAllBytes()).decode("utf-8")
     finally:
         stream.close()
 

@@ -160,15 +160,16 @@ def extract_table(
         raise ExtractError("records would be lost, nothing was kept: " + "; ".join(lost))
     blank = [f"{info.name}: {physical[info.uri].blank_lines} blank line(s) skipped" for info in non_empty
              if physical[info.uri].blank_lines]  # fmt: skip
-    quarantine_df = storage.read_parquet(spark, quarantine_path)
-    of_these_files = F.col(FILE_ID).isin(ids)
+    quarantine_df = storage.read_parquet(spark, quarantine_path) if quarantined else None
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
         rows_written=sum(written.values()),
         rows_quarantined=sum(quarantined.values()),
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=rule_counts(quarantine_df.where(of_these_files)) if quarantine_df is not None else {},
+        quarantine_by_rule=rule_counts(quarantine_df.where(F.col(FILE_ID).isin(ids)))
+        if quarantine_df is not None
+        else {},
         files=[info.uri for info in files],
         notes=[*notes, *header_notes, *blank],
     )
