@@ -18,20 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import etl_lib
 from etl_lib.args import JOBS
-from glue_etl_local import samples
-
-JOB_SCRIPTS = Path(etl_lib.__file__).resolve().parent.parent
-
-
-def job_script(job: str) -> Path:
-    return JOB_SCRIPTS / f"{job}.py"
+from glue_etl_local import packaging, samples
 
 
 def run_job_script(job: str, job_args: Sequence[str]) -> Any:
     """Runs the entry script Glue runs (its main, in this process so the JVM is shared)."""
-    module = runpy.run_path(str(job_script(job)), run_name=f"glue_job_{job}")
+    module = runpy.run_path(str(packaging.JOB_SCRIPTS_DIR / f"{job}.py"), run_name=f"glue_job_{job}")
     return module["main"](list(job_args))
 
 
@@ -117,8 +110,6 @@ def check_definition(path: Path | None) -> int:
     import subprocess
     import tempfile
 
-    from glue_etl_local import packaging
-
     definition = (path or packaging.ASL_PATH).read_text()
     values = {name: f"sample-{name}" for name in packaging.placeholders(definition)}
     values.update(
@@ -135,7 +126,7 @@ def check_definition(path: Path | None) -> int:
 
 
 def diagram_command(write: Path | None, check: Path | None) -> int:
-    from glue_etl_local import diagram, packaging
+    from glue_etl_local import diagram
 
     block = diagram.readme_block(packaging.ASL_PATH.read_text())
     target = write or check
@@ -172,7 +163,7 @@ def docker_command(args: argparse.Namespace) -> int:
     import shlex
     import subprocess
 
-    from glue_etl_local import docker, packaging
+    from glue_etl_local import docker
 
     project = packaging.PROJECT_ROOT
     if args.action == "build":

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from glue_etl_local import packaging
 
@@ -88,10 +87,6 @@ class AwsCli:
         if check and result.returncode != 0:
             raise DeployError(f"aws {' '.join(args[:2])} failed: {result.stderr.strip()}")
         return result
-
-    def json(self, args: Sequence[str]) -> Any:
-        output = self.run(args).stdout
-        return json.loads(output) if output.strip() else {}
 
 
 def stack_outputs(cli: AwsCli, stack: str) -> dict[str, str] | None:

@@ -18,14 +18,13 @@ class Delivery:
     text: str
 
 
-def _for_protocol(message: str, structure_is_json: bool, protocol: str) -> str:
-    if not structure_is_json:
-        return message
+def _message_parts(message: str) -> dict[str, str] | None:
+    """The per-protocol texts of a MessageStructure=json message, None for a plain message."""
     try:
         parts = json.loads(message)
     except ValueError:
-        return message
-    return str(parts.get(protocol, parts.get("default", message)))
+        return None
+    return parts if isinstance(parts, dict) and "default" in parts else None
 
 
 def deliveries(region: str, topic_arn: str) -> list[Delivery]:
@@ -35,25 +34,17 @@ def deliveries(region: str, topic_arn: str) -> list[Delivery]:
     subscriptions = [s for s in backend.subscriptions.values() if s.topic.arn == topic_arn]
     found = []
     for _message_id, message, subject, _attributes, _group in topic.sent_notifications:
-        structured = _looks_structured(message)
+        parts = _message_parts(message)
         for subscription in subscriptions:
             found.append(
                 Delivery(
                     protocol=subscription.protocol,
                     endpoint=subscription.endpoint,
                     subject=subject if subscription.protocol.startswith("email") else None,
-                    text=_for_protocol(message, structured, subscription.protocol),
+                    text=str(parts.get(subscription.protocol, parts["default"])) if parts else message,
                 )
             )
     return found
-
-
-def _looks_structured(message: str) -> bool:
-    try:
-        parts = json.loads(message)
-    except ValueError:
-        return False
-    return isinstance(parts, dict) and "default" in parts
 
 
 def render(delivery: Delivery) -> str:
