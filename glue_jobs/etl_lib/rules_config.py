@@ -98,12 +98,12 @@ class _Reader:
 
 
 ROW_RULE_FIELDS = {
-    "not_null": set(),
-    "not_blank": set(),
-    "allowed_values": {"values"},
-    "range": {"min", "max"},
-    "regex": {"pattern"},
-    "date_format": {"format"},
+    NotNull.KIND: set(),
+    NotBlank.KIND: set(),
+    AllowedValues.KIND: {"values"},
+    Range.KIND: {"min", "max"},
+    Regex.KIND: {"pattern"},
+    DateFormat.KIND: {"format"},
 }
 
 
@@ -113,20 +113,20 @@ def _row_rule(item: Any, where: str) -> RowRule:
         raise RulesConfigError(f"{where}.type: {json.dumps(kind)} is not one of {', '.join(ROW_RULE_FIELDS)}")
     reader = _Reader(item, where, {"type", "severity", "column", *ROW_RULE_FIELDS[kind]})
     column, severity = reader.string("column"), reader.severity(ROW_SEVERITIES, QUARANTINE)
-    if kind == "not_null":
+    if kind == NotNull.KIND:
         return NotNull(column, severity)
-    if kind == "not_blank":
+    if kind == NotBlank.KIND:
         return NotBlank(column, severity)
-    if kind == "allowed_values":
+    if kind == AllowedValues.KIND:
         return AllowedValues(column, reader.strings("values"), severity)
-    if kind == "regex":
+    if kind == Regex.KIND:
         pattern = reader.string("pattern")
         try:
             re.compile(pattern)
         except re.error as error:
             raise RulesConfigError(f"{where}.pattern: not a valid regular expression: {error}") from error
         return Regex(column, pattern, severity)
-    if kind == "date_format":
+    if kind == DateFormat.KIND:
         return DateFormat(column, reader.string("format"), severity)
     minimum, maximum = reader.number("min", required=False), reader.number("max", required=False)
     if minimum is None and maximum is None:
@@ -136,16 +136,16 @@ def _row_rule(item: Any, where: str) -> RowRule:
 
 def _table_rule(item: Any, where: str) -> TableRule:
     kind = item.get("type") if isinstance(item, dict) else None
-    if kind == "min_rows":
+    if kind == MinRows.KIND:
         reader = _Reader(item, where, {"type", "severity", "value"})
         return MinRows(int(reader.number("value") or 0), reader.severity(TABLE_SEVERITIES, FAIL))
-    if kind == "max_quarantine_ratio":
+    if kind == MaxQuarantineRatio.KIND:
         reader = _Reader(item, where, {"type", "severity", "value"})
         ratio = reader.number("value")
         if ratio is None or not 0 <= ratio <= 1:
             raise RulesConfigError(f"{where}.value: a ratio between 0 and 1 is expected")
         return MaxQuarantineRatio(ratio, reader.severity(TABLE_SEVERITIES, FAIL))
-    if kind == "freshness":
+    if kind == Freshness.KIND:
         reader = _Reader(item, where, {"type", "severity", "column", "max_age_days"})
         return Freshness(reader.string("column"), int(reader.number("max_age_days") or 0),
                          reader.severity(TABLE_SEVERITIES, FAIL))  # fmt: skip
@@ -213,11 +213,8 @@ def effective_rules(dataset: Dataset, configured: Mapping[str, TableRules] | Non
 
 
 def _rule_json(rule: RowRule | TableRule) -> dict[str, Any]:
-    kinds = {NotNull: "not_null", NotBlank: "not_blank", AllowedValues: "allowed_values", Range: "range",
-             Regex: "regex", DateFormat: "date_format", MinRows: "min_rows",
-             MaxQuarantineRatio: "max_quarantine_ratio", Freshness: "freshness"}  # fmt: skip
     renamed = {"minimum": "min", "maximum": "max"}
-    data: dict[str, Any] = {"type": kinds[type(rule)]}
+    data: dict[str, Any] = {"type": rule.KIND}
     for key, value in vars(rule).items():
         if value is not None:
             data[renamed.get(key, key)] = list(value) if isinstance(value, tuple) else value

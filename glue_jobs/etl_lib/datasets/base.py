@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pyspark.sql import DataFrame
 
@@ -31,73 +32,66 @@ ROW_SEVERITIES = (QUARANTINE, FAIL)
 TABLE_SEVERITIES = (FAIL, WARN)
 
 
-@dataclass(frozen=True)
-class NotNull:
+class NamedByColumn:
+    """A rule checked on one column, named `<kind>:<column>` in quarantines and reports."""
+
+    KIND: ClassVar[str]
     column: str
-    severity: str = QUARANTINE
 
     @property
     def name(self) -> str:
-        return f"not_null:{self.column}"
+        return f"{self.KIND}:{self.column}"
 
 
 @dataclass(frozen=True)
-class NotBlank:
+class NotNull(NamedByColumn):
+    KIND: ClassVar[str] = "not_null"
+    column: str
+    severity: str = QUARANTINE
+
+
+@dataclass(frozen=True)
+class NotBlank(NamedByColumn):
     """Null, empty or whitespace-only values break this rule (stricter than not_null)."""
 
+    KIND: ClassVar[str] = "not_blank"
     column: str
     severity: str = QUARANTINE
 
-    @property
-    def name(self) -> str:
-        return f"not_blank:{self.column}"
-
 
 @dataclass(frozen=True)
-class AllowedValues:
+class AllowedValues(NamedByColumn):
+    KIND: ClassVar[str] = "allowed_values"
     column: str
     values: tuple[str, ...]
     severity: str = QUARANTINE
 
-    @property
-    def name(self) -> str:
-        return f"allowed_values:{self.column}"
-
 
 @dataclass(frozen=True)
-class Range:
+class Range(NamedByColumn):
+    KIND: ClassVar[str] = "range"
     column: str
     minimum: float | None = None
     maximum: float | None = None
     severity: str = QUARANTINE
 
-    @property
-    def name(self) -> str:
-        return f"range:{self.column}"
-
 
 @dataclass(frozen=True)
-class Regex:
+class Regex(NamedByColumn):
+    KIND: ClassVar[str] = "regex"
     column: str
     pattern: str
     severity: str = QUARANTINE
 
-    @property
-    def name(self) -> str:
-        return f"regex:{self.column}"
-
 
 @dataclass(frozen=True)
-class DateFormat:
+class DateFormat(NamedByColumn):
     """A string column whose values must parse as dates in this format."""
 
+    KIND: ClassVar[str] = "date_format"
     column: str
     format: str
     severity: str = QUARANTINE
-
-    @property
-    def name(self) -> str:
-        return f"date_format:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -129,37 +123,36 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class MinRows:
+    KIND: ClassVar[str] = "min_rows"
     value: int
     severity: str = FAIL
 
     @property
     def name(self) -> str:
-        return "min_rows"
+        return self.KIND
 
 
 @dataclass(frozen=True)
 class MaxQuarantineRatio:
     """Rows quarantined by transform / rows it read, at most this ratio."""
 
+    KIND: ClassVar[str] = "max_quarantine_ratio"
     value: float
     severity: str = FAIL
 
     @property
     def name(self) -> str:
-        return "max_quarantine_ratio"
+        return self.KIND
 
 
 @dataclass(frozen=True)
-class Freshness:
+class Freshness(NamedByColumn):
     """The newest value of a date column is at most max_age_days old (at the run's date)."""
 
+    KIND: ClassVar[str] = "freshness"
     column: str
     max_age_days: int
     severity: str = FAIL
-
-    @property
-    def name(self) -> str:
-        return f"freshness:{self.column}"
 
 
 TableRule = MinRows | MaxQuarantineRatio | Freshness
