@@ -1,9 +1,9 @@
 """Data-quality rules as pure DataFrame functions: every row either passes or is quarantined.
 
 A `Check` is a rule name, a condition that is true when a row breaks the rule, and a reason
-(a string Column naming the column and the offending value). `split_by_checks` turns a list of
-checks into (valid, quarantined) where quarantined rows carry `_rule` (the first broken rule)
-and `_reason` (every broken rule's reason), so no row is ever dropped silently.
+(a string Column naming the column and the offending value). `flag_checks`, `flag_duplicates`
+and `flag_orphans` mark the rows that break a rule with `_rule` (the first broken rule) and
+`_reason`; `clean_rows` and `quarantined_rows` split them, so no row is ever dropped silently.
 """
 
 from __future__ import annotations
@@ -113,12 +113,6 @@ def quarantined_rows(flagged: DataFrame) -> DataFrame:
     return flagged.where(F.col(RULE).isNotNull())
 
 
-def split_by_checks(df: DataFrame, checks: Sequence[Check]) -> tuple[DataFrame, DataFrame]:
-    """(rows breaking no check, rows breaking at least one with `_rule` and `_reason`)."""
-    flagged = flag_checks(df, checks)
-    return clean_rows(flagged), quarantined_rows(flagged)
-
-
 def unflagged(df: DataFrame) -> DataFrame:
     return df.withColumn(RULE, F.lit(None).cast("string")).withColumn(REASON, F.lit(None).cast("string"))
 
@@ -163,14 +157,6 @@ def flag_duplicates(
     return _mark(ranked, F.col("_rank") > 1, rule, reason).drop("_rank", "_kept_from")
 
 
-def deduplicate(
-    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
-) -> tuple[DataFrame, DataFrame]:
-    """(kept, duplicates): one row per key; the others carry `_rule` and `_reason`."""
-    flagged = flag_duplicates(unflagged(df), key, newest_first, rule)
-    return clean_rows(flagged), quarantined_rows(flagged)
-
-
 def flag_orphans(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> DataFrame:
     """Clean rows whose (non-null) foreign key is not among the parent's keys are flagged."""
     marker = "_parent_found"
@@ -187,9 +173,3 @@ def flag_orphans(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> D
         has_key = has_key & F.col(column).isNotNull()
     reason = F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}"))
     return _mark(joined, has_key & F.col(marker).isNull(), foreign_key.name, reason).select(*df.columns)
-
-
-def check_foreign_key(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(rows whose key exists in parent or is null, orphans with `_rule` and `_reason`)."""
-    flagged = flag_orphans(unflagged(df), foreign_key, parent)
-    return clean_rows(flagged), quarantined_rows(flagged)

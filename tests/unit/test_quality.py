@@ -6,6 +6,22 @@ from etl_lib import quality
 from etl_lib.datasets.base import FAIL, AllowedValues, DateFormat, ForeignKey, NotBlank, NotNull, Range, Regex
 
 
+def split(flagged):
+    return quality.clean_rows(flagged), quality.quarantined_rows(flagged)
+
+
+def split_by_checks(df, checks):
+    return split(quality.flag_checks(df, checks))
+
+
+def deduplicate(df, key, newest_first, rule="duplicate_key"):
+    return split(quality.flag_duplicates(quality.unflagged(df), key, newest_first, rule))
+
+
+def check_foreign_key(df, foreign_key, parent):
+    return split(quality.flag_orphans(quality.unflagged(df), foreign_key, parent))
+
+
 def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
     df = spark.createDataFrame(
         [(1, "F", 5), (2, "X", 500), (None, "O", 1), (4, None, None)], "id int, status string, qty int"
@@ -15,7 +31,7 @@ def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
         quality.rule_check(AllowedValues("status", ("F", "O"))),
         quality.rule_check(Range("qty", minimum=0, maximum=100)),
     ]
-    valid, quarantined = quality.split_by_checks(df, checks)
+    valid, quarantined = split_by_checks(df, checks)
     assert valid.count() + quarantined.count() == df.count()
     assert_df_equality(
         valid,
@@ -32,7 +48,7 @@ def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
 
 def test_not_blank_rejects_null_empty_and_whitespace(spark):
     df = spark.createDataFrame([("a",), ("",), ("   ",), (None,)], "d string")
-    valid, quarantined = quality.split_by_checks(df, [quality.rule_check(NotBlank("d"))])
+    valid, quarantined = split_by_checks(df, [quality.rule_check(NotBlank("d"))])
     assert [r.d for r in valid.collect()] == ["a"]
     assert {r._reason for r in quarantined.collect()} == {"d is null or empty"}
     assert quarantined.count() == 3
@@ -40,7 +56,7 @@ def test_not_blank_rejects_null_empty_and_whitespace(spark):
 
 def test_split_without_checks_keeps_everything(spark):
     df = spark.createDataFrame([(1,), (None,)], "id int")
-    valid, quarantined = quality.split_by_checks(df, [])
+    valid, quarantined = split_by_checks(df, [])
     assert (valid.count(), quarantined.count()) == (2, 0)
 
 
@@ -49,7 +65,7 @@ def test_deduplicate_keeps_newest_and_explains_the_rest(spark):
         [(1, "old", 1, "a.csv"), (1, "new", 2, "b.csv"), (2, "only", 1, "a.csv"), (1, "older", 0, "a.csv")],
         "id int, v string, version int, _source_file string",
     )
-    kept, duplicates = quality.deduplicate(df, ["id"], [F.col("version").desc()])
+    kept, duplicates = deduplicate(df, ["id"], [F.col("version").desc()])
     assert sorted((r.id, r.v) for r in kept.collect()) == [(1, "new"), (2, "only")]
     assert {(r.v, r._rule, r._reason) for r in duplicates.collect()} == {
         ("old", "duplicate_key", "duplicate key (id='1'); kept the row from b.csv"),
@@ -59,8 +75,8 @@ def test_deduplicate_keeps_newest_and_explains_the_rest(spark):
 
 def test_deduplicate_is_deterministic_for_exact_ties(spark):
     df = spark.createDataFrame([(1, "x"), (1, "y"), (1, "z")], "id int, v string")
-    first = quality.deduplicate(df, ["id"], [])[0].collect()
-    again = quality.deduplicate(df.orderBy(F.col("v").desc()).repartition(3), ["id"], [])[0].collect()
+    first = deduplicate(df, ["id"], [])[0].collect()
+    again = deduplicate(df.orderBy(F.col("v").desc()).repartition(3), ["id"], [])[0].collect()
     assert first == again
     assert len(first) == 1
 
@@ -69,15 +85,14 @@ def test_deduplicate_ignores_run_metadata_when_breaking_ties(spark):
     runs = [(1, value, f"run-{run}") for run in range(20) for value in ("x", "y")]
     df = spark.createDataFrame(runs, "id int, v string, _run_id string")
     kept_per_run = [
-        quality.deduplicate(df.where(F.col("_run_id") == f"run-{run}"), ["id"], [])[0].collect()[0].v
-        for run in range(20)
+        deduplicate(df.where(F.col("_run_id") == f"run-{run}"), ["id"], [])[0].collect()[0].v for run in range(20)
     ]
     assert len(set(kept_per_run)) == 1
 
 
 def test_composite_key_and_null_key_part(spark):
     df = spark.createDataFrame([(1, 1), (1, 2), (1, 1), (None, 1)], "a int, b int")
-    kept, duplicates = quality.deduplicate(df, ["a", "b"], [])
+    kept, duplicates = deduplicate(df, ["a", "b"], [])
     assert kept.count() == 3
     assert [r._reason for r in duplicates.collect()] == ["duplicate key (a='1', b='1')"]
 
@@ -86,7 +101,7 @@ def test_foreign_key_orphans_are_quarantined_and_null_keys_pass(spark):
     orders = spark.createDataFrame([(10, 1), (11, 2), (12, None)], "order_id int, customer_id int")
     customers = spark.createDataFrame([(1,), (3,)], "id int")
     fk = ForeignKey(("customer_id",), "customers", ("id",))
-    valid, orphans = quality.check_foreign_key(orders, fk, customers)
+    valid, orphans = check_foreign_key(orders, fk, customers)
     assert_df_equality(
         valid,
         spark.createDataFrame([(10, 1), (12, None)], "order_id int, customer_id int"),
@@ -109,7 +124,7 @@ def test_regex_and_date_format_rules(spark):
     checks = [quality.rule_check(Regex("phone", r"^\d{2}-\d{3}-\d{3}-\d{4}$")),
               quality.rule_check(DateFormat("day", "yyyy-MM-dd", severity=FAIL))]  # fmt: skip
     assert [c.severity for c in checks] == ["quarantine", "fail"]
-    valid, quarantined = quality.split_by_checks(df, checks)
+    valid, quarantined = split_by_checks(df, checks)
     assert valid.count() == 2
     (row,) = quarantined.collect()
     assert (
@@ -120,7 +135,7 @@ def test_regex_and_date_format_rules(spark):
 
 def test_unique_rule_names_itself_in_the_quarantine(spark):
     df = spark.createDataFrame([(1, "a"), (2, "a"), (3, "b")], "id int, phone string")
-    kept, duplicates = quality.deduplicate(df, ["phone"], [F.col("id")], rule="unique:phone")
+    kept, duplicates = deduplicate(df, ["phone"], [F.col("id")], rule="unique:phone")
     assert sorted(r.id for r in kept.collect()) == [1, 3]
     assert [(r.id, r._rule, r._reason) for r in duplicates.collect()] == [
         (2, "unique:phone", "value not unique (phone='a')")]  # fmt: skip
