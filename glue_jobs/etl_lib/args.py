@@ -15,6 +15,7 @@ JOBS = ("extract", "transform", "load")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class ArgumentError(ValueError):
@@ -34,6 +35,10 @@ class JobArgs:
     catalog_database: str | None = None
     shuffle_partitions: int | None = None
     rules_path: str | None = None
+    # Secret references (a Secrets Manager id or ARN, or file:PATH locally), never credentials.
+    source_secret: str | None = None
+    warehouse_secret: str | None = None
+    warehouse_schema: str | None = None
 
     def as_glue_arguments(self) -> dict[str, str]:
         """The arguments as Glue's Job.init expects them (every value a string)."""
@@ -47,6 +52,9 @@ class JobArgs:
             "reprocess": str(self.reprocess).lower(),
             "catalog_database": self.catalog_database,
             "rules_path": self.rules_path,
+            "source_secret": self.source_secret,
+            "warehouse_secret": self.warehouse_secret,
+            "warehouse_schema": self.warehouse_schema,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -101,7 +109,10 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
     run_id = _optional(options, "run_id") or job_run_id
     if not _RUN_ID_PATTERN.match(run_id):
         raise ArgumentError(f"{job}: --run_id {run_id!r} may only contain letters, digits and _.:- (1-128 chars)")
-    source_path = _require(job, options, "source_path") if job == "extract" else None
+    source_path = _optional(options, "source_path") if job == "extract" else None
+    warehouse_schema = _optional(options, "warehouse_schema")
+    if warehouse_schema is not None and not _IDENTIFIER.match(warehouse_schema):
+        raise ArgumentError(f"{job}: --warehouse_schema must be a plain SQL identifier, got {warehouse_schema!r}")
     partitions_raw = _optional(options, "shuffle_partitions")
     shuffle_partitions = None
     if partitions_raw is not None:
@@ -120,4 +131,7 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
         catalog_database=_optional(options, "catalog_database"),
         shuffle_partitions=shuffle_partitions,
         rules_path=_optional(options, "rules_path"),
+        source_secret=_optional(options, "source_secret"),
+        warehouse_secret=_optional(options, "warehouse_secret"),
+        warehouse_schema=warehouse_schema,
     )

@@ -42,3 +42,13 @@ def catalog_file_path(lake: str, dataset: str) -> str:
 def quality_report_path(lake: str, dataset: str, run_id: str) -> str:
     """Without extension: the report is written as .json and .md, next to the run summaries."""
     return f"{lake}/_runs/{dataset}/{run_id}/quality"
+
+
+def watermarks_path(lake: str, dataset: str) -> str:
+    """The committed watermarks: advanced only by a load that succeeded."""
+    return f"{lake}/_state/{dataset}/jdbc_watermarks.json"
+
+
+def pending_watermarks_path(lake: str, dataset: str, run_id: str) -> str:
+    """What an extract read up to; the run's load commits it, a failed run never does."""
+    return f"{lake}/_state/{dataset}/jdbc_watermarks_pending/{run_id}.json"

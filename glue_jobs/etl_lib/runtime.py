@@ -30,6 +30,15 @@ SESSION_SETTINGS = {
     "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
 }
 DEFAULT_LOCAL_SHUFFLE_PARTITIONS = 8
+# JDBC drivers for local runs (on Glue they come with the job's connection); Debian's
+# libpostgresql-jdbc-java installs this one.
+DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar",)
+
+
+def local_jdbc_jars() -> list[str]:
+    configured = os.environ.get("GLUE_ETL_JDBC_JARS")
+    candidates = configured.split(",") if configured else DEFAULT_JDBC_JARS
+    return [jar for jar in candidates if jar and os.path.isfile(jar)]
 
 
 class JobRuntime(Protocol):
@@ -84,6 +93,9 @@ def local_spark_session(app_name: str, extra_settings: Mapping[str, str] | None 
         .config("spark.sql.shuffle.partitions", str(DEFAULT_LOCAL_SHUFFLE_PARTITIONS))
         .config("spark.sql.warehouse.dir", os.environ.get("SPARK_WAREHOUSE_DIR", "/tmp/spark-warehouse"))
     )
+    jars = local_jdbc_jars()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
     for key, value in {**SESSION_SETTINGS, **(extra_settings or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -1,6 +1,7 @@
 """Run summaries: what each job read, wrote and quarantined per table, as JSON.
 
-The accounting invariant (rows read = rows written + rows quarantined) is checked here, before
+The accounting invariant (rows read = rows written + rows quarantined, + rows superseded by a
+newer version of their key for database tables) is checked here, before
 a job commits, and a mismatch fails the job.
 """
 
@@ -20,6 +21,7 @@ class TableCounts:
     rows_read: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
+    rows_superseded: int = 0  # older versions of a key read from a database; the newest one is used
     output_path: str | None = None
     quarantine_path: str | None = None
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
@@ -27,7 +29,7 @@ class TableCounts:
     notes: list[str] = field(default_factory=list)
 
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_written + self.rows_quarantined
+        return self.rows_read == self.rows_written + self.rows_quarantined + self.rows_superseded
 
 
 @dataclass
@@ -49,11 +51,13 @@ class RunSummary:
             "rows_read": sum(t.rows_read for t in self.tables.values()),
             "rows_written": sum(t.rows_written for t in self.tables.values()),
             "rows_quarantined": sum(t.rows_quarantined for t in self.tables.values()),
+            "rows_superseded": sum(t.rows_superseded for t in self.tables.values()),
         }
 
     def check_accounting(self) -> None:
         broken = [
             f"{name}: read {t.rows_read} != written {t.rows_written} + quarantined {t.rows_quarantined}"
+            + (f" + superseded {t.rows_superseded}" if t.rows_superseded else "")
             for name, t in self.tables.items()
             if not t.balanced()
         ]

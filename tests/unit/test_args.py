@@ -38,7 +38,7 @@ def test_equals_form_and_explicit_optional_values():
 @pytest.mark.parametrize(
     ("job", "argv", "message"),
     [
-        ("extract", BASE, "extract: missing required argument --source_path"),
+        ("load", [*BASE, "--warehouse_schema", "dw; drop"], "load: --warehouse_schema must be a plain SQL identifier"),
         ("transform", ["--lake_path", "/l"], "transform: missing required argument --dataset"),
         ("transform", [*BASE, "--reprocess", "maybe"], "transform: --reprocess must be true or false, got 'maybe'"),
         ("transform", [*BASE, "--run_id", "a/b"], "transform: --run_id 'a/b' may only contain"),
@@ -57,3 +57,12 @@ def test_glue_arguments_round_trip_as_strings():
     args = parse_args("transform", [*BASE, "--reprocess", "true"])
     assert args.as_glue_arguments()["reprocess"] == "true"
     assert parse_args("transform", [f"--{k}={v}" for k, v in args.as_glue_arguments().items()]) == args
+
+
+def test_secrets_are_references_and_source_path_is_optional_for_database_datasets():
+    secret = "arn:aws:secretsmanager:eu-west-1:1:secret:oltp"
+    args = parse_args("extract", [*BASE, "--source_secret", secret, "--warehouse_schema", "dw"])
+    assert args.source_path is None
+    assert args.source_secret == secret
+    assert args.warehouse_schema == "dw"
+    assert parse_args("extract", [f"--{k}={v}" for k, v in args.as_glue_arguments().items()]) == args

@@ -1,4 +1,5 @@
-"""How a dataset is declared: its landing tables, their schemas, keys, rules and its gold model.
+"""How a dataset is declared: its source tables (landing files or JDBC tables), their schemas,
+keys, rules and its gold model.
 
 A dataset module (`etl_lib.datasets.<name>`) exposes `DATASET`; the jobs find it by name, so a
 new dataset never touches the job scripts.
@@ -170,11 +171,29 @@ class TableRules:
 
 
 @dataclass(frozen=True)
+class JdbcSource:
+    """A table read from a database instead of landing files, incrementally by a watermark column.
+
+    Each run reads the rows whose `incremental_column` is greater than the stored watermark (all
+    rows on the first run); raw keeps every version read, and transform keeps the newest version of
+    each key. With `partition_column` (an integer column, usually the key) and `num_partitions` > 1,
+    a read of at least `partition_min_rows` rows is split into that many parallel range queries.
+    """
+
+    table: str  # as the database names it, e.g. "public.sales_order"
+    incremental_column: str  # a source column, e.g. "last_updated"; must be declared in columns
+    partition_column: str | None = None
+    num_partitions: int = 1
+    partition_min_rows: int = 100_000
+    fetch_size: int = 10_000
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    file_pattern: str  # fnmatch pattern on the landing file name, e.g. "lineitem*.csv"
+    file_pattern: str = ""  # fnmatch pattern on the landing file name, e.g. "lineitem*.csv"
     renames: Mapping[str, str] = field(default_factory=dict)
     rules: tuple[RowRule, ...] = ()
     unique: tuple[Unique, ...] = ()
@@ -184,6 +203,14 @@ class Table:
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
     delimiter: str = ","
+    jdbc: JdbcSource | None = None  # read from a database rather than landing files
+
+    def __post_init__(self) -> None:
+        if bool(self.file_pattern) == (self.jdbc is not None):
+            raise ValueError(f"table {self.name!r}: declare exactly one source, a file_pattern or a jdbc source")
+        if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:
+            column = self.jdbc.incremental_column
+            raise ValueError(f"table {self.name!r}: incremental column {column!r} is not a declared column")
 
     def silver_name(self, source_name: str) -> str:
         return self.renames.get(source_name, source_name)
@@ -204,6 +231,7 @@ class Table:
 class GoldTable:
     name: str
     partition_by: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()  # with a key, the load job can upsert the table into a warehouse
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,18 @@ class Dataset:
     gold_tables: tuple[GoldTable, ...]
     # silver tables by name -> gold DataFrames by name (pure: no I/O)
     build_gold: Callable[[Mapping[str, DataFrame]], dict[str, DataFrame]]
+
+    @property
+    def jdbc_tables(self) -> tuple[Table, ...]:
+        return tuple(table for table in self.tables if table.jdbc is not None)
+
+    @property
+    def file_tables(self) -> tuple[Table, ...]:
+        return tuple(table for table in self.tables if table.jdbc is None)
+
+    @property
+    def warehouse_tables(self) -> tuple[GoldTable, ...]:
+        return tuple(gold for gold in self.gold_tables if gold.key)
 
     def table(self, name: str) -> Table:
         for table in self.tables:

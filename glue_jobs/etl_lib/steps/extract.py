@@ -1,9 +1,11 @@
-"""The extract step: new landing files -> typed raw Parquet and quarantine, every record counted."""
+"""The extract step: new landing files and changed database rows -> typed raw Parquet and
+quarantine, every record counted."""
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,8 +14,9 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import layout, ledger, parsing, quality, records, storage
-from etl_lib.args import JobArgs
+from etl_lib import jdbc, layout, ledger, parsing, quality, records, storage, watermarks
+from etl_lib.args import ArgumentError, JobArgs
+from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
 from etl_lib.steps.common import (
@@ -117,6 +120,23 @@ def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[
     return {row[FILE_ID]: int(row["count"]) for row in rows}
 
 
+def write_typed(
+    strings: DataFrame, table: Table, run_id: str, ingested_at: datetime, raw_path: str, quarantine_path: str
+) -> None:
+    """Types the rows (strings as delivered, one column per declared column, plus source metadata)
+    into raw, and the rows that cannot be typed into quarantine, both partitioned by _file_id."""
+    stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
+    flagged = quality.flag_checks(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
+    # One pass over the source in the common case: the observation counts the rows that failed
+    # while raw is written, and quarantine is only computed when there are any.
+    observation = Observation(f"extract-{table.name}")
+    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("failed"))
+    storage.write_parquet(parsing.to_typed(quality.clean_rows(observed), table, METADATA), raw_path, [FILE_ID])
+    if observation.get["failed"]:
+        rejected = quality.quarantined_rows(flagged)
+        storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
+
+
 def extract_table(
     spark: SparkSession, args: JobArgs, table: Table, files: Sequence[storage.FileInfo], ingested_at: datetime
 ) -> TableCounts:
@@ -132,21 +152,7 @@ def extract_table(
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
     strings, header_notes = read_landing(spark, table, non_empty)
-    strings = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(
-        RUN_ID, F.lit(args.run_id)
-    )
-    flagged = quality.flag_checks(parsing.with_typed_candidates(strings, table), parsing.parse_checks(table))
-    # One pass over the CSV in the common case: the observation counts the rows that failed while
-    # raw is written, and quarantine is only computed when there are any.
-    observation = Observation(f"extract-{table.name}")
-    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("failed"))
-    typed = parsing.to_typed(quality.clean_rows(observed), table, METADATA)
-    storage.write_parquet(typed, raw_path, partition_by=[FILE_ID])
-    if observation.get["failed"]:
-        rejected = quality.quarantined_rows(flagged)
-        storage.write_parquet(
-            rejected.select(*parsing.source_columns(rejected)), quarantine_path, partition_by=[FILE_ID]
-        )
+    write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
 
     physical = records.count_physical_records(
         spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
@@ -175,23 +181,134 @@ def extract_table(
     )
 
 
+def read_changed_rows(
+    spark: SparkSession, endpoint: JdbcEndpoint, table: Table, watermark: str | None, batch_id: str
+) -> DataFrame:
+    """The rows changed since the watermark, as strings (so typing and quarantine work as for
+    files: a value the declared type cannot hold is quarantined with its original text)."""
+    assert table.jdbc is not None
+    types = {column.name: column.type for column in table.columns}
+    query = jdbc.incremental_query(table.jdbc, list(types), watermark, types[table.jdbc.incremental_column])
+    try:
+        rows = jdbc.read_query(spark, endpoint, table.jdbc, query)
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {first_line}") from error
+    return rows.select(
+        *[F.col(f"`{name}`").cast("string").alias(name) for name in types],
+        F.lit(None).cast("string").alias(parsing.CORRUPT_RECORD),
+        F.lit(f"{endpoint.display_url}#{table.jdbc.table}").alias(SOURCE_FILE),
+        F.lit(batch_id).alias(FILE_ID),
+    )
+
+
+def extract_jdbc_table(
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    endpoint: JdbcEndpoint,
+    watermark: str | None,
+    ingested_at: datetime,
+) -> tuple[TableCounts, dict[str, object]]:
+    """One batch of changed rows and the pending watermark (the newest incremental value read).
+
+    The batch is the partition `_file_id=<hash of table, run and watermark read from>`: a retry of a
+    run that did not commit reads from the same watermark and replaces its batch; a rerun after
+    the commit reads from the new watermark into a new batch, so no batch is ever lost."""
+    assert table.jdbc is not None
+    column = table.jdbc.incremental_column
+    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
+    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    batch_id = hashlib.sha256(f"{table.name}|{args.run_id}|{watermark}".encode()).hexdigest()[:16]
+    batch_outputs = [f"{path}/{FILE_ID}={batch_id}" for path in (raw_path, quarantine_path)]
+    storage.delete_all(spark, batch_outputs)
+
+    # Read the database once: counts, the watermark and both outputs come from this snapshot.
+    changed = read_changed_rows(spark, endpoint, table, watermark, batch_id).persist()
+    try:
+        rows_read = changed.count()
+        newest = watermark
+        if rows_read:
+            typed_column = next(c for c in table.columns if c.name == column)
+            newest_value = changed.agg(F.max(parsing.parsed_value(typed_column)).cast("string")).collect()[0][0]
+            newest = newest_value or watermark
+            write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
+    finally:
+        changed.unpersist()
+    written = _counts_by_file(spark, raw_path, [batch_id]).get(batch_id, 0)
+    quarantined = _counts_by_file(spark, quarantine_path, [batch_id]).get(batch_id, 0)
+    if rows_read != written + quarantined:
+        storage.delete_all(spark, batch_outputs)
+        raise ExtractError(
+            f"{table.jdbc.table}: read {rows_read} rows but wrote {written} and quarantined {quarantined}; "
+            "nothing was kept"
+        )
+    quarantine_df = storage.read_parquet(spark, quarantine_path) if quarantined else None
+    since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
+    counts = TableCounts(
+        rows_read=rows_read,
+        rows_written=written,
+        rows_quarantined=quarantined,
+        output_path=raw_path,
+        quarantine_path=quarantine_path,
+        quarantine_by_rule=rule_counts(quarantine_df.where(F.col(FILE_ID) == batch_id)) if quarantine_df else {},
+        files=[f"{endpoint.display_url}#{table.jdbc.table}"],
+        notes=[f"{table.jdbc.table}: read {since}; watermark now {newest}"],
+    )
+    return counts, watermarks.entry(column, newest, args.run_id, rows_read)
+
+
+def extract_database_tables(
+    spark: SparkSession, args: JobArgs, tables: Sequence[Table], summary: RunSummary, ingested_at: datetime
+) -> int:
+    """Reads every JDBC table's changed rows, records the pending watermarks; returns the rows read."""
+    if not args.source_secret:
+        names = ", ".join(table.name for table in tables)
+        message = f"dataset {args.dataset} reads {names} from a database"
+        raise ArgumentError(f"extract: --source_secret is required: {message}")
+    endpoint = resolve_endpoint(args.source_secret)
+    committed = watermarks.parse(storage.read_text(spark, layout.watermarks_path(args.lake_path, args.dataset)))
+    pending = {}
+    for table in tables:
+        assert table.jdbc is not None
+        since = None if args.reprocess else watermarks.value_of(committed, table.name, table.jdbc.incremental_column)
+        summary.tables[table.name], pending[table.name] = extract_jdbc_table(
+            spark, args, table, endpoint, since, ingested_at
+        )
+    summary.check_accounting()
+    pending_path = layout.pending_watermarks_path(args.lake_path, args.dataset, args.run_id)
+    storage.write_text(spark, pending_path, watermarks.render(pending))
+    return sum(summary.tables[table.name].rows_read for table in tables)
+
+
 def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
-    assert args.source_path is not None
     dataset = get_dataset(args.dataset)
     ingested_at = now or datetime.now(UTC)
     summary = new_summary("extract", args.dataset, args.run_id, args.job_run_id, ingested_at)
+    messages = []
+    database_rows = 0
+    if dataset.jdbc_tables:
+        database_rows = extract_database_tables(spark, args, dataset.jdbc_tables, summary, ingested_at)
+        messages.append(f"read {database_rows} new or changed row(s) from the database")
+    if not dataset.file_tables:
+        summary.finish("succeeded" if database_rows else "no_new_rows", "; ".join(messages))
+        return summary
+    if not args.source_path:
+        raise ArgumentError(f"extract: --source_path is required: dataset {args.dataset} has landing-file tables")
+
     ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
     seen = ledger.parse_ledger(storage.read_text(spark, ledger_path))
-
-    by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), dataset.tables)
+    by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), dataset.file_tables)
     fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in by_table.items()}
     fresh = {name: files for name, files in fresh.items() if files}
-    notes = [f"{len(unclaimed)} landing file(s) match no table: {', '.join(unclaimed[:5])}"] if unclaimed else []
+    if unclaimed:
+        messages.append(f"{len(unclaimed)} landing file(s) match no table: {', '.join(unclaimed[:5])}")
     if not fresh:
-        summary.finish("no_new_files", "; ".join([f"no new landing files under {args.source_path}", *notes]))
+        status = "succeeded" if database_rows else "no_new_files"
+        summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
         return summary
 
-    for table in dataset.tables:
+    for table in dataset.file_tables:
         if table.name in fresh:
             summary.tables[table.name] = extract_table(spark, args, table, fresh[table.name], ingested_at)
     summary.check_accounting()
@@ -199,14 +316,9 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     processed = [info for files in fresh.values() for info in files]
     storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
     totals = summary.totals()
-    summary.finish(
-        "succeeded",
-        "; ".join(
-            [
-                f"extracted {len(processed)} file(s): {totals['rows_written']} rows typed, "
-                f"{totals['rows_quarantined']} quarantined",
-                *notes,
-            ]
-        ),
+    extracted = (
+        f"extracted {len(processed)} file(s): {totals['rows_written']} rows typed, "
+        f"{totals['rows_quarantined']} quarantined"
     )
+    summary.finish("succeeded", "; ".join([extracted, *messages]))
     return summary

@@ -1,4 +1,8 @@
-"""The load step: publish the newest gold version to the catalog (Glue or the lake's file)."""
+"""The load step: upsert the newest gold version into the warehouse (when configured), publish it
+to the catalog (Glue or the lake's file), then commit the run's JDBC watermarks.
+
+The warehouse goes first: if it fails, nothing is published anywhere and the watermarks stay
+where they were, so the next run reads the same database rows again."""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from datetime import datetime
 
 from pyspark.sql import SparkSession
 
-from etl_lib import layout, storage
+from etl_lib import layout, storage, warehouse, watermarks
 from etl_lib.args import JobArgs
 from etl_lib.catalog import Catalog, FileCatalog, GlueCatalog, GoldTableVersion, Partition
+from etl_lib.connections import resolve_endpoint
 from etl_lib.datasets import get_dataset
+from etl_lib.datasets.base import Dataset
 from etl_lib.summary import RunSummary, TableCounts, new_summary
 
 
@@ -75,30 +81,70 @@ def remove_old_versions(spark: SparkSession, args: JobArgs, table: str, keep: se
             storage.delete(spark, f"{root}/{name}")
 
 
+def load_warehouse(
+    spark: SparkSession, args: JobArgs, dataset: Dataset, version: str, entries: Mapping[str, Mapping[str, object]]
+) -> tuple[bool, str]:
+    """Upserts the gold tables that declare a key; returns whether it loaded, and what happened."""
+    assert args.warehouse_secret is not None
+    schema = args.warehouse_schema or f"{dataset.name}_dw"
+    tables = {
+        gold.name: (spark.read.parquet(str(entries[gold.name]["location"])), gold.key)
+        for gold in dataset.warehouse_tables
+        if gold.name in entries
+    }
+    upserted = warehouse.upsert(spark, resolve_endpoint(args.warehouse_secret), schema, dataset.name, version, tables)
+    if upserted is None:
+        return False, f"warehouse schema {schema} already has version {version}"
+    changes = ", ".join(f"{name} +{u.inserted}/~{u.updated}" for name, u in upserted.items())
+    return True, f"upserted {len(upserted)} table(s) into warehouse schema {schema} (inserted/updated: {changes})"
+
+
+def commit_watermarks(spark: SparkSession, args: JobArgs) -> bool:
+    """Commits the watermarks this run's extract read up to (if it read a database); True if it did."""
+    pending_path = layout.pending_watermarks_path(args.lake_path, args.dataset, args.run_id)
+    pending = watermarks.parse(storage.read_text(spark, pending_path))
+    if not pending:
+        return False
+    committed_path = layout.watermarks_path(args.lake_path, args.dataset)
+    committed = watermarks.parse(storage.read_text(spark, committed_path))
+    storage.write_text(spark, committed_path, watermarks.render(watermarks.committed_with(committed, pending)))
+    storage.delete(spark, pending_path)
+    return True
+
+
 def run_load(
     spark: SparkSession, args: JobArgs, catalog: Catalog | None = None, now: datetime | None = None
 ) -> RunSummary:
-    get_dataset(args.dataset)
+    dataset = get_dataset(args.dataset)
     summary = new_summary("load", args.dataset, args.run_id, args.job_run_id, now)
     catalog = catalog or make_catalog(spark, args)
     manifest = latest_manifest(spark, args.lake_path, args.dataset)
     if manifest is None:
+        commit_watermarks(spark, args)
         summary.finish("nothing_to_publish", "no gold version has been written yet")
         return summary
     version = str(manifest["version"])
     entries: Mapping[str, Mapping[str, object]] = manifest["tables"]  # type: ignore[assignment]
+    messages = []
+    loaded = False
+    if args.warehouse_secret and dataset.warehouse_tables:
+        loaded, summary.outputs["warehouse"] = load_warehouse(spark, args, dataset, version, entries)
+        messages.append(summary.outputs["warehouse"])
     current = catalog.current_versions(args.dataset)
     if all(current.get(name) == version for name in entries):
-        summary.finish("already_published", f"gold version {version} is already the published one")
-        return summary
-    tables = [describe_gold_table(spark, name, version, entry) for name, entry in entries.items()]
-    catalog.publish(args.dataset, tables)
-    for table in tables:
-        summary.tables[table.name] = TableCounts(
-            rows_read=table.rows, rows_written=table.rows, output_path=table.location
-        )
-        remove_old_versions(spark, args, table.name, {version, current.get(table.name, version)})
-    summary.check_accounting()
-    where = f"Glue database {args.catalog_database}" if args.catalog_database else "the lake's catalog file"
-    summary.finish("succeeded", f"published gold version {version} ({len(tables)} tables) to {where}")
+        messages.append(f"gold version {version} is already the published one")
+    else:
+        tables = [describe_gold_table(spark, name, version, entry) for name, entry in entries.items()]
+        catalog.publish(args.dataset, tables)
+        for table in tables:
+            summary.tables[table.name] = TableCounts(
+                rows_read=table.rows, rows_written=table.rows, output_path=table.location
+            )
+            remove_old_versions(spark, args, table.name, {version, current.get(table.name, version)})
+        summary.check_accounting()
+        where = f"Glue database {args.catalog_database}" if args.catalog_database else "the lake's catalog file"
+        messages.append(f"published gold version {version} ({len(tables)} tables) to {where}")
+    if commit_watermarks(spark, args):
+        messages.append("database watermarks committed")
+    summary.finish("succeeded" if loaded or summary.tables else "already_published", "; ".join(messages))
     return summary

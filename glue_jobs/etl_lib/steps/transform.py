@@ -29,6 +29,7 @@ from etl_lib.report import (
 )
 from etl_lib.steps.common import (
     FILE_ID,
+    INGESTED_AT,
     count_rows,
     rule_counts,
 )
@@ -39,6 +40,21 @@ def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
     """Silver naming and derived columns; the extract-only file id is dropped."""
     renamed = raw.drop(FILE_ID).withColumnsRenamed(dict(table.renames)) if table.renames else raw.drop(FILE_ID)
     return table.derive(renamed) if table.derive else renamed
+
+
+def newest_versions(prepared: DataFrame, table: Table) -> DataFrame:
+    """A database table's raw holds every version read of each row: keep the newest per key (by
+    the incremental column, then the latest extract). Rows with a NULL key are all kept, for the
+    not_null rule to quarantine."""
+    assert table.jdbc is not None
+    newest_first = [F.col(table.silver_name(table.jdbc.incremental_column)).desc(), F.col(INGESTED_AT).desc()]
+    key_missing = (
+        F.greatest(*[F.col(column).isNull() for column in table.key])
+        if len(table.key) > 1
+        else F.col(table.key[0]).isNull()
+    )
+    rank = F.when(key_missing, 1).otherwise(F.row_number().over(Window.partitionBy(*table.key).orderBy(*newest_first)))
+    return prepared.withColumn("_version_rank", rank).where(F.col("_version_rank") == 1).drop("_version_rank")
 
 
 def rule_severities(rules: TableRules) -> dict[str, str]:
@@ -161,7 +177,13 @@ def transform_table(
     if raw is None:
         storage.delete_all(spark, [silver_path, quarantine_path])
         return TableCounts(), None
-    flagged = validate_table(prepare_silver(raw, table), table, rules, parents)
+    prepared = prepare_silver(raw, table)
+    rows_read = raw.count()
+    superseded = 0
+    if table.jdbc is not None:
+        prepared = newest_versions(prepared, table).cache()
+        superseded = rows_read - prepared.count()
+    flagged = validate_table(prepared, table, rules, parents)
     severities = rule_severities(rules)
     quarantine_first = FAIL in severities.values()
     by_rule = _write_checked(
@@ -169,7 +191,6 @@ def transform_table(
     )
     written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
     samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
-    rows_read = raw.count()
     for rule, severity in severities.items():
         broken = by_rule.get(rule, 0)
         report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
@@ -181,12 +202,14 @@ def transform_table(
         raise DataQualityError("; ".join(report.failures))
     if quarantine_first:
         storage.write_parquet(quality.clean_rows(flagged), silver_path)
+    prepared.unpersist()
 
     written = count_rows(spark, silver_path)
     counts = TableCounts(
         rows_read=rows_read,
         rows_written=written,
         rows_quarantined=sum(by_rule.values()),
+        rows_superseded=superseded,
         output_path=silver_path if written else None,
         quarantine_path=quarantine_path,
         quarantine_by_rule=by_rule,
@@ -263,7 +286,7 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
             counts, silver[table.name] = transform_table(spark, args, table, table_rules[table.name], silver, report)
             summary.tables[table.name] = counts
             report.tables[table.name] = {
-                k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined")
+                k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
             }
         summary.check_accounting()
         if report.failures:

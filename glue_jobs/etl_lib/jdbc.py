@@ -1,0 +1,142 @@
+"""Talking to a database through the JVM's JDBC driver: incremental reads for extract, and a
+transactional connection for the warehouse load. On Glue the driver comes with the job's
+connection; locally it is the jar on `spark.jars` (see runtime.local_spark_session)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl_lib.connections import JdbcEndpoint
+from etl_lib.datasets.base import JdbcSource
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2}(\.\d{1,9})?)?$")
+
+
+class JdbcError(RuntimeError):
+    """A database read or statement failed; one line naming the table or statement."""
+
+
+def quote_identifier(name: str) -> str:
+    """ANSI-quoted, each part of a dotted name on its own: public.sales_order -> "public"."sales_order"."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def sql_literal(value: str, type_name: str) -> str:
+    """A watermark as a SQL literal of its column's type; the value is validated, never pasted raw."""
+    if type_name in ("timestamp", "date"):
+        if not _TIMESTAMP.match(value):
+            raise ValueError(f"watermark {value!r} is not a {type_name}")
+        return f"{type_name.upper()} '{value}'"
+    if type_name in ("int", "bigint", "smallint") or type_name.startswith("decimal("):
+        if not _NUMBER.match(value):
+            raise ValueError(f"watermark {value!r} is not a number")
+        return value
+    raise ValueError(f"a {type_name} column cannot be a watermark (use a timestamp, date or number)")
+
+
+def incremental_query(source: JdbcSource, columns: Sequence[str], watermark: str | None, type_name: str) -> str:
+    """The declared columns of the rows changed since the watermark (every row without one)."""
+    selected = ", ".join(quote_identifier(column) for column in columns)
+    query = f"SELECT {selected} FROM {quote_identifier(source.table)}"
+    if watermark is not None:
+        query += f" WHERE {quote_identifier(source.incremental_column)} > {sql_literal(watermark, type_name)}"
+    return query
+
+
+def _reader(spark: SparkSession, endpoint: JdbcEndpoint, fetch_size: int) -> Any:
+    return (
+        spark.read.format("jdbc")
+        .option("url", endpoint.url)
+        .option("user", endpoint.user)
+        .option("password", endpoint.password)
+        .option("driver", endpoint.driver)
+        .option("fetchsize", str(fetch_size))
+    )
+
+
+def read_query(spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource, query: str) -> DataFrame:
+    """The query's rows; split into parallel range queries on the partition column when the
+    source declares one and the result has at least `partition_min_rows` rows."""
+    reader = _reader(spark, endpoint, source.fetch_size)
+    if source.partition_column and source.num_partitions > 1:
+        column = quote_identifier(source.partition_column)
+        bounds_query = f"SELECT min({column}) AS lo, max({column}) AS hi, count(*) AS n FROM ({query}) AS src"
+        bounds = reader.option("query", bounds_query).load().collect()[0]
+        if bounds["n"] >= source.partition_min_rows and bounds["lo"] is not None:
+            partitioned: DataFrame = (
+                _reader(spark, endpoint, source.fetch_size)
+                .option("dbtable", f"({query}) AS src")
+                .option("partitionColumn", source.partition_column)
+                .option("lowerBound", str(bounds["lo"]))
+                .option("upperBound", str(int(bounds["hi"]) + 1))
+                .option("numPartitions", str(source.num_partitions))
+                .load()
+            )
+            return partitioned
+        reader = _reader(spark, endpoint, source.fetch_size)
+    whole: DataFrame = reader.option("dbtable", f"({query}) AS src").load()
+    return whole
+
+
+@contextmanager
+def transaction(spark: SparkSession, endpoint: JdbcEndpoint) -> Iterator[Any]:
+    """A java.sql.Connection with auto-commit off: commits when the block ends, rolls back when
+    it raises. The driver is instantiated directly because DriverManager does not see jars
+    added to Spark's class loader."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    driver = jvm.java.lang.Class.forName(endpoint.driver, True, loader).newInstance()
+    properties = jvm.java.util.Properties()
+    properties.setProperty("user", endpoint.user)
+    properties.setProperty("password", endpoint.password)
+    connection = driver.connect(endpoint.url, properties)
+    if connection is None:
+        raise JdbcError(f"{endpoint.driver} does not accept {endpoint.display_url}")
+    try:
+        connection.setAutoCommit(False)
+        yield connection
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+
+
+def _prepared(connection: Any, sql: str, parameters: Sequence[str]) -> Any:
+    statement = connection.prepareStatement(sql)
+    for index, value in enumerate(parameters, start=1):
+        statement.setString(index, value)
+    return statement
+
+
+def execute(connection: Any, sql: str, parameters: Sequence[str] = ()) -> int:
+    """Runs one statement (parameters are bound, never formatted in); returns the rows it
+    changed, -1 when it changes none (DDL)."""
+    statement = _prepared(connection, sql, parameters)
+    try:
+        statement.execute()
+        return int(statement.getUpdateCount())
+    finally:
+        statement.close()
+
+
+def query_rows(connection: Any, sql: str, parameters: Sequence[str] = ()) -> list[tuple[str | None, ...]]:
+    """A query's rows, every value as a string."""
+    statement = _prepared(connection, sql, parameters)
+    try:
+        results = statement.executeQuery()
+        width = results.getMetaData().getColumnCount()
+        rows = []
+        while results.next():
+            rows.append(tuple(results.getString(index) for index in range(1, width + 1)))
+        return rows
+    finally:
+        statement.close()

@@ -1,0 +1,148 @@
+"""Upserting gold tables into a JDBC warehouse (PostgreSQL; any database with MERGE, e.g. Redshift).
+
+Each gold table is first written to its own staging table; then one transaction creates any
+missing target table (with its key as primary key), merges every staging table into its target
+and records the loaded gold version. A failure anywhere rolls the whole transaction back, so the
+warehouse shows the previous version or the new one, never a mix; a version already recorded is
+not loaded again, so a retried run changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl_lib import jdbc
+from etl_lib.connections import JdbcEndpoint
+from etl_lib.jdbc import quote_identifier as q
+
+STATE_TABLE = "etl_load_state"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse load failed and was rolled back; one line naming the table."""
+
+
+@dataclass(frozen=True)
+class Upserted:
+    inserted: int
+    updated: int
+
+
+def staging_table(table: str, version: str) -> str:
+    return f"stg_{table}_{hashlib.sha256(version.encode()).hexdigest()[:10]}"
+
+
+def merge_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """MERGE the staging rows into the target by key: changed rows are updated, new ones inserted."""
+    on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+    updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in columns if c not in key)
+    names = ", ".join(q(c) for c in columns)
+    values = ", ".join(f"s.{q(c)}" for c in columns)
+    matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+    return (
+        f"MERGE INTO {q(target)} AS t USING {q(staging)} AS s ON {on}{matched}"
+        f" WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+    )
+
+
+def matched_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
+    on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+    return f"SELECT count(*) FROM {q(staging)} AS s JOIN {q(target)} AS t ON {on}"
+
+
+def _table_exists(connection: object, schema: str, table: str) -> bool:
+    sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    return bool(jdbc.query_rows(connection, sql, (schema, table)))
+
+
+def loaded_version(connection: object, schema: str, dataset: str) -> str | None:
+    if not _table_exists(connection, schema, STATE_TABLE):
+        return None
+    rows = jdbc.query_rows(connection, f"SELECT version FROM {q(schema)}.{STATE_TABLE} WHERE dataset = ?", (dataset,))
+    return rows[0][0] if rows else None
+
+
+def _write_staging(frame: DataFrame, endpoint: JdbcEndpoint, qualified: str) -> None:
+    (
+        frame.write.format("jdbc")
+        .option("url", endpoint.url)
+        .option("user", endpoint.user)
+        .option("password", endpoint.password)
+        .option("driver", endpoint.driver)
+        .option("dbtable", qualified)
+        .option("batchsize", "10000")
+        .mode("overwrite")
+        .save()
+    )
+
+
+def _merge_all(
+    connection: object,
+    schema: str,
+    tables: Mapping[str, tuple[DataFrame, tuple[str, ...]]],
+    staging: Mapping[str, str],
+    dataset: str,
+    version: str,
+) -> dict[str, Upserted]:
+    results = {}
+    for name, (frame, key) in tables.items():
+        target, source = f"{schema}.{name}", f"{schema}.{staging[name]}"
+        if not _table_exists(connection, schema, name):
+            jdbc.execute(connection, f"CREATE TABLE {q(target)} AS SELECT * FROM {q(source)} WHERE 1 = 0")
+            jdbc.execute(connection, f"ALTER TABLE {q(target)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})")
+        matched = int(jdbc.query_rows(connection, matched_rows_sql(target, source, key))[0][0] or 0)
+        try:
+            changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))
+        except Exception as error:
+            raise WarehouseError(f"merging {name} into {schema}: {_first_line(error)}") from error
+        results[name] = Upserted(inserted=changed - matched, updated=matched)
+    jdbc.execute(
+        connection,
+        f"CREATE TABLE IF NOT EXISTS {q(schema)}.{STATE_TABLE}"
+        " (dataset VARCHAR(128) PRIMARY KEY, version VARCHAR(128) NOT NULL, loaded_at TIMESTAMP NOT NULL)",
+    )
+    jdbc.execute(connection, f"DELETE FROM {q(schema)}.{STATE_TABLE} WHERE dataset = ?", (dataset,))
+    jdbc.execute(
+        connection,
+        f"INSERT INTO {q(schema)}.{STATE_TABLE} (dataset, version, loaded_at) VALUES (?, ?, CURRENT_TIMESTAMP)",
+        (dataset, version),
+    )
+    return results
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+def upsert(
+    spark: SparkSession,
+    endpoint: JdbcEndpoint,
+    schema: str,
+    dataset: str,
+    version: str,
+    tables: Mapping[str, tuple[DataFrame, tuple[str, ...]]],
+) -> dict[str, Upserted] | None:
+    """Loads the gold version's tables (frame and key by name); None when it is already loaded."""
+    with jdbc.transaction(spark, endpoint) as connection:
+        jdbc.execute(connection, f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+        if loaded_version(connection, schema, dataset) == version:
+            return None
+    staging = {name: staging_table(name, version) for name in tables}
+    try:
+        for name, (frame, _) in tables.items():
+            _write_staging(frame, endpoint, f"{schema}.{staging[name]}")
+        with jdbc.transaction(spark, endpoint) as connection:
+            return _merge_all(connection, schema, tables, staging, dataset, version)
+    except WarehouseError:
+        raise
+    except Exception as error:
+        raise WarehouseError(f"loading {dataset} version {version} into {schema}: {_first_line(error)}") from error
+    finally:
+        with jdbc.transaction(spark, endpoint) as connection:
+            for name in tables:
+                jdbc.execute(connection, f"DROP TABLE IF EXISTS {q(schema)}.{q(staging[name])}")
