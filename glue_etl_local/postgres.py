@@ -81,11 +81,14 @@ class LocalPostgres:
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(str(self.bin / "pg_ctl"), "-D", cluster, "-l", str(self.data_dir / "server.log"), "-o", options,
                   "-w", "start")  # fmt: skip
+        self.create_database(self.database)
+        return self
+
+    def create_database(self, name: str) -> None:
         import psycopg
 
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{self.database}"'.encode())
-        return self
+            connection.execute(f'CREATE DATABASE "{name}"'.encode())
 
     def stop(self) -> None:
         cluster = self.data_dir / "cluster"

@@ -1,12 +1,20 @@
-"""One local SparkSession for the whole test run (the jobs reuse it, as the local cloud does)."""
+"""One local SparkSession for the whole test run (the jobs reuse it, as the local cloud does), and
+one real PostgreSQL server (Debian's binaries, a throwaway data directory) for the JDBC tests."""
 
 from __future__ import annotations
 
 import os
+import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from pyspark.sql import SparkSession
+
+from glue_etl_local.postgres import LocalPostgres, apply_script
 
 os.environ.setdefault("SPARK_MASTER", "local[2]")
 os.environ.setdefault("SPARK_DRIVER_MEMORY", "2g")
@@ -20,3 +28,37 @@ def spark() -> Iterator[SparkSession]:
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    with LocalPostgres() as server:
+        yield server
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def retail_db(postgres: LocalPostgres, tmp_path: Path) -> RetailDatabase:
+    """A new database holding the seeded retail sample, and a secret file pointing at it."""
+    name = f"retail_{next(_database_numbers)}"
+    postgres.create_database(name)
+    conninfo = postgres.conninfo(name)
+    apply_script(conninfo, "schema")
+    apply_script(conninfo, "seed")
+    return RetailDatabase(conninfo, postgres.write_secret_file(tmp_path / "secret.json", name))
+
+
+@dataclass(frozen=True)
+class RetailDatabase:
+    conninfo: str
+    secret: str  # a file: secret reference
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.conninfo) as connection:
+            return connection.execute(sql.encode()).fetchall()
+
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(self.conninfo) as connection:
+            connection.execute(sql.encode())

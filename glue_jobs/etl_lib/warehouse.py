@@ -98,7 +98,7 @@ def _merge_all(
         try:
             changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))
         except Exception as error:
-            raise WarehouseError(f"merging {name} into {schema}: {_first_line(error)}") from error
+            raise WarehouseError(f"merging {name} into {schema}: {jdbc.error_line(error)}") from error
         results[name] = Upserted(inserted=changed - matched, updated=matched)
     jdbc.execute(
         connection,
@@ -112,11 +112,6 @@ def _merge_all(
         (dataset, version),
     )
     return results
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:500] if text else type(error).__name__
 
 
 def upsert(
@@ -141,7 +136,7 @@ def upsert(
     except WarehouseError:
         raise
     except Exception as error:
-        raise WarehouseError(f"loading {dataset} version {version} into {schema}: {_first_line(error)}") from error
+        raise WarehouseError(f"loading {dataset} version {version} into {schema}: {jdbc.error_line(error)}") from error
     finally:
         with jdbc.transaction(spark, endpoint) as connection:
             for name in tables:

@@ -26,7 +26,7 @@ def read_summary(lake: Path, dataset: str, run_id: str, job: str) -> dict[str, A
     return json.loads((lake / "_runs" / dataset / run_id / f"{job}.json").read_text())
 
 
-def run_all(dataset: str, source: Path, lake: Path, run_id: str, **options: str) -> dict[str, dict[str, Any]]:
+def run_all(dataset: str, source: Path | None, lake: Path, run_id: str, **options: str) -> dict[str, dict[str, Any]]:
     return {
         "extract": run_job("extract", dataset, lake, run_id, source, **options),
         "transform": run_job("transform", dataset, lake, run_id, **options),

@@ -192,8 +192,8 @@ def read_changed_rows(
     try:
         rows = jdbc.read_query(spark, endpoint, table.jdbc, query)
     except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {first_line}") from error
+        message = jdbc.error_line(error)
+        raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {message}") from error
     return rows.select(
         *[F.col(f"`{name}`").cast("string").alias(name) for name in types],
         F.lit(None).cast("string").alias(parsing.CORRUPT_RECORD),

@@ -1,0 +1,155 @@
+"""The retail dataset against a real PostgreSQL server: incremental extraction by watermark and
+an idempotent, atomic warehouse load, through the real Glue entry scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_lib import jdbc
+from etl_lib.connections import resolve_endpoint
+from etl_lib.datasets import get_dataset
+from etl_lib.job import JobFailedError
+from tests.conftest import RetailDatabase
+from tests.integration.conftest import run_all, run_job
+
+SOURCE_TABLES = ("currency", "address", "customer", "staff", "product", "sales_order")
+# What glue_etl_local/sql/retail/updates.sql changes or inserts, table by table.
+CHANGED_BY_UPDATES = {"currency": 0, "address": 2, "customer": 7, "staff": 1, "product": 2, "sales_order": 30}
+WAREHOUSE = "retail_dw"
+
+
+def run_retail(db: RetailDatabase, lake: Path, run_id: str) -> dict[str, dict[str, Any]]:
+    return run_all("retail", None, lake, run_id, source_secret=db.secret, warehouse_secret=db.secret)
+
+
+def rows_read(summary: dict[str, Any]) -> dict[str, int]:
+    return {name: counts["rows_read"] for name, counts in summary["tables"].items()}
+
+
+def committed_watermarks(lake: Path) -> dict[str, Any]:
+    path = lake / "_state" / "retail" / "jdbc_watermarks.json"
+    return json.loads(path.read_text())["tables"] if path.exists() else {}
+
+
+def warehouse_snapshot(db: RetailDatabase) -> dict[str, list[tuple[Any, ...]]]:
+    tables = [row[0] for row in db.query(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{WAREHOUSE}' ORDER BY 1")]  # fmt: skip
+    return {table: db.query(f"SELECT * FROM {WAREHOUSE}.{table} ORDER BY 1") for table in tables}
+
+
+def valid_orders_in_source(db: RetailDatabase) -> set[tuple[Any, ...]]:
+    """The orders the rules accept (units_sold >= 1), straight from the operational database."""
+    return set(
+        db.query("SELECT sales_order_id, customer_id, units_sold, unit_price FROM sales_order WHERE units_sold >= 1")
+    )
+
+
+def orders_in_warehouse(db: RetailDatabase) -> set[tuple[Any, ...]]:
+    return set(
+        db.query(f"SELECT sales_order_id, customer_id, units_sold, unit_price FROM {WAREHOUSE}.fact_sales_order")
+    )
+
+
+def test_first_run_loads_everything_then_a_run_reads_only_the_changed_rows(retail_db, tmp_path):
+    lake = tmp_path / "lake"
+    first = run_retail(retail_db, lake, "r1")
+    in_source = {table: retail_db.query(f"SELECT count(*) FROM {table}")[0][0] for table in SOURCE_TABLES}
+    assert rows_read(first["extract"]) == in_source
+    assert first["transform"]["tables"]["sales_order"]["quarantine_by_rule"] == {"range:units_sold": 4}
+    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
+    assert len(orders_in_warehouse(retail_db)) == 996
+    newest = retail_db.query("SELECT max(last_updated) FROM sales_order")[0][0]
+    assert committed_watermarks(lake)["sales_order"]["value"] == newest.isoformat(sep=" ")
+
+    retail_db.execute((Path("glue_etl_local/sql/retail/updates.sql")).read_text())
+    since = {name: entry["value"] for name, entry in committed_watermarks(lake).items()}
+    changed_in_source = {
+        table: retail_db.query(f"SELECT count(*) FROM {table} WHERE last_updated > '{since[table]}'")[0][0]
+        for table in SOURCE_TABLES
+    }
+    assert changed_in_source == CHANGED_BY_UPDATES
+
+    second = run_retail(retail_db, lake, "r2")
+    assert rows_read(second["extract"]) == CHANGED_BY_UPDATES
+    assert second["transform"]["tables"]["sales_order"]["rows_superseded"] == 10  # the amended orders' old versions
+    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
+    assert len(orders_in_warehouse(retail_db)) == 1016
+    emails = dict(retail_db.query(f"SELECT customer_id, email FROM {WAREHOUSE}.dim_customer WHERE customer_id <= 6"))
+    assert emails == {i: (f"new.buyer{i}@example.com" if i <= 5 else f"buyer{i}@example.com") for i in range(1, 7)}
+    prices = retail_db.query(
+        f"SELECT count(*) FROM {WAREHOUSE}.dim_product d JOIN product p USING (product_id)"
+        " WHERE d.list_price = p.list_price"
+    )
+    assert prices == [(25,)]
+    assert retail_db.query(f"SELECT dataset, version FROM {WAREHOUSE}.etl_load_state") == [("retail", "r2")]
+
+
+def test_running_the_same_run_twice_or_an_empty_run_leaves_identical_warehouse_tables(retail_db, tmp_path):
+    lake = tmp_path / "lake"
+    run_retail(retail_db, lake, "r1")
+    loaded = warehouse_snapshot(retail_db)
+    assert len(loaded["fact_sales_order"]) == 996
+
+    again = run_retail(retail_db, lake, "r1")
+    assert sum(rows_read(again["extract"]).values()) == 0
+    assert again["load"]["status"] == "already_published"
+    assert warehouse_snapshot(retail_db) == loaded
+
+    nothing_new = run_retail(retail_db, lake, "r3")
+    assert nothing_new["extract"]["status"] == "no_new_rows"
+    assert nothing_new["transform"]["status"] == "up_to_date"
+    assert warehouse_snapshot(retail_db) == loaded
+
+
+def test_a_load_failing_mid_transaction_leaves_warehouse_and_watermark_unchanged(retail_db, tmp_path):
+    lake = tmp_path / "lake"
+    run_retail(retail_db, lake, "r1")
+    before, watermarks_before = warehouse_snapshot(retail_db), committed_watermarks(lake)
+    retail_db.execute((Path("glue_etl_local/sql/retail/updates.sql")).read_text())
+    # The fact table is merged after every dimension, so the failure comes once they have changed.
+    retail_db.execute(f"""
+        CREATE FUNCTION {WAREHOUSE}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'warehouse is refusing writes'; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON {WAREHOUSE}.fact_sales_order
+            FOR EACH ROW EXECUTE FUNCTION {WAREHOUSE}.refuse();""")
+
+    options = {"source_secret": retail_db.secret, "warehouse_secret": retail_db.secret}
+    run_job("extract", "retail", lake, "r2", **options)
+    run_job("transform", "retail", lake, "r2", **options)
+    with pytest.raises(JobFailedError, match="merging fact_sales_order into retail_dw: .*refusing writes"):
+        run_job("load", "retail", lake, "r2", **options)
+    assert warehouse_snapshot(retail_db) == before
+    assert committed_watermarks(lake) == watermarks_before
+    assert not retail_db.query(f"SELECT 1 FROM pg_tables WHERE schemaname = '{WAREHOUSE}' AND tablename LIKE 'stg_%'")
+
+    retail_db.execute(f"DROP TRIGGER refuse ON {WAREHOUSE}.fact_sales_order")
+    retried = run_job("load", "retail", lake, "r2", **options)
+    assert retried["status"] == "succeeded"
+    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
+    assert committed_watermarks(lake)["sales_order"]["run_id"] == "r2"
+
+
+def test_large_reads_are_split_into_parallel_range_queries(retail_db, spark):
+    table = get_dataset("retail").table("sales_order")
+    assert table.jdbc is not None
+    endpoint = resolve_endpoint(retail_db.secret)
+    query = jdbc.incremental_query(table.jdbc, ["sales_order_id", "units_sold"], None, "timestamp")
+    whole = jdbc.read_query(spark, endpoint, table.jdbc, query)
+    split_source = dataclasses.replace(table.jdbc, partition_min_rows=500)
+    split = jdbc.read_query(spark, endpoint, split_source, query)
+    assert whole.rdd.getNumPartitions() == 1
+    assert split.rdd.getNumPartitions() == 4
+    assert sorted(split.collect()) == sorted(whole.collect())
+    assert split.count() == 1000
+
+
+def test_extract_without_a_source_secret_fails_in_one_line(tmp_path):
+    with pytest.raises(JobFailedError) as raised:
+        run_job("extract", "retail", tmp_path / "lake", "r1")
+    assert "--source_secret is required: dataset retail reads currency, address" in str(raised.value)
+    assert "\n" not in str(raised.value)
