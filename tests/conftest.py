@@ -3,8 +3,8 @@ one real PostgreSQL server (Debian's binaries, a throwaway data directory) for t
 
 from __future__ import annotations
 
-import os
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -121,7 +121,7 @@ def test_a_load_failing_mid_transaction_leaves_warehouse_and_watermark_unchanged
     options = {"source_secret": retail_db.secret, "warehouse_secret": retail_db.secret}
     run_job("extract", "retail", lake, "r2", **options)
     run_job("transform", "retail", lake, "r2", **options)
-    with pytest.raises(JobFailedError, match="merging fact_sales_order into retail_dw: .*refusing writes"):
+    with pytest.raises(JobFailedError, match=r"merging fact_sales_order into retail_dw: .*refusing writes"):
         run_job("load", "retail", lake, "r2", **options)
     assert warehouse_snapshot(retail_db) == before
     assert committed_watermarks(lake) == watermarks_before
