@@ -37,6 +37,9 @@ def postgres() -> Iterator[LocalPostgres]:
 
 
 _database_numbers = itertools.count(1)
+WAREHOUSE = "retail_dw"
+# What glue_etl_local/sql/retail/updates.sql changes or inserts, table by table.
+CHANGED_BY_UPDATES = {"currency": 0, "address": 2, "customer": 7, "staff": 1, "product": 2, "sales_order": 30}
 
 
 @pytest.fixture
@@ -62,3 +65,13 @@ class RetailDatabase:
     def execute(self, sql: str) -> None:
         with psycopg.connect(self.conninfo) as connection:
             connection.execute(sql.encode())
+
+    def valid_orders_in_source(self) -> set[tuple[Any, ...]]:
+        """The orders the retail rules accept (units_sold >= 1), straight from the operational tables."""
+        return set(self.query("SELECT sales_order_id, customer_id, units_sold, unit_price FROM sales_order"
+                              " WHERE units_sold >= 1"))  # fmt: skip
+
+    def orders_in_warehouse(self) -> set[tuple[Any, ...]]:
+        return set(
+            self.query(f"SELECT sales_order_id, customer_id, units_sold, unit_price FROM {WAREHOUSE}.fact_sales_order")
+        )

@@ -7,6 +7,7 @@ e2e tests.)
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,13 @@ class Pipeline:
         return f"s3://{self.lake_bucket}/landing/{dataset}"
 
 
-def deploy(cloud: LocalCloud, name: str = "glue-etl", default_dataset: str = "tpch") -> Pipeline:
+def deploy(
+    cloud: LocalCloud,
+    name: str = "glue-etl",
+    default_dataset: str = "tpch",
+    job_arguments: Mapping[str, Mapping[str, str]] | None = None,
+) -> Pipeline:
+    """job_arguments: extra default arguments by job, e.g. {"extract": {"--source_secret": ARN}}."""
     s3, glue, iam = cloud.client("s3"), cloud.client("glue"), cloud.client("iam")
     sns, lam, sfn = cloud.client("sns"), cloud.client("lambda"), cloud.client("stepfunctions")
     lake_bucket, artifacts_bucket = f"{name}-lake-{ACCOUNT_ID}", f"{name}-artifacts-{ACCOUNT_ID}"
@@ -72,6 +79,7 @@ def deploy(cloud: LocalCloud, name: str = "glue-etl", default_dataset: str = "tp
                 "--job-language": "python",
                 "--enable-continuous-cloudwatch-log": "true",
                 "--enable-metrics": "true",
+                **(job_arguments or {}).get(job, {}),
             },
             ExecutionProperty={"MaxConcurrentRuns": 1},
             MaxRetries=0,

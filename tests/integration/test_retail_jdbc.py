@@ -14,13 +14,11 @@ from etl_lib import jdbc
 from etl_lib.connections import resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.job import JobFailedError
-from tests.conftest import RetailDatabase
+from glue_etl_local.postgres import RETAIL_SQL
+from tests.conftest import CHANGED_BY_UPDATES, WAREHOUSE, RetailDatabase
 from tests.integration.conftest import run_all, run_job
 
 SOURCE_TABLES = ("currency", "address", "customer", "staff", "product", "sales_order")
-# What glue_etl_local/sql/retail/updates.sql changes or inserts, table by table.
-CHANGED_BY_UPDATES = {"currency": 0, "address": 2, "customer": 7, "staff": 1, "product": 2, "sales_order": 30}
-WAREHOUSE = "retail_dw"
 
 
 def run_retail(db: RetailDatabase, lake: Path, run_id: str) -> dict[str, dict[str, Any]]:
@@ -42,31 +40,18 @@ def warehouse_snapshot(db: RetailDatabase) -> dict[str, list[tuple[Any, ...]]]:
     return {table: db.query(f"SELECT * FROM {WAREHOUSE}.{table} ORDER BY 1") for table in tables}
 
 
-def valid_orders_in_source(db: RetailDatabase) -> set[tuple[Any, ...]]:
-    """The orders the rules accept (units_sold >= 1), straight from the operational database."""
-    return set(
-        db.query("SELECT sales_order_id, customer_id, units_sold, unit_price FROM sales_order WHERE units_sold >= 1")
-    )
-
-
-def orders_in_warehouse(db: RetailDatabase) -> set[tuple[Any, ...]]:
-    return set(
-        db.query(f"SELECT sales_order_id, customer_id, units_sold, unit_price FROM {WAREHOUSE}.fact_sales_order")
-    )
-
-
 def test_first_run_loads_everything_then_a_run_reads_only_the_changed_rows(retail_db, tmp_path):
     lake = tmp_path / "lake"
     first = run_retail(retail_db, lake, "r1")
     in_source = {table: retail_db.query(f"SELECT count(*) FROM {table}")[0][0] for table in SOURCE_TABLES}
     assert rows_read(first["extract"]) == in_source
     assert first["transform"]["tables"]["sales_order"]["quarantine_by_rule"] == {"range:units_sold": 4}
-    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
-    assert len(orders_in_warehouse(retail_db)) == 996
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
+    assert len(retail_db.orders_in_warehouse()) == 996
     newest = retail_db.query("SELECT max(last_updated) FROM sales_order")[0][0]
     assert committed_watermarks(lake)["sales_order"]["value"] == newest.isoformat(sep=" ")
 
-    retail_db.execute((Path("glue_etl_local/sql/retail/updates.sql")).read_text())
+    retail_db.execute((RETAIL_SQL / "updates.sql").read_text())
     since = {name: entry["value"] for name, entry in committed_watermarks(lake).items()}
     changed_in_source = {
         table: retail_db.query(f"SELECT count(*) FROM {table} WHERE last_updated > '{since[table]}'")[0][0]
@@ -77,8 +62,8 @@ def test_first_run_loads_everything_then_a_run_reads_only_the_changed_rows(retai
     second = run_retail(retail_db, lake, "r2")
     assert rows_read(second["extract"]) == CHANGED_BY_UPDATES
     assert second["transform"]["tables"]["sales_order"]["rows_superseded"] == 10  # the amended orders' old versions
-    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
-    assert len(orders_in_warehouse(retail_db)) == 1016
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
+    assert len(retail_db.orders_in_warehouse()) == 1016
     emails = dict(retail_db.query(f"SELECT customer_id, email FROM {WAREHOUSE}.dim_customer WHERE customer_id <= 6"))
     assert emails == {i: (f"new.buyer{i}@example.com" if i <= 5 else f"buyer{i}@example.com") for i in range(1, 7)}
     prices = retail_db.query(
@@ -110,7 +95,7 @@ def test_a_load_failing_mid_transaction_leaves_warehouse_and_watermark_unchanged
     lake = tmp_path / "lake"
     run_retail(retail_db, lake, "r1")
     before, watermarks_before = warehouse_snapshot(retail_db), committed_watermarks(lake)
-    retail_db.execute((Path("glue_etl_local/sql/retail/updates.sql")).read_text())
+    retail_db.execute((RETAIL_SQL / "updates.sql").read_text())
     # The fact table is merged after every dimension, so the failure comes once they have changed.
     retail_db.execute(f"""
         CREATE FUNCTION {WAREHOUSE}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -130,7 +115,7 @@ def test_a_load_failing_mid_transaction_leaves_warehouse_and_watermark_unchanged
     retail_db.execute(f"DROP TRIGGER refuse ON {WAREHOUSE}.fact_sales_order")
     retried = run_job("load", "retail", lake, "r2", **options)
     assert retried["status"] == "succeeded"
-    assert orders_in_warehouse(retail_db) == valid_orders_in_source(retail_db)
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
     assert committed_watermarks(lake)["sales_order"]["run_id"] == "r2"
 
 
