@@ -24,12 +24,19 @@ UNSCOPABLE_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # What a Glue connection in a VPC needs; EC2 Describe* calls have no resource-level permissions.
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeVpcAttribute",
 }
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription",
     "AWS::KMS::Alias", "AWS::CloudWatch::Dashboard", "AWS::CloudWatch::Alarm", "AWS::Athena::NamedQuery",
     "AWS::Glue::Database", "AWS::Glue::SecurityConfiguration", "AWS::Events::Rule",
-    "AWS::Logs::LogGroup",
+    "AWS::Logs::LogGroup", "AWS::Glue::Connection",
 }  # fmt: skip
 
 
@@ -50,7 +57,10 @@ def iam_statements(template):
             continue
         for policy in resource["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                yield logical_id, statement
+                # A conditional statement (Fn::If [condition, statement, AWS::NoValue]) is checked as written.
+                for branch in statement["Fn::If"][1:] if "Fn::If" in statement else [statement]:
+                    if branch != {"Ref": "AWS::NoValue"}:
+                        yield logical_id, branch
 
 
 def as_list(value):
@@ -133,3 +143,23 @@ def test_parameter_file_names_only_template_parameters():
 def test_templates_fit_in_a_create_stack_template_body():
     for name in ("bootstrap.yaml", "pipeline.yaml"):
         assert (TEMPLATES / name).stat().st_size < 51_200, f"{name} needs --template-url"
+
+
+def test_database_access_is_wired_only_through_secret_references_and_the_network_connection():
+    template = load("pipeline.yaml")
+    resources = template["Resources"]
+    extract, load_job = resources["ExtractJob"]["Properties"], resources["LoadJob"]["Properties"]
+    assert extract["DefaultArguments"]["--source_secret"] == {"Ref": "SourceSecretArn"}
+    assert load_job["DefaultArguments"]["--warehouse_secret"] == {"Ref": "WarehouseSecretArn"}
+    network = {
+        "Fn::If": ["HasDatabaseNetwork", {"Connections": [{"Ref": "DatabaseConnection"}]}, {"Ref": "AWS::NoValue"}]
+    }
+    assert extract["Connections"] == network
+    assert load_job["Connections"] == network
+    assert "Connections" not in resources["TransformJob"]["Properties"]  # transform never touches a database
+    assert resources["DatabaseConnection"]["Condition"] == "HasDatabaseNetwork"
+    secret_reads = {
+        s["Sid"]: s["Resource"] for _, s in iam_statements(template) if s["Action"] == "secretsmanager:GetSecretValue"
+    }
+    assert secret_reads == {"ReadSourceDatabaseSecret": {"Ref": "SourceSecretArn"},
+                            "ReadWarehouseSecret": {"Ref": "WarehouseSecretArn"}}  # fmt: skip
