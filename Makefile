@@ -14,7 +14,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: setup demo demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: postgres-check setup demo demo-jdbc demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -34,6 +34,10 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 demo: setup
 	$(BIN)/glue-etl demo --workdir $(DEMO_DIR) --tpch-scale $(TPCH_SCALE)
 
+## demo-jdbc: the retail dataset from a throwaway PostgreSQL to a warehouse schema, in the local cloud
+demo-jdbc: setup postgres-check
+	$(BIN)/glue-etl demo-jdbc --workdir $(DEMO_DIR)-jdbc
+
 ## demo-spark: the three jobs on local Spark only (no local cloud)
 demo-spark: setup
 	rm -rf $(DEMO_DIR)-spark
@@ -46,17 +50,22 @@ demo-spark: setup
 local-cloud: setup
 	$(BIN)/glue-etl local-cloud --port 4566
 
-## test: lint, then every test (unit, integration)
-test: setup lint
+## test: lint, then every test (unit, integration, e2e)
+test: setup lint postgres-check
 	$(BIN)/pytest
+
+# The JDBC tests start their own PostgreSQL server from Debian's packages.
+postgres-check:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && test -f /usr/share/java/postgresql.jar || \
+		{ echo "The JDBC tests need PostgreSQL and its JDBC jar: apt-get install postgresql libpostgresql-jdbc-java"; exit 1; }
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
-integration: setup
+integration: setup postgres-check
 	$(BIN)/pytest tests/integration
 
-e2e: setup
+e2e: setup postgres-check
 	$(BIN)/pytest tests/e2e
 
 lint: setup $(CHECKOV_STAMP)

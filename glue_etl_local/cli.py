@@ -2,6 +2,7 @@
 
 glue-etl job extract --dataset tpch --source_path DIR --lake_path DIR [--run_id ID]
 glue-etl run --dataset tpch --source DIR --lake DIR [--json]
+glue-etl run --dataset retail --lake DIR --source-secret file:SECRET.json [--warehouse-secret file:SECRET.json]
 glue-etl generate tpch --scale 0.1 --output DIR
 glue-etl generate consultations --rows 2000 --output DIR
 """
@@ -32,16 +33,21 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
-def run_pipeline(dataset: str, source: str, lake: str, run_id: str, reprocess: bool = False) -> dict[str, Any]:
-    """extract -> transform -> load, as the state machine runs them; returns the combined summary."""
+def run_pipeline(
+    dataset: str, source: str | None, lake: str, run_id: str, reprocess: bool = False, **secrets: str | None
+) -> dict[str, Any]:
+    """extract -> transform -> load, as the state machine runs them; returns the combined summary.
+    secrets: source_secret, warehouse_secret, warehouse_schema (references, as the jobs take them)."""
     from etl_lib.job import Step, run_job
     from etl_lib.steps import run_extract, run_load, run_transform
 
     common = ["--dataset", dataset, "--lake_path", lake, "--run_id", run_id, "--reprocess", str(reprocess).lower()]
     steps: dict[str, Step] = {"extract": run_extract, "transform": run_transform, "load": run_load}
     combined: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "lake": lake, "jobs": {}}
+    for name, value in secrets.items():
+        common += [f"--{name}", value] if value else []
     for job, step in steps.items():
-        extra = ["--source_path", source] if job == "extract" else []
+        extra = ["--source_path", source] if job == "extract" and source else []
         argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", *common, *extra]
         combined["jobs"][job] = run_job(job, argv, step, echo=False).to_dict()
     return combined
@@ -52,10 +58,12 @@ def format_summary(combined: dict[str, Any]) -> str:
     for job, summary in combined["jobs"].items():
         lines.append(f"\n{job:<10} {summary['status']:<18} {summary['duration_seconds']:>7.1f}s  {summary['message']}")
         if summary["tables"]:
-            lines.append(f"  {'table':<22}{'read':>12}{'written':>12}{'quarantined':>13}")
+            lines.append(f"  {'table':<22}{'read':>12}{'written':>12}{'quarantined':>13}{'superseded':>12}")
             for name, counts in summary["tables"].items():
-                read, written, quarantined = (counts[k] for k in ("rows_read", "rows_written", "rows_quarantined"))
-                lines.append(f"  {name:<22}{read:>12,}{written:>12,}{quarantined:>13,}")
+                read, written, quarantined, superseded = (
+                    counts[k] for k in ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
+                )
+                lines.append(f"  {name:<22}{read:>12,}{written:>12,}{quarantined:>13,}{superseded:>12,}")
                 for rule, count in sorted(counts["quarantine_by_rule"].items()):
                     lines.append(f"  {'':<22}{'':>24}{count:>13,}  {rule}")
     return "\n".join(lines)
@@ -190,7 +198,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run extract, transform and load in order")
     run.add_argument("--dataset", required=True)
-    run.add_argument("--source", required=True, help="landing folder (or s3:// URI) of the dataset")
+    run.add_argument("--source", default=None, help="landing folder (or s3:// URI) of a dataset of files")
+    run.add_argument("--source-secret", default=None, help="database secret: a Secrets Manager id or file:PATH")
+    run.add_argument("--warehouse-secret", default=None, help="warehouse secret, to upsert gold tables with a key")
+    run.add_argument("--warehouse-schema", default=None, help="warehouse schema (default: <dataset>_dw)")
     run.add_argument("--lake", required=True, help="lake root: raw/, silver/, quarantine/, gold/ go below it")
     run.add_argument("--run-id", default=None)
     run.add_argument("--reprocess", action="store_true", help="re-read every landing file, not only new ones")
@@ -199,6 +210,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole pipeline in the local cloud (make demo)")
     demo.add_argument("--workdir", type=Path, default=Path(".local/demo"))
     demo.add_argument("--tpch-scale", type=float, default=0.01)
+
+    demo_jdbc = commands.add_parser("demo-jdbc", help="retail from PostgreSQL to a warehouse, in the local cloud")
+    demo_jdbc.add_argument("--workdir", type=Path, default=Path(".local/demo-jdbc"))
+
+    sample_db = commands.add_parser("sample-db", help="apply the retail sample's SQL to a PostgreSQL database")
+    sample_db.add_argument("script", choices=["schema", "seed", "updates"])
+    sample_db.add_argument("--conninfo", required=True, help='libpq string, e.g. "host=db dbname=shop user=etl"')
 
     cloud = commands.add_parser("local-cloud", help="serve the local cloud on 127.0.0.1 for the AWS CLI")
     cloud.add_argument("--port", type=int, default=4566)
@@ -263,13 +281,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_job_script(args.job, args.job_args)
         elif args.command == "run":
             combined = run_pipeline(
-                args.dataset, _absolute(args.source), _absolute(args.lake), args.run_id or new_run_id(), args.reprocess
+                args.dataset,
+                _absolute(args.source) if args.source else None,
+                _absolute(args.lake),
+                args.run_id or new_run_id(),
+                args.reprocess,
+                source_secret=args.source_secret,
+                warehouse_secret=args.warehouse_secret,
+                warehouse_schema=args.warehouse_schema,
             )
             print(json.dumps(combined, indent=2) if args.json else format_summary(combined))
         elif args.command == "demo":
             from glue_etl_local.demo import run_demo
 
             return run_demo(args.workdir.resolve(), args.tpch_scale)
+        elif args.command == "demo-jdbc":
+            from glue_etl_local.demo import run_jdbc_demo
+
+            return run_jdbc_demo(args.workdir.resolve())
+        elif args.command == "sample-db":
+            from glue_etl_local.postgres import apply_script
+
+            apply_script(args.conninfo, args.script)
+            print(f"applied the retail sample's {args.script}.sql")
         elif args.command == "local-cloud":
             return serve_local_cloud(args.workdir, args.port, deploy=not args.no_deploy)
         elif args.command == "start":

@@ -1,7 +1,8 @@
-"""`make demo`: the whole pipeline in the local cloud, as a user would see it on AWS."""
+"""`make demo` and `make demo-jdbc`: the whole pipeline in the local cloud, as a user would see it on AWS."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -39,13 +40,55 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
             )
             failures += followed.status != "SUCCEEDED"
             show(_rule(f"{dataset}: notifications as they would arrive"))
-            messages = notifications.deliveries(cloud.region, pipeline.topic_arn)
-            for delivery in messages[delivered:]:
-                show(notifications.render(delivery))
-            delivered = len(messages)
+            delivered = _show_new_notifications(cloud, pipeline.topic_arn, delivered, show)
         tables = cloud.client("glue").get_tables(DatabaseName=pipeline.database)["TableList"]
         show(_rule("published gold tables (Glue Data Catalog)"))
         for table in sorted(tables, key=lambda t: t["Name"]):
             show(f"  {pipeline.database}.{table['Name']:<24} {table['StorageDescriptor']['Location']}")
+    show(f"\nDemo finished in {time.monotonic() - started:.0f}s: {2 - failures} of 2 executions succeeded.")
+    return 1 if failures else 0
+
+
+def _show_new_notifications(cloud: LocalCloud, topic_arn: str, already: int, show: Callable[[str], None]) -> int:
+    messages = notifications.deliveries(cloud.region, topic_arn)
+    for delivery in messages[already:]:
+        show(notifications.render(delivery))
+    return len(messages)
+
+
+def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
+    """The retail dataset: a throwaway PostgreSQL seeded with the sample, credentials in the local
+    Secrets Manager, two executions (before and after the updates script) upserting a warehouse
+    schema in the same server. 0 when both succeeded."""
+    import psycopg
+
+    from glue_etl_local.postgres import LocalPostgres, apply_script
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    started = time.monotonic()
+    failures = 0
+    with LocalPostgres() as postgres, LocalCloud(workdir / "cloud") as cloud:
+        apply_script(postgres.conninfo(), "schema")
+        apply_script(postgres.conninfo(), "seed")
+        show(f"PostgreSQL on 127.0.0.1:{postgres.port}, database {postgres.database}: retail sample seeded")
+        secret = cloud.client("secretsmanager").create_secret(
+            Name="retail/oltp", SecretString=json.dumps(postgres.secret())
+        )["ARN"]
+        arguments = {"extract": {"--source_secret": secret}, "load": {"--warehouse_secret": secret}}
+        pipeline = resources.deploy(cloud, default_dataset="retail", job_arguments=arguments)
+        sfn = cloud.client("stepfunctions")
+        delivered = 0
+        for step, script in (("first run: everything", None), ("after updates.sql: only the changes", "updates")):
+            if script:
+                apply_script(postgres.conninfo(), script)
+            show(_rule(f"retail, {step}"))
+            followed = start_and_follow(sfn, pipeline.state_machine_arn, {}, f"demo-retail-{time.time_ns()}", show)
+            failures += followed.status != "SUCCEEDED"
+            delivered = _show_new_notifications(cloud, pipeline.topic_arn, delivered, show)
+            with psycopg.connect(postgres.conninfo()) as connection:
+                counts = connection.execute(
+                    "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'retail_dw' ORDER BY 1"
+                ).fetchall()
+            show("warehouse retail_dw: " + ", ".join(f"{name} {rows:,}" for name, rows in counts))
     show(f"\nDemo finished in {time.monotonic() - started:.0f}s: {2 - failures} of 2 executions succeeded.")
     return 1 if failures else 0

@@ -114,9 +114,11 @@ def _table_lines(summaries: dict[str, Any]) -> list[str]:
         lines.append(f"  {job}: {summary.get('status', '?')} - {summary.get('message', '')}")
         tables = summary.get("tables") or {}
         for name, counts in sorted(tables.items()):
+            superseded = counts.get("rows_superseded", 0)
             lines.append(
                 f"    {name:<24} written {counts.get('rows_written', 0):>12,}"
                 f"   quarantined {counts.get('rows_quarantined', 0):>10,}"
+                + (f"   older versions {superseded:,}" if superseded else "")
             )
     return lines
 

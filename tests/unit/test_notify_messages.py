@@ -113,3 +113,10 @@ def test_quality_report_is_summarised_and_linked():
         "https://s3.console.aws.amazon.com/s3/object/lake-bucket?region=eu-west-1&prefix=lake/_runs/tpch/run-42/quality.md"
         in note.email
     )
+
+
+def test_older_versions_of_database_rows_are_shown_so_the_counts_add_up():
+    summaries = {"transform": {"status": "succeeded", "message": "ok", "tables": {
+        "customer": {"rows_read": 37, "rows_written": 32, "rows_quarantined": 0, "rows_superseded": 5}}}}  # fmt: skip
+    note = format_notification(event("SUCCEEDED"), summaries)
+    assert "customer                 written           32   quarantined          0   older versions 5" in note.email
