@@ -65,6 +65,9 @@ def _reader(spark: SparkSession, endpoint: JdbcEndpoint, fetch_size: int) -> Any
         .option("password", endpoint.password)
         .option("driver", endpoint.driver)
         .option("fetchsize", str(fetch_size))
+        # TIMESTAMP WITHOUT TIME ZONE as the wall-clock value the database holds, whatever the
+        # JVM's zone: the watermark is compared with that value in the next query.
+        .option("preferTimestampNTZ", "true")
     )
 
 

@@ -92,6 +92,9 @@ def local_spark_session(app_name: str, extra_settings: Mapping[str, str] | None 
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.shuffle.partitions", str(DEFAULT_LOCAL_SHUFFLE_PARTITIONS))
         .config("spark.sql.warehouse.dir", os.environ.get("SPARK_WAREHOUSE_DIR", "/tmp/spark-warehouse"))
+        # The JVM in UTC, as on Glue: JDBC drivers convert zoned values with the JVM's default zone.
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
     jars = local_jdbc_jars()
     if jars:

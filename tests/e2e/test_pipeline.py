@@ -84,7 +84,7 @@ def test_a_real_job_error_reaches_the_notification(deployed):
     run_id = followed.arn.rsplit(":", 1)[1]
     email = next(d for d in deployed.deliveries_for(run_id) if d.protocol == "email")
     assert "Failed step: Extract" in email.text
-    assert "unknown dataset 'no_such_dataset'; available: consultations, tpch" in email.text
+    assert "unknown dataset 'no_such_dataset'; available: consultations, retail, tpch" in email.text
 
 
 def test_a_lambda_service_error_is_retried(deployed):

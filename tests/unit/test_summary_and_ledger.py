@@ -24,7 +24,7 @@ def test_summary_json_has_totals_and_duration():
     summary.tables["a"] = TableCounts(rows_read=3, rows_written=2, rows_quarantined=1)
     summary.finish("succeeded", "ok", now=START + dt.timedelta(seconds=90))
     data = json.loads(summary.to_json())
-    assert data["totals"] == {"rows_read": 3, "rows_written": 2, "rows_quarantined": 1}
+    assert data["totals"] == {"rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "rows_superseded": 0}
     assert data["duration_seconds"] == 90.0
     assert data["status"] == "succeeded"
 
