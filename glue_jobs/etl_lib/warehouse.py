@@ -10,7 +10,8 @@ not loaded again, so a retried run changes nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -138,6 +139,15 @@ def upsert(
     except Exception as error:
         raise WarehouseError(f"loading {dataset} version {version} into {schema}: {jdbc.error_line(error)}") from error
     finally:
+        drop_staging_tables(spark, endpoint, schema, staging.values())
+
+
+def drop_staging_tables(spark: SparkSession, endpoint: JdbcEndpoint, schema: str, names: Iterable[str]) -> None:
+    """Best effort: a staging table left behind changes nothing (the same version's load replaces
+    it), and a failure here must not hide the error that ended the load."""
+    try:
         with jdbc.transaction(spark, endpoint) as connection:
-            for name in tables:
-                jdbc.execute(connection, f"DROP TABLE IF EXISTS {q(schema)}.{q(staging[name])}")
+            for name in names:
+                jdbc.execute(connection, f"DROP TABLE IF EXISTS {q(schema)}.{q(name)}")
+    except Exception as error:  # noqa: BLE001 - reported in the job log, never raised over the real error
+        print(f"warning: could not drop staging tables in {schema}: {jdbc.error_line(error)}", file=sys.stderr)
