@@ -17,6 +17,8 @@ from glue_etl_local.executions import Followed, start_and_follow
 from glue_etl_local.postgres import RETAIL_SQL
 from tests.conftest import CHANGED_BY_UPDATES, RetailDatabase
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def cloud_with_retail(retail_db: RetailDatabase, tmp_path: Path) -> Iterator[tuple[LocalCloud, resources.Pipeline]]:

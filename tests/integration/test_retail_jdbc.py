@@ -18,6 +18,8 @@ from glue_etl_local.postgres import RETAIL_SQL
 from tests.conftest import CHANGED_BY_UPDATES, WAREHOUSE, RetailDatabase
 from tests.integration.conftest import run_all, run_job
 
+pytestmark = pytest.mark.postgres
+
 SOURCE_TABLES = ("currency", "address", "customer", "staff", "product", "sales_order")
 
 

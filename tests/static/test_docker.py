@@ -23,7 +23,11 @@ def test_test_command_mounts_the_project_and_runs_the_job_tests():
     command = docker.pytest_command(PROJECT)
     assert command[:4] == ["docker", "run", "--rm", "-i"]
     assert f"{PROJECT}:/home/hadoop/workspace" in command
-    assert command[-3:] == [IMAGE_TAG, "-c", "python3 -m pytest -p no:cacheprovider tests/unit tests/integration"]
+    assert command[-3:] == [
+        IMAGE_TAG,
+        "-c",
+        "python3 -m pytest -p no:cacheprovider -m 'not postgres' tests/unit tests/integration",
+    ]
     assert "AWS_PROFILE" not in " ".join(command)
 
 
