@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -71,10 +70,7 @@ def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
         apply_script(postgres.conninfo(), "schema")
         apply_script(postgres.conninfo(), "seed")
         show(f"PostgreSQL on 127.0.0.1:{postgres.port}, database {postgres.database}: retail sample seeded")
-        secret = cloud.client("secretsmanager").create_secret(
-            Name="retail/oltp", SecretString=json.dumps(postgres.secret())
-        )["ARN"]
-        arguments = {"extract": {"--source_secret": secret}, "load": {"--warehouse_secret": secret}}
+        arguments = resources.database_job_arguments(cloud, postgres.secret())
         pipeline = resources.deploy(cloud, default_dataset="retail", job_arguments=arguments)
         sfn = cloud.client("stepfunctions")
         delivered = 0

@@ -67,13 +67,12 @@ class LocalPostgres:
             raise RuntimeError(f"{Path(command[0]).name} failed: {(result.stderr or result.stdout).strip()}")
 
     def start(self) -> LocalPostgres:
-        if self._run_as:
-            account = pwd.getpwnam("postgres")
-            os.chown(self.data_dir, account.pw_uid, account.pw_gid)
         password_file = self.data_dir / "password"
         password_file.write_text(self.password)
-        if self._run_as:
-            os.chown(password_file, pwd.getpwnam("postgres").pw_uid, -1)
+        if self._run_as:  # the server's account must own its directory and read the password file
+            account = pwd.getpwnam("postgres")
+            for path in (self.data_dir, password_file):
+                os.chown(path, account.pw_uid, account.pw_gid)
         cluster = str(self.data_dir / "cluster")
         self._run(str(self.bin / "initdb"), "-D", cluster, "-U", self.user, f"--pwfile={password_file}",
                   "--auth=scram-sha-256", "-E", "UTF8", "--no-instructions")  # fmt: skip

@@ -131,6 +131,13 @@ def deploy(
     )
 
 
+def database_job_arguments(cloud: LocalCloud, secret: Mapping[str, Any], name: str = "retail/oltp") -> dict[str, Any]:
+    """Stores a database secret in the cloud's Secrets Manager and returns the jobs' default
+    arguments that use it: extract reads the database, load upserts it as the warehouse."""
+    arn = cloud.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(dict(secret)))["ARN"]
+    return {"extract": {"--source_secret": arn}, "load": {"--warehouse_secret": arn}}
+
+
 def upload_folder(cloud: LocalCloud, folder: Any, destination: str) -> int:
     """Uploads every file below folder to s3://bucket/prefix (what `aws s3 cp --recursive` does)."""
     from glue_etl_local.cloud.glue_runner import s3_location

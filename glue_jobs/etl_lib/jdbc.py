@@ -57,42 +57,39 @@ def incremental_query(source: JdbcSource, columns: Sequence[str], watermark: str
     return query
 
 
-def _reader(spark: SparkSession, endpoint: JdbcEndpoint, fetch_size: int) -> Any:
-    return (
-        spark.read.format("jdbc")
-        .option("url", endpoint.url)
-        .option("user", endpoint.user)
-        .option("password", endpoint.password)
-        .option("driver", endpoint.driver)
-        .option("fetchsize", str(fetch_size))
-        # TIMESTAMP WITHOUT TIME ZONE as the wall-clock value the database holds, whatever the
-        # JVM's zone: the watermark is compared with that value in the next query.
-        .option("preferTimestampNTZ", "true")
-    )
+def connection_options(endpoint: JdbcEndpoint) -> dict[str, str]:
+    """What Spark's JDBC reader and writer need to reach the database."""
+    return {"url": endpoint.url, "user": endpoint.user, "password": endpoint.password, "driver": endpoint.driver}
 
 
 def read_query(spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource, query: str) -> DataFrame:
     """The query's rows; split into parallel range queries on the partition column when the
     source declares one and the result has at least `partition_min_rows` rows."""
-    reader = _reader(spark, endpoint, source.fetch_size)
+
+    def reader() -> Any:
+        return (
+            spark.read.format("jdbc")
+            .options(**connection_options(endpoint))
+            .option("fetchsize", str(source.fetch_size))
+            # TIMESTAMP WITHOUT TIME ZONE as the wall-clock value the database holds, whatever the
+            # JVM's zone: the watermark is compared with that value in the next query.
+            .option("preferTimestampNTZ", "true")
+        )
+
+    rows = reader().option("dbtable", f"({query}) AS src")
     if source.partition_column and source.num_partitions > 1:
         column = quote_identifier(source.partition_column)
         bounds_query = f"SELECT min({column}) AS lo, max({column}) AS hi, count(*) AS n FROM ({query}) AS src"
-        bounds = reader.option("query", bounds_query).load().collect()[0]
+        bounds = reader().option("query", bounds_query).load().collect()[0]
         if bounds["n"] >= source.partition_min_rows and bounds["lo"] is not None:
-            partitioned: DataFrame = (
-                _reader(spark, endpoint, source.fetch_size)
-                .option("dbtable", f"({query}) AS src")
-                .option("partitionColumn", source.partition_column)
+            rows = (
+                rows.option("partitionColumn", source.partition_column)
                 .option("lowerBound", str(bounds["lo"]))
                 .option("upperBound", str(int(bounds["hi"]) + 1))
                 .option("numPartitions", str(source.num_partitions))
-                .load()
             )
-            return partitioned
-        reader = _reader(spark, endpoint, source.fetch_size)
-    whole: DataFrame = reader.option("dbtable", f"({query}) AS src").load()
-    return whole
+    loaded: DataFrame = rows.load()
+    return loaded
 
 
 @contextmanager

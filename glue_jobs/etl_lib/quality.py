@@ -130,6 +130,14 @@ def _mark(df: DataFrame, condition: Column, rule: str, reason: Column) -> DataFr
     )
 
 
+def all_present(columns: Sequence[str]) -> Column:
+    """True where none of the columns is NULL."""
+    present = F.lit(True)
+    for column in columns:
+        present = present & F.col(column).isNotNull()
+    return present
+
+
 def repeated_keys(df: DataFrame, key: Sequence[str]) -> DataFrame:
     """The key values that appear more than once (reads only the key columns)."""
     return df.groupBy(*key).count().where(F.col("count") > 1).select(*key)
@@ -168,8 +176,6 @@ def flag_orphans(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> D
         .withColumn(marker, F.lit(True))
     )
     joined = df.join(parent_keys, on=list(foreign_key.columns), how="left")
-    has_key = F.lit(True)
-    for column in foreign_key.columns:
-        has_key = has_key & F.col(column).isNotNull()
+    has_key = all_present(foreign_key.columns)
     reason = F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}"))
     return _mark(joined, has_key & F.col(marker).isNull(), foreign_key.name, reason).select(*df.columns)

@@ -70,10 +70,7 @@ def loaded_version(connection: object, schema: str, dataset: str) -> str | None:
 def _write_staging(frame: DataFrame, endpoint: JdbcEndpoint, qualified: str) -> None:
     (
         frame.write.format("jdbc")
-        .option("url", endpoint.url)
-        .option("user", endpoint.user)
-        .option("password", endpoint.password)
-        .option("driver", endpoint.driver)
+        .options(**jdbc.connection_options(endpoint))
         .option("dbtable", qualified)
         .option("batchsize", "10000")
         .mode("overwrite")

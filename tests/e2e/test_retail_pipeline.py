@@ -24,10 +24,7 @@ pytestmark = pytest.mark.postgres
 def cloud_with_retail(retail_db: RetailDatabase, tmp_path: Path) -> Iterator[tuple[LocalCloud, resources.Pipeline]]:
     with LocalCloud(tmp_path / "cloud", retry_time_scale=0.001) as cloud:
         document = json.loads(Path(retail_db.secret.removeprefix("file:")).read_text())
-        secret_arn = cloud.client("secretsmanager").create_secret(
-            Name="retail/oltp", SecretString=json.dumps(document)
-        )["ARN"]
-        arguments = {"extract": {"--source_secret": secret_arn}, "load": {"--warehouse_secret": secret_arn}}
+        arguments = resources.database_job_arguments(cloud, document)
         yield cloud, resources.deploy(cloud, default_dataset="retail", job_arguments=arguments)
 
 

@@ -120,6 +120,12 @@ def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[
     return {row[FILE_ID]: int(row["count"]) for row in rows}
 
 
+def _quarantine_rules(spark: SparkSession, quarantine_path: str, ids: Sequence[str]) -> dict[str, int]:
+    """Rows quarantined by rule, for these files or batches only."""
+    quarantine = storage.read_parquet(spark, quarantine_path)
+    return rule_counts(quarantine.where(F.col(FILE_ID).isin(list(ids)))) if quarantine is not None else {}
+
+
 def write_typed(
     strings: DataFrame, table: Table, run_id: str, ingested_at: datetime, raw_path: str, quarantine_path: str
 ) -> None:
@@ -166,19 +172,22 @@ def extract_table(
         raise ExtractError("records would be lost, nothing was kept: " + "; ".join(lost))
     blank = [f"{info.name}: {physical[info.uri].blank_lines} blank line(s) skipped" for info in non_empty
              if physical[info.uri].blank_lines]  # fmt: skip
-    quarantine_df = storage.read_parquet(spark, quarantine_path) if quarantined else None
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
         rows_written=sum(written.values()),
         rows_quarantined=sum(quarantined.values()),
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=rule_counts(quarantine_df.where(F.col(FILE_ID).isin(ids)))
-        if quarantine_df is not None
-        else {},
+        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if quarantined else {},
         files=[info.uri for info in files],
         notes=[*notes, *header_notes, *blank],
     )
+
+
+def database_source(endpoint: JdbcEndpoint, table: Table) -> str:
+    """A database table's lineage name (the _source_file of its rows): URL without query, table."""
+    assert table.jdbc is not None
+    return f"{endpoint.display_url}#{table.jdbc.table}"
 
 
 def read_changed_rows(
@@ -197,7 +206,7 @@ def read_changed_rows(
     return rows.select(
         *[F.col(f"`{name}`").cast("string").alias(name) for name in types],
         F.lit(None).cast("string").alias(parsing.CORRUPT_RECORD),
-        F.lit(f"{endpoint.display_url}#{table.jdbc.table}").alias(SOURCE_FILE),
+        F.lit(database_source(endpoint, table)).alias(SOURCE_FILE),
         F.lit(batch_id).alias(FILE_ID),
     )
 
@@ -235,15 +244,16 @@ def extract_jdbc_table(
             write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
     finally:
         changed.unpersist()
-    written = _counts_by_file(spark, raw_path, [batch_id]).get(batch_id, 0)
-    quarantined = _counts_by_file(spark, quarantine_path, [batch_id]).get(batch_id, 0)
+    written = quarantined = 0
+    if rows_read:  # nothing changed: no batch was written, nothing to count
+        written = _counts_by_file(spark, raw_path, [batch_id]).get(batch_id, 0)
+        quarantined = _counts_by_file(spark, quarantine_path, [batch_id]).get(batch_id, 0)
     if rows_read != written + quarantined:
         storage.delete_all(spark, batch_outputs)
         raise ExtractError(
             f"{table.jdbc.table}: read {rows_read} rows but wrote {written} and quarantined {quarantined}; "
             "nothing was kept"
         )
-    quarantine_df = storage.read_parquet(spark, quarantine_path) if quarantined else None
     since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
     counts = TableCounts(
         rows_read=rows_read,
@@ -251,8 +261,8 @@ def extract_jdbc_table(
         rows_quarantined=quarantined,
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=rule_counts(quarantine_df.where(F.col(FILE_ID) == batch_id)) if quarantine_df else {},
-        files=[f"{endpoint.display_url}#{table.jdbc.table}"],
+        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, [batch_id]) if quarantined else {},
+        files=[database_source(endpoint, table)],
         notes=[f"{table.jdbc.table}: read {since}; watermark now {newest}"],
     )
     return counts, watermarks.entry(column, newest, args.run_id, rows_read)

@@ -48,12 +48,8 @@ def newest_versions(prepared: DataFrame, table: Table) -> DataFrame:
     not_null rule to quarantine."""
     assert table.jdbc is not None
     newest_first = [F.col(table.silver_name(table.jdbc.incremental_column)).desc(), F.col(INGESTED_AT).desc()]
-    key_missing = (
-        F.greatest(*[F.col(column).isNull() for column in table.key])
-        if len(table.key) > 1
-        else F.col(table.key[0]).isNull()
-    )
-    rank = F.when(key_missing, 1).otherwise(F.row_number().over(Window.partitionBy(*table.key).orderBy(*newest_first)))
+    by_key = Window.partitionBy(*table.key).orderBy(*newest_first)
+    rank = F.when(quality.all_present(table.key), F.row_number().over(by_key)).otherwise(1)
     return prepared.withColumn("_version_rank", rank).where(F.col("_version_rank") == 1).drop("_version_rank")
 
 
