@@ -1,9 +1,9 @@
 """Data-quality rules as pure DataFrame functions: every row either passes or is quarantined.
 
 A `Check` is a rule name, a condition that is true when a row breaks the rule, and a reason
-(a string Column naming the column and the offending value). `flag_checks`, `flag_duplicates`
-and `flag_orphans` mark the rows that break a rule with `_rule` (the first broken rule) and
-`_reason`; `clean_rows` and `quarantined_rows` split them, so no row is ever dropped silently.
+(a string Column naming the column and the offending value). A `Checked` holds rows and their
+checks (row rules, duplicate keys, foreign keys); `passing_rows` and `broken_rows` split them, the
+latter with `_rule` (the first broken rule) and `_reason`, so no row is ever dropped silently.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from etl_lib.datasets.base import (
@@ -91,11 +91,7 @@ def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
 
 
 def flag_checks(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
-    """Adds `_rule` (the first broken rule, NULL for a clean row) and `_reason` (every reason).
-
-    (An OR of the conditions with CASE WHENs measured slower on TPC-H SF1 lineitem, 67 s against
-    43 s: Spark evaluates the conditions in the filter and again in the projection.)
-    """
+    """Adds `_rule` (the first broken rule, NULL for a clean row) and `_reason` (every reason)."""
     flagged = with_failures(df, checks)
     broken = F.size(_FAILURES) > 0
     return (
@@ -105,29 +101,62 @@ def flag_checks(df: DataFrame, checks: Sequence[Check]) -> DataFrame:
     )
 
 
-def clean_rows(flagged: DataFrame) -> DataFrame:
-    return flagged.where(F.col(RULE).isNull()).drop(RULE, REASON)
+def breaks_any(checks: Sequence[Check]) -> Column:
+    """True where the row breaks at least one of the checks (never NULL)."""
+    broken = F.lit(False)
+    for check in checks:
+        broken = broken | F.coalesce(check.fails, F.lit(False))
+    return broken
 
 
-def quarantined_rows(flagged: DataFrame) -> DataFrame:
-    return flagged.where(F.col(RULE).isNotNull())
+@dataclass(frozen=True)
+class Checked:
+    """Rows and the checks they must pass, in order (the first broken one names a row's rule).
+
+    `frame` may hold helper columns the checks read (join markers, ranks); `columns` are the
+    row's own columns, the only ones the results keep.
+    """
+
+    frame: DataFrame
+    checks: tuple[Check, ...]
+    columns: tuple[str, ...]
+
+    @staticmethod
+    def of(df: DataFrame, checks: Sequence[Check] = ()) -> Checked:
+        return Checked(df, tuple(checks), tuple(df.columns))
+
+    def adding(self, frame: DataFrame, check: Check) -> Checked:
+        return Checked(frame, (*self.checks, check), self.columns)
 
 
-def unflagged(df: DataFrame) -> DataFrame:
-    return df.withColumn(RULE, F.lit(None).cast("string")).withColumn(REASON, F.lit(None).cast("string"))
+_BROKEN = "_broken"
+
+
+def passing_rows(checked: Checked) -> tuple[DataFrame, Observation]:
+    """The rows that break no check, and an observation that counts, in the same pass, the rows
+    that do (read `observation.get["broken"]` after an action on the rows).
+
+    Checking costs one boolean per row; the reasons are only built for broken rows, by
+    `broken_rows`, when there are any (on TPC-H SF1 lineitem an array of reasons for every row
+    doubled the time of extract and transform). The observation also keeps the filter above
+    the projection that evaluates the checks, so they are evaluated once.
+    """
+    observation = Observation()
+    marked = checked.frame.withColumn(_BROKEN, breaks_any(checked.checks)).observe(
+        observation, F.count(F.when(F.col(_BROKEN), 1)).alias("broken")
+    )
+    return marked.where(~F.col(_BROKEN)).select(*checked.columns), observation
+
+
+def broken_rows(checked: Checked) -> DataFrame:
+    """The rows that break a check, with `_rule` (the first broken) and `_reason` (all of them)."""
+    broken = checked.frame.where(breaks_any(checked.checks))
+    return flag_checks(broken, checked.checks).select(*checked.columns, RULE, REASON)
 
 
 def key_description(key: Sequence[str]) -> Column:
     parts = [F.concat(F.lit(f"{column}="), quoted(column)) for column in key]
     return F.concat_ws(", ", *parts)
-
-
-def _mark(df: DataFrame, condition: Column, rule: str, reason: Column) -> DataFrame:
-    """Flags the still-clean rows meeting condition with rule and reason."""
-    hit = F.col(RULE).isNull() & F.coalesce(condition, F.lit(False))
-    return df.withColumn(REASON, F.when(hit, reason).otherwise(F.col(REASON))).withColumn(
-        RULE, F.when(hit, F.lit(rule)).otherwise(F.col(RULE))
-    )
 
 
 def all_present(columns: Sequence[str]) -> Column:
@@ -143,39 +172,42 @@ def repeated_keys(df: DataFrame, key: Sequence[str]) -> DataFrame:
     return df.groupBy(*key).count().where(F.col("count") > 1).select(*key)
 
 
-def flag_duplicates(
-    df: DataFrame, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
-) -> DataFrame:
-    """Among the clean rows of each key, all but the first by newest_first (ties broken by
-    content, so reruns agree) are flagged with rule and a reason naming the kept row's file."""
-    label = "duplicate key" if rule == "duplicate_key" else "value not unique"
+def with_duplicate_check(
+    checked: Checked, key: Sequence[str], newest_first: Sequence[Column], rule: str = "duplicate_key"
+) -> Checked:
+    """Among the rows of each key, all but the first are duplicates: rows passing the earlier
+    checks come first, then newest_first, then content (so reruns agree); the reason names the
+    kept row's file."""
+    df, label = checked.frame, "duplicate key" if rule == "duplicate_key" else "value not unique"
     # Metadata columns (_ingested_at, _run_id, ...) change between runs: hashing them would let a
     # rerun keep a different row for the same key.
-    content_hash = F.xxhash64(*[F.col(column) for column in df.columns if not column.startswith("_")])
-    window = Window.partitionBy(*key).orderBy(F.col(RULE).isNull().desc(), *newest_first, content_hash.desc())
-    ranked = df.withColumn("_rank", F.row_number().over(window))
-    if "_source_file" in df.columns:
+    content_hash = F.xxhash64(*[F.col(column) for column in checked.columns if not column.startswith("_")])
+    window = Window.partitionBy(*key).orderBy(breaks_any(checked.checks).asc(), *newest_first, content_hash.desc())
+    rank, kept_from = f"_rank_{len(checked.checks)}", f"_kept_from_{len(checked.checks)}"
+    ranked = df.withColumn(rank, F.row_number().over(window))
+    origin = F.lit("")
+    if "_source_file" in checked.columns:
         whole = window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-        ranked = ranked.withColumn("_kept_from", F.first("_source_file").over(whole))
-        origin = F.concat(F.lit("; kept the row from "), F.col("_kept_from"))
-    else:
-        ranked = ranked.withColumn("_kept_from", F.lit(None).cast("string"))
-        origin = F.lit("")
+        ranked = ranked.withColumn(kept_from, F.first("_source_file").over(whole))
+        origin = F.concat(F.lit("; kept the row from "), F.col(kept_from))
     reason = F.concat(F.lit(f"{label} ("), key_description(key), F.lit(")"), origin)
-    return _mark(ranked, F.col("_rank") > 1, rule, reason).drop("_rank", "_kept_from")
+    return checked.adding(ranked, Check(rule, F.col(rank) > 1, reason))
 
 
-def flag_orphans(df: DataFrame, foreign_key: ForeignKey, parent: DataFrame) -> DataFrame:
-    """Clean rows whose (non-null) foreign key is not among the parent's keys are flagged."""
-    marker = "_parent_found"
-    parent_keys = (
-        parent.select(
-            *[F.col(p).alias(c) for c, p in zip(foreign_key.columns, foreign_key.parent_columns, strict=True)]
-        )
-        .distinct()
-        .withColumn(marker, F.lit(True))
-    )
-    joined = df.join(parent_keys, on=list(foreign_key.columns), how="left")
-    has_key = all_present(foreign_key.columns)
+def with_orphan_check(
+    checked: Checked, foreign_key: ForeignKey, parent: DataFrame, parent_unique: bool = False
+) -> Checked:
+    """Rows whose (non-null) foreign key is not among the parent's keys break the check.
+
+    parent_unique: the parent columns are known to be unique (a validated table's key), so the
+    distinct that keeps the join from repeating rows is skipped.
+    """
+    marker = f"_parent_found_{len(checked.checks)}"
+    renamed = [F.col(p).alias(c) for c, p in zip(foreign_key.columns, foreign_key.parent_columns, strict=True)]
+    parent_keys = parent.select(*renamed)
+    if not parent_unique:
+        parent_keys = parent_keys.distinct()
+    joined = checked.frame.join(parent_keys.withColumn(marker, F.lit(True)), on=list(foreign_key.columns), how="left")
+    orphan = all_present(foreign_key.columns) & F.col(marker).isNull()
     reason = F.concat(key_description(foreign_key.columns), F.lit(f" not found in {foreign_key.parent_table}"))
-    return _mark(joined, has_key & F.col(marker).isNull(), foreign_key.name, reason).select(*df.columns)
+    return checked.adding(joined, Check(foreign_key.name, orphan, reason))

@@ -29,7 +29,7 @@ class FileInfo:
 
 
 def file_id(uri: str) -> str:
-    """A short stable id of a landing file; Spark computes the same with file_id_column()."""
+    """A short stable id of a landing file (its raw and quarantine partition)."""
     return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
 
 

@@ -61,8 +61,8 @@ def test_parse_checks_name_the_column_and_the_value(spark):
     df = parsing.with_typed_candidates(
         parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE), TABLE
     )
-    flagged = quality.flag_checks(df, parsing.parse_checks(TABLE))
-    valid, rejected = quality.clean_rows(flagged), quality.quarantined_rows(flagged)
+    checked = quality.Checked.of(df, parsing.parse_checks(TABLE))
+    valid, rejected = quality.passing_rows(checked)[0], quality.broken_rows(checked)
     assert sorted(r.label for r in valid.collect()) == ["blank is not a parse failure", "ok"]
     reasons = {(r.label, r[quality.RULE]): r[quality.REASON] for r in rejected.collect()}
     assert reasons == {

@@ -6,20 +6,24 @@ from etl_lib import quality
 from etl_lib.datasets.base import FAIL, AllowedValues, DateFormat, ForeignKey, NotBlank, NotNull, Range, Regex
 
 
-def split(flagged):
-    return quality.clean_rows(flagged), quality.quarantined_rows(flagged)
+def split(checked):
+    passing, observation = quality.passing_rows(checked)
+    kept = passing.collect()  # the action that fills the observation
+    broken = quality.broken_rows(checked)
+    assert observation.get["broken"] == broken.count()
+    return passing.sparkSession.createDataFrame(kept, passing.schema), broken
 
 
 def split_by_checks(df, checks):
-    return split(quality.flag_checks(df, checks))
+    return split(quality.Checked.of(df, checks))
 
 
 def deduplicate(df, key, newest_first, rule="duplicate_key"):
-    return split(quality.flag_duplicates(quality.unflagged(df), key, newest_first, rule))
+    return split(quality.with_duplicate_check(quality.Checked.of(df), key, newest_first, rule))
 
 
-def check_foreign_key(df, foreign_key, parent):
-    return split(quality.flag_orphans(quality.unflagged(df), foreign_key, parent))
+def check_foreign_key(df, foreign_key, parent, parent_unique=False):
+    return split(quality.with_orphan_check(quality.Checked.of(df), foreign_key, parent, parent_unique))
 
 
 def test_split_by_checks_keeps_every_row_and_collects_all_reasons(spark):
@@ -139,3 +143,41 @@ def test_unique_rule_names_itself_in_the_quarantine(spark):
     assert sorted(r.id for r in kept.collect()) == [1, 3]
     assert [(r.id, r._rule, r._reason) for r in duplicates.collect()] == [
         (2, "unique:phone", "value not unique (phone='a')")]  # fmt: skip
+
+
+def test_duplicates_prefer_rows_that_pass_the_earlier_checks(spark):
+    df = spark.createDataFrame([(1, -5, 2), (1, 3, 1)], "id int, qty int, version int")
+    checked = quality.Checked.of(df, [quality.rule_check(Range("qty", minimum=0))])
+    kept, broken = split(quality.with_duplicate_check(checked, ["id"], [F.col("version").desc()]))
+    assert [(r.id, r.qty) for r in kept.collect()] == [(1, 3)]
+    assert [(r.qty, r._rule, r._reason) for r in broken.collect()] == [
+        (-5, "range:qty", "qty='-5' is outside [0, ]; duplicate key (id='1')")
+    ]
+
+
+def test_rows_breaking_several_kinds_of_check_name_the_first_and_every_reason(spark):
+    orders = spark.createDataFrame([(10, 2, -1), (11, 1, 4)], "order_id int, customer_id int, qty int")
+    customers = spark.createDataFrame([(1,), (1,)], "id int")
+    fk = ForeignKey(("customer_id",), "customers", ("id",))
+    checked = quality.Checked.of(orders, [quality.rule_check(Range("qty", minimum=0))])
+    kept, broken = split(quality.with_orphan_check(checked, fk, customers))
+    assert [r.order_id for r in kept.collect()] == [11]  # the repeated parent key does not repeat the row
+    assert kept.columns == ["order_id", "customer_id", "qty"]
+    assert [(r._rule, r._reason) for r in broken.collect()] == [
+        ("range:qty", "qty='-1' is outside [0, ]; customer_id='2' not found in customers")
+    ]
+
+
+def test_a_unique_parent_is_joined_without_distinct(spark):
+    orders = spark.createDataFrame([(10, 1), (11, 2)], "order_id int, customer_id int")
+    customers = spark.createDataFrame([(1,), (3,)], "id int")
+    fk = ForeignKey(("customer_id",), "customers", ("id",))
+
+    def plan(parent_unique):
+        checked = quality.with_orphan_check(quality.Checked.of(orders), fk, customers, parent_unique)
+        return checked.frame._jdf.queryExecution().optimizedPlan().toString()
+
+    assert "Aggregate" in plan(parent_unique=False)
+    assert "Aggregate" not in plan(parent_unique=True)
+    kept, broken = check_foreign_key(orders, fk, customers, parent_unique=True)
+    assert ([r.order_id for r in kept.collect()], [r.order_id for r in broken.collect()]) == ([10], [11])

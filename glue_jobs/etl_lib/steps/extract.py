@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -109,7 +109,9 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
-    return combined.withColumn(FILE_ID, F.substring(F.sha2(F.col(SOURCE_FILE), 256), 1, 16)), notes
+    # The ids are known here; looking them up costs less than hashing every row's file name.
+    ids = F.create_map(*[F.lit(value) for info in files for value in (info.uri, info.file_id)])
+    return combined.withColumn(FILE_ID, ids[F.col(SOURCE_FILE)]), notes
 
 
 def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
@@ -132,14 +134,11 @@ def write_typed(
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
     into raw, and the rows that cannot be typed into quarantine, both partitioned by _file_id."""
     stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
-    flagged = quality.flag_checks(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
-    # One pass over the source in the common case: the observation counts the rows that failed
-    # while raw is written, and quarantine is only computed when there are any.
-    observation = Observation(f"extract-{table.name}")
-    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("failed"))
-    storage.write_parquet(parsing.to_typed(quality.clean_rows(observed), table, METADATA), raw_path, [FILE_ID])
-    if observation.get["failed"]:
-        rejected = quality.quarantined_rows(flagged)
+    checked = quality.Checked.of(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
+    typed, observation = quality.passing_rows(checked)
+    storage.write_parquet(parsing.to_typed(typed, table, METADATA), raw_path, [FILE_ID])
+    if observation.get["broken"]:  # the source is read again, for the few rows that cannot be typed
+        rejected = quality.broken_rows(checked)
         storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
 
 

@@ -61,22 +61,28 @@ def rule_severities(rules: TableRules) -> dict[str, str]:
 
 
 def validate_table(
-    prepared: DataFrame, table: Table, rules: TableRules, parents: Mapping[str, DataFrame | None]
-) -> DataFrame:
-    """Every row with `_rule`/`_reason` (NULL when clean): row rules, the key, unique rules, then
-    foreign keys. Deduplication (a sort of the whole table) only runs when a key repeats."""
-    flagged = quality.flag_checks(prepared, [quality.rule_check(rule) for rule in rules.rules])
+    prepared: DataFrame,
+    rules: TableRules,
+    key: Sequence[str],
+    parents: Mapping[str, DataFrame | None],
+    parent_keys: Mapping[str, Sequence[str]],
+) -> quality.Checked:
+    """The rows and their checks: row rules, the key, unique rules, then foreign keys (parents
+    are validated silver tables, unique by their key). Deduplication (a sort of the whole table)
+    only runs when a key repeats."""
+    checked = quality.Checked.of(prepared, [quality.rule_check(rule) for rule in rules.rules])
     newest_first = [F.col(column).desc() for column in rules.newest_first]
-    for columns, rule in [(table.key, "duplicate_key"), *((u.columns, u.name) for u in rules.unique)]:
+    for columns, rule in [(key, "duplicate_key"), *((u.columns, u.name) for u in rules.unique)]:
         if not quality.repeated_keys(prepared, columns).isEmpty():
-            flagged = quality.flag_duplicates(flagged, columns, newest_first, rule)
+            checked = quality.with_duplicate_check(checked, columns, newest_first, rule)
     for foreign_key in rules.foreign_keys:
         parent = parents.get(foreign_key.parent_table)
         if parent is None:
             schema = prepared.select(*foreign_key.columns).schema
             parent = prepared.sparkSession.createDataFrame([], schema).toDF(*foreign_key.parent_columns)
-        flagged = quality.flag_orphans(flagged, foreign_key, parent)
-    return flagged
+        unique = set(foreign_key.parent_columns) == set(parent_keys.get(foreign_key.parent_table, ()))
+        checked = quality.with_orphan_check(checked, foreign_key, parent, parent_unique=unique)
+    return checked
 
 
 def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
@@ -130,8 +136,7 @@ def table_rule_results(
 
 def _write_checked(
     spark: SparkSession,
-    flagged: DataFrame,
-    rule_names: Sequence[str],
+    checked: quality.Checked,
     silver_path: str,
     quarantine_path: str,
     run_id: str,
@@ -139,24 +144,55 @@ def _write_checked(
 ) -> dict[str, int]:
     """Writes silver (clean rows) and quarantine; returns the quarantined rows by rule.
 
-    Normally one pass: silver is written while an observation counts the flagged rows, and the
+    Normally one pass: silver is written while an observation counts the broken rows, and the
     quarantine is only computed when there are any. With fail-severity rules the quarantine is
     written first instead, so a failing run leaves the previous silver in place.
     """
-    quarantine = quality.quarantined_rows(flagged).withColumn("_quarantined_by_run", F.lit(run_id))
+    quarantine = quality.broken_rows(checked).withColumn("_quarantined_by_run", F.lit(run_id))
+    if not quarantine_first:
+        clean, observation = quality.passing_rows(checked)
+        storage.write_parquet(clean, silver_path)
+        storage.delete(spark, quarantine_path)
+        if not observation.get["broken"]:
+            return {}
+    storage.write_parquet(quarantine, quarantine_path)
+    written = storage.read_parquet(spark, quarantine_path)
+    return rule_counts(written) if written is not None else {}
+
+
+def _check_and_write(
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    rules: TableRules,
+    prepared: DataFrame,
+    parents: Mapping[str, DataFrame | None],
+    parent_keys: Mapping[str, Sequence[str]],
+    rows_read: int,
+    report: QualityReport,
+) -> dict[str, int]:
+    """Silver and quarantine written, every row rule's result in the report; returns the
+    quarantined rows by rule. Raises when a fail-severity rule is broken (silver untouched)."""
+    silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
+    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name)
+    checked = validate_table(prepared, rules, table.key, parents, parent_keys)
+    severities = rule_severities(rules)
+    quarantine_first = FAIL in severities.values()
+    by_rule = _write_checked(spark, checked, silver_path, quarantine_path, args.run_id, quarantine_first)
+    written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
+    samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
+    for rule, severity in severities.items():
+        broken = by_rule.get(rule, 0)
+        report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
+                                         row_rule_status(broken, severity), samples=samples.get(rule, ())))  # fmt: skip
+        if severity == FAIL and broken:
+            example = f", e.g. {samples[rule][0]}" if samples.get(rule) else ""
+            report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
+    if report.failures:
+        raise DataQualityError("; ".join(report.failures))
     if quarantine_first:
-        storage.write_parquet(quarantine, quarantine_path)
-        written = storage.read_parquet(spark, quarantine_path)
-        return rule_counts(written) if written is not None else {}
-    observation = Observation(f"transform-{silver_path.rsplit('/', 1)[-1]}")
-    counts = [F.count(F.when(F.col(quality.RULE) == name, 1)).alias(name) for name in rule_names]
-    observed = flagged.observe(observation, F.count(F.col(quality.RULE)).alias("_all"), *counts)
-    storage.write_parquet(quality.clean_rows(observed), silver_path)
-    metrics = observation.get
-    storage.delete(spark, quarantine_path)
-    if metrics["_all"]:
-        storage.write_parquet(quarantine, quarantine_path)
-    return {name: int(metrics[name]) for name in rule_names if metrics[name]}
+        storage.write_parquet(quality.passing_rows(checked)[0], silver_path)
+    return by_rule
 
 
 def transform_table(
@@ -165,6 +201,7 @@ def transform_table(
     table: Table,
     rules: TableRules,
     parents: Mapping[str, DataFrame | None],
+    parent_keys: Mapping[str, Sequence[str]],
     report: QualityReport,
 ) -> tuple[TableCounts, DataFrame | None]:
     silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
@@ -179,26 +216,10 @@ def transform_table(
     if table.jdbc is not None:
         prepared = newest_versions(prepared, table).cache()
         superseded = rows_read - prepared.count()
-    flagged = validate_table(prepared, table, rules, parents)
-    severities = rule_severities(rules)
-    quarantine_first = FAIL in severities.values()
-    by_rule = _write_checked(
-        spark, flagged, list(severities), silver_path, quarantine_path, args.run_id, quarantine_first
-    )
-    written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
-    samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
-    for rule, severity in severities.items():
-        broken = by_rule.get(rule, 0)
-        report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
-                                         row_rule_status(broken, severity), samples=samples.get(rule, ())))  # fmt: skip
-        if severity == FAIL and broken:
-            example = f", e.g. {samples[rule][0]}" if samples.get(rule) else ""
-            report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
-    if report.failures:
-        raise DataQualityError("; ".join(report.failures))
-    if quarantine_first:
-        storage.write_parquet(quality.clean_rows(flagged), silver_path)
-    prepared.unpersist()
+    try:
+        by_rule = _check_and_write(spark, args, table, rules, prepared, parents, parent_keys, rows_read, report)
+    finally:
+        prepared.unpersist()
 
     written = count_rows(spark, silver_path)
     counts = TableCounts(
@@ -277,9 +298,12 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
 
     report = QualityReport(args.dataset, args.run_id, summary.started_at)
     silver: dict[str, DataFrame | None] = {}
+    parent_keys = {table.name: table.key for table in dataset.tables}
     try:
         for table in dataset.tables_in_dependency_order():
-            counts, silver[table.name] = transform_table(spark, args, table, table_rules[table.name], silver, report)
+            counts, silver[table.name] = transform_table(
+                spark, args, table, table_rules[table.name], silver, parent_keys, report
+            )
             summary.tables[table.name] = counts
             report.tables[table.name] = {
                 k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
