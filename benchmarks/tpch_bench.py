@@ -6,7 +6,7 @@ For each scale factor: generate TPC-H CSV with tpchgen-cli (cached in .local/ben
 jobs in one Spark session, the DuckDB and the pandas implementations, each in its own process with
 its peak memory sampled (Spark's JVM included), check that the gold tables agree (row counts and
 sums of every shared numeric column), run ours again with nothing new (incremental), and print and
-write a table (benchmarks/results/tpch.md and .json).
+write a table (benchmarks/results/tpch.md and .json) and a plot of time against scale (tpch.svg).
 """
 
 from __future__ import annotations
@@ -193,6 +193,27 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def plot(runs: list[Run], path: Path) -> None:
+    """Total wall time by scale factor, one line per engine (log-log: equal slopes, equal growth)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.5))
+    for engine in dict.fromkeys(r.engine for r in runs):
+        points = sorted((r.scale, r.wall_seconds) for r in runs if r.engine == engine)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=engine, gid=f"engine {engine}")
+    axes.set(xscale="log", yscale="log", xlabel="TPC-H scale factor", ylabel="wall time, s",
+             title=f"CSV landing -> raw -> silver -> gold star schema, {CORES} cores")  # fmt: skip
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Date": None})  # no timestamp: the same results give the same file
+    pyplot.close(figure)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
@@ -214,6 +235,7 @@ def main() -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "tpch.md").write_text(report + "\n")
     (args.output / "tpch.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    plot(runs, args.output / "tpch.svg")
     return 1 if problems else 0
 
 

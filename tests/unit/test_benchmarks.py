@@ -38,3 +38,20 @@ def test_gold_comparison_reports_each_differing_shared_column():
     ours, theirs = run("spark", rows="10", net_revenue="5.00"), run("pandas", rows="10", net_revenue="5.01", extra="1")
     assert compare(ours, theirs) == ["fact_sales.net_revenue: spark 5.00 != pandas 5.01"]
     assert compare(ours, run("duckdb", rows="10", net_revenue="5.00")) == []
+
+
+def test_the_plot_has_one_line_per_engine_through_its_measured_points(tmp_path):
+    from xml.etree import ElementTree
+
+    from benchmarks.tpch_bench import plot
+
+    runs = [Run(scale, engine, seconds, {}, 0, 0, 0) for engine, factor in (("spark", 10.0), ("duckdb", 1.0))
+            for scale, seconds in ((0.1, 2.0 * factor), (1.0, 20.0 * factor))]  # fmt: skip
+    plot(runs, tmp_path / "tpch.svg")
+    root = ElementTree.fromstring((tmp_path / "tpch.svg").read_text())
+    groups = {group.get("id"): group for group in root.iter("{http://www.w3.org/2000/svg}g")}
+    for engine in ("spark", "duckdb"):
+        (line, *_markers) = groups[f"engine {engine}"].iter("{http://www.w3.org/2000/svg}path")
+        assert line.get("d", "").count("L") == 1  # one segment: from the SF 0.1 point to the SF 1 point
+    texts = {text.text for text in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"spark", "duckdb", "TPC-H scale factor"} <= texts
