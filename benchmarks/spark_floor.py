@@ -67,7 +67,8 @@ def main() -> int:
                 started = time.perf_counter()
                 run()
                 seconds.append(time.perf_counter() - started)
-            print(f"| {name} | {seconds[0]:.1f} | {seconds[1]:.1f} | {megabytes / seconds[1] / cores:.0f} |", flush=True)
+            warm_rate = megabytes / seconds[1] / cores
+            print(f"| {name} | {seconds[0]:.1f} | {seconds[1]:.1f} | {warm_rate:.0f} |", flush=True)
     return 0
 
 
