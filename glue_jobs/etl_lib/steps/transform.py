@@ -107,6 +107,27 @@ def quarantine_samples(quarantined: DataFrame, per_rule: int = 3) -> dict[str, t
     return {rule: tuple(reasons) for rule, reasons in samples.items()}
 
 
+def row_rule_results(
+    table: str,
+    severities: Mapping[str, str],
+    by_rule: Mapping[str, int],
+    rows_read: int,
+    samples: Mapping[str, tuple[str, ...]],
+) -> list[RuleResult]:
+    results = []
+    for rule, severity in severities.items():
+        broken = by_rule.get(rule, 0)
+        status = row_rule_status(broken, severity)
+        results.append(RuleResult(table, rule, "transform", severity, rows_read, broken, status,
+                                  samples=samples.get(rule, ())))  # fmt: skip
+    return results
+
+
+def row_rule_failure(table: str, result: RuleResult) -> str:
+    example = f", e.g. {result.samples[0]}" if result.samples else ""
+    return f"{table}: rule {result.rule} (severity fail) broken by {result.broken:,} row(s){example}"
+
+
 def table_rule_results(
     table: Table, rules: TableRules, counts: TableCounts, silver: DataFrame | None, run_date: date
 ) -> list[RuleResult]:
@@ -160,41 +181,6 @@ def _write_checked(
     return rule_counts(written) if written is not None else {}
 
 
-def _check_and_write(
-    spark: SparkSession,
-    args: JobArgs,
-    table: Table,
-    rules: TableRules,
-    prepared: DataFrame,
-    parents: Mapping[str, DataFrame | None],
-    parent_keys: Mapping[str, Sequence[str]],
-    rows_read: int,
-    report: QualityReport,
-) -> dict[str, int]:
-    """Silver and quarantine written, every row rule's result in the report; returns the
-    quarantined rows by rule. Raises when a fail-severity rule is broken (silver untouched)."""
-    silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
-    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name)
-    checked = validate_table(prepared, rules, table.key, parents, parent_keys)
-    severities = rule_severities(rules)
-    quarantine_first = FAIL in severities.values()
-    by_rule = _write_checked(spark, checked, silver_path, quarantine_path, args.run_id, quarantine_first)
-    written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
-    samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
-    for rule, severity in severities.items():
-        broken = by_rule.get(rule, 0)
-        report.results.append(RuleResult(table.name, rule, "transform", severity, rows_read, broken,
-                                         row_rule_status(broken, severity), samples=samples.get(rule, ())))  # fmt: skip
-        if severity == FAIL and broken:
-            example = f", e.g. {samples[rule][0]}" if samples.get(rule) else ""
-            report.failures.append(f"{table.name}: rule {rule} (severity fail) broken by {broken:,} row(s){example}")
-    if report.failures:
-        raise DataQualityError("; ".join(report.failures))
-    if quarantine_first:
-        storage.write_parquet(quality.passing_rows(checked)[0], silver_path)
-    return by_rule
-
-
 def transform_table(
     spark: SparkSession,
     args: JobArgs,
@@ -217,7 +203,19 @@ def transform_table(
         prepared = newest_versions(prepared, table).cache()
         superseded = rows_read - prepared.count()
     try:
-        by_rule = _check_and_write(spark, args, table, rules, prepared, parents, parent_keys, rows_read, report)
+        checked = validate_table(prepared, rules, table.key, parents, parent_keys)
+        severities = rule_severities(rules)
+        quarantine_first = FAIL in severities.values()
+        by_rule = _write_checked(spark, checked, silver_path, quarantine_path, args.run_id, quarantine_first)
+        written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
+        samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
+        row_results = row_rule_results(table.name, severities, by_rule, rows_read, samples)
+        report.results.extend(row_results)
+        report.failures.extend(row_rule_failure(table.name, r) for r in row_results if r.status == FAILED)
+        if report.failures:
+            raise DataQualityError("; ".join(report.failures))
+        if quarantine_first:  # no fail rule broken: the clean rows can replace silver now
+            storage.write_parquet(quality.passing_rows(checked)[0], silver_path)
     finally:
         prepared.unpersist()
 
