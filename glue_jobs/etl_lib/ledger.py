@@ -2,7 +2,8 @@
 
 The ledger is one JSON document in the lake, written only after the run's outputs are, so a
 run that fails part-way re-reads its files next time. A file is new when its URI is not in the
-ledger or its size or modification time changed (a re-delivery under the same name).
+ledger or its content changed (a re-delivery under the same name with other content: compared by
+checksum, never by size and time). The same content delivered again is not read again.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ def parse_ledger(text: str | None) -> dict[str, dict[str, Any]]:
 def new_files(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reprocess: bool) -> list[FileInfo]:
     if reprocess:
         return list(files)
-    fresh = []
-    for info in files:
-        seen = ledger.get(info.uri)
-        if seen is None or seen.get("size") != info.size or seen.get("modified_ms") != info.modified_ms:
-            fresh.append(info)
-    return fresh
+    return [info for info in files if ledger.get(info.uri, {}).get("checksum") != info.checksum]
+
+
+def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """URI -> the partition id of the earlier delivery each of these files replaces."""
+    earlier = {info.uri: ledger.get(info.uri, {}).get("file_id") for info in files}
+    return {uri: str(old) for uri, old in earlier.items() if old}
+
+
+def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
+    """The partitions of a table's current deliveries: any other partition in raw is left over."""
+    return {str(entry["file_id"]) for entry in ledger.values() if entry.get("table") == table}
 
 
 def record_files(
@@ -41,6 +48,7 @@ def record_files(
         files[info.uri] = {
             "size": info.size,
             "modified_ms": info.modified_ms,
+            "checksum": info.checksum,
             "file_id": info.file_id,
             "table": table_of[info.uri],
             "run_id": run_id,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 
@@ -24,16 +24,28 @@ class MalformedFileError(ValueError):
 class FileRecords:
     records: int  # data records, header excluded
     blank_lines: int  # empty or whitespace-only lines: not records
+    read_whole: bool = False  # quoted fields span lines: the file is read as multi-line CSV
+    unbalanced_quotes: bool = False  # a line has an odd number of quote characters
+
+
+def _quote_count(value: str) -> Column:
+    return F.length(value) - F.length(F.regexp_replace(value, '"', ""))
 
 
 def line_records(lines: DataFrame) -> dict[str, FileRecords]:
-    """From (file, value) text lines: one record per non-blank line, minus each file's header."""
+    """From (file, value) text lines: one record per non-blank line, minus each file's header;
+    and whether a line has an odd number of quotes (a quoted field may continue on the next line)."""
     per_file = lines.groupBy("file").agg(
         F.sum(F.when(F.trim("value") != "", 1).otherwise(0)).alias("non_blank"),
         F.sum(F.when(F.trim("value") == "", 1).otherwise(0)).alias("blank"),
+        F.max(F.when(F.instr("value", '"') > 0, _quote_count("value") % 2).otherwise(0)).alias("odd_quotes"),
     )
     return {
-        row["file"]: FileRecords(records=max(int(row["non_blank"]) - 1, 0), blank_lines=int(row["blank"]))
+        row["file"]: FileRecords(
+            records=max(int(row["non_blank"]) - 1, 0),
+            blank_lines=int(row["blank"]),
+            unbalanced_quotes=bool(row["odd_quotes"]),
+        )
         for row in per_file.collect()
     }
 
@@ -58,20 +70,35 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, str | None]:
             blank += 1
 
 
+def _whole_file_records(spark: SparkSession, paths: Sequence[str], delimiter: str) -> dict[str, tuple[int, int, str | None]]:
+    texts = spark.read.text(list(paths), wholetext=True).select(F.input_file_name().alias("file"), "value")
+    return dict(texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
+
+
 def count_physical_records(
     spark: SparkSession, files: Mapping[str, str], multiline: bool, delimiter: str
 ) -> dict[str, FileRecords]:
-    """Records per file URI; files maps each URI to the Hadoop path it is read from."""
+    """Records per file URI; files maps each URI to the Hadoop path it is read from.
+
+    A line-based table's file is counted by lines; when a line has an odd number of quotes and
+    the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
+    so a quoted multi-line record stays one record. A file that does not parse either way (an
+    unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
     if not multiline:
         lines = spark.read.text(list(files.values())).select(F.input_file_name().alias("file"), "value")
         counted = line_records(lines)
+        suspects = [uri for uri, found in counted.items() if found.unbalanced_quotes]
+        if suspects:
+            paths = {uri: path for uri, path in files.items() if uri in suspects}
+            for uri, (records, blank, error) in _whole_file_records(spark, list(paths.values()), delimiter).items():
+                if error is None:
+                    counted[uri] = FileRecords(records, blank, read_whole=True)
     else:
-        texts = spark.read.text(list(files.values()), wholetext=True).select(F.input_file_name().alias("file"), "value")
-        results = texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect()
-        problems = [f"{uri}: {error}" for uri, (_, _, error) in results if error]
+        results = _whole_file_records(spark, list(files.values()), delimiter)
+        problems = [f"{uri}: {error}" for uri, (_, _, error) in results.items() if error]
         if problems:
             raise MalformedFileError("; ".join(problems))
-        counted = {uri: FileRecords(records, blank) for uri, (records, blank, _) in results}
+        counted = {uri: FileRecords(records, blank, read_whole=True) for uri, (records, blank, _) in results.items()}
     return {uri: counted.get(uri, FileRecords(0, 0)) for uri in files}
 
 

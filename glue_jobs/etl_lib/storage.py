@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -22,15 +22,18 @@ class FileInfo:
     name: str
     size: int
     modified_ms: int
+    checksum: str = ""  # of the content (ETag where the file system has one); see with_checksums
 
     @property
     def file_id(self) -> str:
-        return file_id(self.uri)
+        return file_id(self.uri, self.checksum)
 
 
-def file_id(uri: str) -> str:
-    """A short stable id of a landing file (its raw and quarantine partition)."""
-    return hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16]
+def file_id(uri: str, checksum: str = "") -> str:
+    """A short stable id of one delivery of a landing file (its raw and quarantine partition):
+    a re-delivery with other content under the same name gets another id, so the new rows can be
+    written and checked beside the old ones before they replace them."""
+    return hashlib.sha256(f"{uri}|{checksum}".encode()).hexdigest()[:16]
 
 
 def _hadoop(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -46,17 +49,26 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
+def is_hidden(relative_path: str) -> bool:
+    """Hidden as Spark and Hive see it: a part of the path below the root starts with `.`, or with
+    `_` without being a partition folder (`_file_id=...`)."""
+    parts = [part for part in relative_path.split("/") if part]
+    return any(part.startswith(".") or (part.startswith("_") and "=" not in part) for part in parts)
+
+
 def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
-    """Every file below root (recursively), skipping hidden and marker files, sorted by URI."""
+    """Every file below root (recursively), skipping hidden files and folders (`_temporary/`,
+    `.staging/`, `_SUCCESS`), sorted by URI."""
     fs, hadoop_path = _hadoop(spark, root)
     if not fs.exists(hadoop_path):
         return []
+    root_uri = fs.makeQualified(hadoop_path).toUri().getPath().rstrip("/")
     found = []
     iterator = fs.listFiles(hadoop_path, True)
     while iterator.hasNext():
         status = iterator.next()
         name = status.getPath().getName()
-        if name.startswith((".", "_")):
+        if is_hidden(str(status.getPath().toUri().getPath())[len(root_uri) :]):
             continue
         found.append(
             FileInfo(
@@ -68,6 +80,26 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
             )
         )
     return sorted(found, key=lambda info: info.uri)
+
+
+def content_checksum(spark: SparkSession, path: str) -> str:
+    """The file system's checksum of a file when it keeps one (S3A: the ETag), else the MD5 of
+    its bytes, computed in the JVM in one call."""
+    fs, hadoop_path = _hadoop(spark, path)
+    checksum = fs.getFileChecksum(hadoop_path)
+    if checksum is not None:
+        return f"{checksum.getAlgorithmName()}:{bytes(checksum.getBytes()).hex()}"
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    stream = fs.open(hadoop_path)
+    try:
+        return f"md5:{jvm.org.apache.commons.codec.digest.DigestUtils.md5Hex(stream)}"
+    finally:
+        stream.close()
+
+
+def with_checksums(spark: SparkSession, files: Iterable[FileInfo]) -> list[FileInfo]:
+    return [replace(info, checksum=content_checksum(spark, info.path)) for info in files]
 
 
 def list_directories(spark: SparkSession, path: str) -> list[str]:

@@ -27,6 +27,8 @@ class TableCounts:
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    undeclared_columns: list[str] = field(default_factory=list)  # delivered but not declared: not loaded
+    replaced_files: list[str] = field(default_factory=list)  # re-delivered with other content
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_written + self.rows_quarantined + self.rows_superseded
@@ -45,6 +47,9 @@ class RunSummary:
     duration_seconds: float | None = None
     tables: dict[str, TableCounts] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    # What a person should know although nothing failed (schema drift, unclaimed or re-delivered files).
+    warnings: list[str] = field(default_factory=list)
+    unclaimed_files: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         return {

@@ -35,8 +35,8 @@ REGION_CASES = [
     Case("too_few_fields", REGION_HEADER + b"7,Y\n", 0, {"malformed_record": 1}),
     Case("unparseable_int", REGION_HEADER + b"x8,Z,g\n", 0, {"parse:r_regionkey": 1}),
     Case("unclosed_quote", REGION_HEADER + b'9,"OPEN,h\n10,CLOSED,i\n', 1, {"malformed_record": 1}),
-    # A line-based table does not allow quoted line breaks: both physical lines are quarantined.
-    Case("quoted_newline", REGION_HEADER + b'11,"TWO\nLINES",j\n', 0, {"malformed_record": 2}),
+    # A record is one record whatever the table declares: a quoted line break keeps it whole.
+    Case("quoted_newline", REGION_HEADER + b'11,"TWO\nLINES",j\n11b,"",k\n', 1, {"parse:r_regionkey": 1}),
     Case("invalid_utf8", REGION_HEADER + b"12,CAF\xe9,k\n", 0, {"encoding:r_name": 1}),
     Case("blank_lines", REGION_HEADER + b"\n13,BLANK,l\n   \n\n", 1),
     Case("header_only", REGION_HEADER, 0),
@@ -46,6 +46,13 @@ REGION_CASES = [
     Case("escaped_quotes", REGION_HEADER + b'15,"SAID ""HI""",p\n', 1),
     Case("padded_number", REGION_HEADER + b" 16 ,PADDED,q\n", 1),
     Case("undeclared_column", b"r_regionkey,r_name,r_comment,r_extra\n17,EXTRA,r,ignored\n", 1),
+    # A producer added a column: short and long records are still malformed, not shifted into NULLs.
+    Case(
+        "undeclared_short_long",
+        b"r_regionkey,r_name,r_comment,r_extra\n18,SHORT\n19,A,B,C,D,E\n20,OK,s,x\n21,THREE,t\n",
+        1,
+        {"malformed_record": 3},
+    ),
 ]
 
 CONSULTATIONS_HEADER = b"id_consultation,date_consultation,id_centre,id_patient,patient_age,sexe,specialite,diagnostic,duree_minutes,montant\n"  # noqa: E501
@@ -181,6 +188,17 @@ def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
     assert rows[15] == ('SAID "HI"', "p")
     assert rows[16] == ("PADDED", "q")
     assert rows[2] == ("AMERICA", "b")  # no stray carriage return
+    assert rows[11] == ("TWO\nLINES", "j")  # a quoted line break in a line-based table: one record, whole
+    assert 18 not in rows and 19 not in rows and rows[20] == ("OK", "s")  # not shifted by the extra column
+
+
+def test_schema_drift_is_reported_not_silent(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write_corpus(landing, "region", REGION_CASES)
+    summary = run_job("extract", "tpch", lake, "drift", landing)
+    assert summary["tables"]["region"]["undeclared_columns"] == ["r_extra"]
+    assert any("schema drift: undeclared column(s) r_extra" in warning for warning in summary["warnings"])
+    assert "region_undeclared_short_long.csv: undeclared column(s) r_extra not loaded" in summary["tables"]["region"]["notes"]
 
 
 @pytest.mark.parametrize(

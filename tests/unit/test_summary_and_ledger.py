@@ -4,6 +4,7 @@ import json
 import pytest
 
 from etl_lib import ledger
+from etl_lib import storage
 from etl_lib.storage import FileInfo, file_id
 from etl_lib.summary import AccountingError, TableCounts, new_summary
 
@@ -29,17 +30,39 @@ def test_summary_json_has_totals_and_duration():
     assert data["status"] == "succeeded"
 
 
-def info(name, size=10, modified=1):
-    return FileInfo(uri=f"s3://landing/{name}", path=f"s3://landing/{name}", name=name, size=size, modified_ms=modified)
+def info(name, size=10, modified=1, checksum="md5:aaa"):
+    return FileInfo(uri=f"s3://landing/{name}", path=f"s3://landing/{name}", name=name, size=size,
+                    modified_ms=modified, checksum=checksum)  # fmt: skip
 
 
-def test_ledger_picks_new_and_redelivered_files_only():
-    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv")], "r1", {
-        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t"}))  # fmt: skip
-    current = [info("a.csv"), info("b.csv", size=11), info("c.csv")]
+def test_ledger_picks_new_and_redelivered_files_by_content_only():
+    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("d.csv")], "r1", {
+        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}))  # fmt: skip
+    current = [
+        info("a.csv", modified=99),  # the same content sent again: not read again
+        info("b.csv", checksum="md5:bbb"),  # other content, same size and time: read again
+        info("c.csv"),
+        info("d.csv", size=11, modified=2),
+    ]
     assert [f.name for f in ledger.new_files(current, seen, reprocess=False)] == ["b.csv", "c.csv"]
-    assert [f.name for f in ledger.new_files(current, seen, reprocess=True)] == ["a.csv", "b.csv", "c.csv"]
-    assert seen["s3://landing/a.csv"]["file_id"] == file_id("s3://landing/a.csv")
+    assert [f.name for f in ledger.new_files(current, seen, reprocess=True)] == ["a.csv", "b.csv", "c.csv", "d.csv"]
+    assert seen["s3://landing/a.csv"]["file_id"] == file_id("s3://landing/a.csv", "md5:aaa")
+    assert ledger.replaced_deliveries([current[1], current[2]], seen) == {
+        "s3://landing/b.csv": file_id("s3://landing/b.csv", "md5:aaa")
+    }
+    assert ledger.file_ids(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
+
+
+def test_a_delivery_id_depends_on_its_content():
+    assert file_id("s3://landing/a.csv", "md5:1") != file_id("s3://landing/a.csv", "md5:2")
+    assert file_id("s3://landing/a.csv", "md5:1") == info("a.csv", checksum="md5:1").file_id
+
+
+def test_hidden_paths_are_those_spark_and_hive_skip():
+    assert storage.is_hidden("/_temporary/0/part.csv")
+    assert storage.is_hidden("/.staging/x.csv") and storage.is_hidden("/orders/_SUCCESS")
+    assert not storage.is_hidden("/orders/orders.1.csv") and not storage.is_hidden("/my_orders.csv")
+    assert not storage.is_hidden("/_file_id=0a1b/part-0.parquet")  # a partition folder
 
 
 def test_empty_ledger_text_means_nothing_seen():

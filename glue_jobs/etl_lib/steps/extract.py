@@ -7,7 +7,7 @@ import csv
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
@@ -70,23 +70,28 @@ def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
     return [name for name in header if name not in declared]
 
 
-def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.FileInfo]) -> tuple[DataFrame, list[str]]:
+def read_landing(
+    spark: SparkSession, table: Table, files: Sequence[storage.FileInfo], read_whole: Collection[str]
+) -> tuple[DataFrame, dict[str, list[str]]]:
     """The table's new landing files as strings, one column per declared column, plus metadata,
-    and notes about columns that were ignored.
+    and the undeclared columns of each file (by file name).
 
     Files are grouped by header, so columns are matched by name (a reordered or partial header
-    is read correctly) and every record the CSV reader cannot split lands in _corrupt_record.
+    is read correctly), and every record the CSV reader cannot split into the header's fields
+    lands in _corrupt_record, whatever the header holds: the session never prunes CSV columns
+    (runtime.SESSION_SETTINGS), so an undeclared column does not hide a short or long record.
+    Files in read_whole (URIs) are read as multi-line CSV: their quoted fields span lines.
     """
-    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    notes = []
+    groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
+    undeclared = {}
     for info in files:
         header = parse_header(storage.read_first_line(spark, info.path), table.delimiter)
         ignored = check_header(info.uri, table, header)
         if ignored:
-            notes.append(f"{info.name}: undeclared column(s) {', '.join(ignored)} not loaded")
-        groups[header].append(info.path)
+            undeclared[info.name] = ignored
+        groups[(header, table.multiline or info.uri in read_whole)].append(info.path)
     frames = []
-    for header, paths in groups.items():
+    for (header, whole), paths in groups.items():
         schema = StructType(
             [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
         )
@@ -95,7 +100,7 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
             .option("header", "true")
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", parsing.CORRUPT_RECORD)
-            .option("multiLine", str(table.multiline).lower())
+            .option("multiLine", str(whole).lower())
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
@@ -111,7 +116,7 @@ def read_landing(spark: SparkSession, table: Table, files: Sequence[storage.File
         combined = combined.unionByName(frame)
     # The ids are known here; looking them up costs less than hashing every row's file name.
     ids = F.create_map(*[F.lit(value) for info in files for value in (info.uri, info.file_id)])
-    return combined.withColumn(FILE_ID, ids[F.col(SOURCE_FILE)]), notes
+    return combined.withColumn(FILE_ID, ids[F.col(SOURCE_FILE)]), undeclared
 
 
 def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
@@ -142,35 +147,49 @@ def write_typed(
         storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
 
 
+def delivery_partitions(raw_path: str, quarantine_path: str, ids: Iterable[str]) -> list[str]:
+    return [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
+
+
 def extract_table(
     spark: SparkSession, args: JobArgs, table: Table, files: Sequence[storage.FileInfo], ingested_at: datetime
 ) -> TableCounts:
+    """The new deliveries of one table into their own raw and quarantine partitions, reconciled
+    file by file with the records counted in the files. A delivery's partition id depends on its
+    content, so a re-delivery is written beside the delivery it replaces; the caller removes the
+    old one only once the ledger names the new one. On any mismatch the new partitions are
+    removed and the previous deliveries stay as they were."""
     raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
     quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
     ids = [info.file_id for info in files]
-    outputs_of_these_files = [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
-    # A re-delivered or reprocessed file replaces everything it produced before.
-    storage.delete_all(spark, outputs_of_these_files)
+    new_partitions = delivery_partitions(raw_path, quarantine_path, ids)
+    storage.delete_all(spark, new_partitions)  # what an earlier, failed attempt at these deliveries left
     non_empty = [info for info in files if info.size > 0]
     notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
     if not non_empty:
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
-    strings, header_notes = read_landing(spark, table, non_empty)
-    write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
-
     physical = records.count_physical_records(
         spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
     )
+    read_whole = {uri for uri, found in physical.items() if found.read_whole}
+    strings, undeclared = read_landing(spark, table, non_empty, read_whole)
+    write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
+
     written = _counts_by_file(spark, raw_path, ids)
     quarantined = _counts_by_file(spark, quarantine_path, ids)
     parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in non_empty}
     lost = records.mismatches(physical, parsed, [info.uri for info in non_empty])
     if lost:
-        storage.delete_all(spark, outputs_of_these_files)
-        raise ExtractError("records would be lost, nothing was kept: " + "; ".join(lost))
+        storage.delete_all(spark, new_partitions)
+        raise ExtractError(
+            "records would be lost, nothing of this run was kept (earlier deliveries stay in raw): " + "; ".join(lost)
+        )
     blank = [f"{info.name}: {physical[info.uri].blank_lines} blank line(s) skipped" for info in non_empty
              if physical[info.uri].blank_lines]  # fmt: skip
+    multi_line = [f"{info.name}: quoted fields span lines, read as multi-line CSV" for info in non_empty
+                  if info.uri in read_whole and not table.multiline]  # fmt: skip
+    drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
         rows_written=sum(written.values()),
@@ -179,8 +198,21 @@ def extract_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if quarantined else {},
         files=[info.uri for info in files],
-        notes=[*notes, *header_notes, *blank],
+        notes=[*notes, *drift, *multi_line, *blank],
+        undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
+
+
+def remove_leftover_partitions(spark: SparkSession, args: JobArgs, table: Table, current_ids: set[str]) -> None:
+    """Partitions of a file table that no ledger entry names (a run that failed before writing the
+    ledger, or died before removing a replaced delivery) are removed, so raw holds exactly the
+    current delivery of each landing file."""
+    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
+    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    for path in (raw_path, quarantine_path):
+        for name in storage.list_directories(spark, path):
+            if name.startswith(f"{FILE_ID}=") and name.removeprefix(f"{FILE_ID}=") not in current_ids:
+                storage.delete(spark, f"{path}/{name}")
 
 
 def database_source(endpoint: JdbcEndpoint, table: Table) -> str:
@@ -307,11 +339,16 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
 
     ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
     seen = ledger.parse_ledger(storage.read_text(spark, ledger_path))
+    for table in dataset.file_tables:
+        remove_leftover_partitions(spark, args, table, ledger.file_ids(seen, table.name))
     by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), dataset.file_tables)
-    fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in by_table.items()}
-    fresh = {name: files for name, files in fresh.items() if files}
+    summary.unclaimed_files = unclaimed
     if unclaimed:
-        messages.append(f"{len(unclaimed)} landing file(s) match no table: {', '.join(unclaimed[:5])}")
+        shown = ", ".join(uri.rsplit("/", 1)[-1] for uri in unclaimed[:5]) + (" ..." if len(unclaimed) > 5 else "")
+        summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {shown}")
+    claimed = {name: storage.with_checksums(spark, files) for name, files in by_table.items()}
+    fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in claimed.items()}
+    fresh = {name: files for name, files in fresh.items() if files}
     if not fresh:
         status = "succeeded" if database_rows else "no_new_files"
         summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
@@ -323,11 +360,29 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     summary.check_accounting()
     table_of = {info.uri: name for name, files in fresh.items() for info in files}
     processed = [info for files in fresh.values() for info in files]
+    replaced = {uri: old for uri, old in ledger.replaced_deliveries(processed, seen).items()
+                if old not in {info.file_id for info in processed}}  # fmt: skip
     storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
+    for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
+        table = dataset.table(table_of[uri])
+        raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
+        storage.delete_all(spark, delivery_partitions(raw_path, quarantine_of(args, table), [old_id]))
+        summary.tables[table.name].replaced_files.append(uri)
+        summary.warnings.append(
+            f"{uri.rsplit('/', 1)[-1]} was delivered again with other content: it replaces the delivery "
+            f"read by run {seen[uri].get('run_id')}"
+        )
     totals = summary.totals()
     extracted = (
         f"extracted {len(processed)} file(s): {totals['rows_written']} rows typed, "
         f"{totals['rows_quarantined']} quarantined"
     )
+    drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
+    if drift:
+        summary.warnings.append(f"schema drift: undeclared column(s) {', '.join(drift)} not loaded")
     summary.finish("succeeded", "; ".join([extracted, *messages]))
     return summary
+
+
+def quarantine_of(args: JobArgs, table: Table) -> str:
+    return layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)

@@ -1,0 +1,106 @@
+"""Producers re-send files, add folders and drop stray files: raw always holds exactly the current
+delivery of each landing file, and nothing changes silently."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from etl_lib.job import JobFailedError
+from tests.integration.conftest import published_location, run_all, run_job
+from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
+
+FILE = "consultations_2024_03.csv"
+RAW = "raw/consultations/consultations"
+
+
+def deliver(landing, rows, name=FILE, header=CONSULTATIONS_HEADER):
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / name).write_bytes(header + b"".join(rows))
+
+
+def raw_ids(spark, lake):
+    return sorted(r.id_consultation for r in spark.read.parquet(str(lake / RAW)).collect())
+
+
+def gold_ids(spark, lake):
+    location = published_location(lake, "consultations", "fact_consultation")
+    return sorted(r.consultation_id for r in spark.read.parquet(location).collect())
+
+
+@pytest.fixture
+def delivered(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    run_all("consultations", landing, lake, "r1")
+    return landing, lake
+
+
+def test_a_failing_redelivery_keeps_the_previous_rows(spark, delivered):
+    landing, lake = delivered
+    ledger_before = (lake / "_state/consultations/extract_ledger.json").read_text()
+    # The producer re-sends the file without a required column: the new delivery cannot be used.
+    header_without_montant = CONSULTATIONS_HEADER.replace(b",montant", b"")
+    deliver(landing, [consultation(7).rsplit(b",", 1)[0] + b"\n"], header=header_without_montant)
+    with pytest.raises(JobFailedError, match="missing required column"):
+        run_job("extract", "consultations", lake, "r2", landing)
+    assert raw_ids(spark, lake) == [1, 2, 3]
+    assert (lake / "_state/consultations/extract_ledger.json").read_text() == ledger_before
+    # The producer sends a corrected file: it replaces the first delivery.
+    deliver(landing, [consultation(8), consultation(9, montant="abc")])
+    summaries = run_all("consultations", landing, lake, "r3")
+    assert raw_ids(spark, lake) == [8]
+    assert gold_ids(spark, lake) == [8]
+    assert summaries["extract"]["tables"]["consultations"]["quarantine_by_rule"] == {"parse:montant": 1}
+
+
+def test_a_same_name_redelivery_with_new_content_replaces_the_old_rows_and_says_so(spark, delivered):
+    landing, lake = delivered
+    before = (landing / FILE).stat()
+    deliver(landing, [consultation(4), consultation(5), consultation(6)])  # same size as before
+    os.utime(landing / FILE, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same time
+    summaries = run_all("consultations", landing, lake, "r2")
+    assert raw_ids(spark, lake) == [4, 5, 6]
+    assert gold_ids(spark, lake) == [4, 5, 6]
+    extract = summaries["extract"]
+    assert extract["tables"]["consultations"]["replaced_files"] == [(landing / FILE).as_uri()]
+    assert any(f"{FILE} was delivered again with other content" in w and "run r1" in w for w in extract["warnings"])
+
+
+def test_the_same_content_sent_again_is_not_read_again(delivered):
+    landing, lake = delivered
+    content = (landing / FILE).read_bytes()
+    (landing / FILE).unlink()
+    (landing / FILE).write_bytes(content)  # a new modification time, the same bytes
+    again = run_job("extract", "consultations", lake, "r2", landing)
+    assert again["status"] == "no_new_files"
+
+
+def test_leftovers_of_a_run_that_died_are_removed(spark, delivered):
+    landing, lake = delivered
+    current = next((lake / RAW).glob("_file_id=*"))
+    shutil.copytree(current, lake / RAW / "_file_id=0000deadbeef0000")  # a partition no ledger names
+    deliver(landing, [consultation(10)], name="consultations_2024_04.csv")
+    run_all("consultations", landing, lake, "r2")
+    assert raw_ids(spark, lake) == [1, 2, 3, 10]
+    assert not (lake / RAW / "_file_id=0000deadbeef0000").exists()
+
+
+def test_unclaimed_files_are_a_warning_and_hidden_folders_are_ignored(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(1)])
+    deliver(landing / "_temporary" / "0", [consultation(2)])  # a writer's scratch folder
+    deliver(landing / ".staging", [consultation(3)])
+    for stray in ("consultations_2024_05.csv.gz", "CONSULTATIONS.CSV", "readme.txt"):
+        (landing / stray).write_bytes(b"x")
+    extract = run_job("extract", "consultations", lake, "r1", landing)
+    assert extract["status"] == "succeeded"
+    assert raw_ids(spark, lake) == [1]
+    assert sorted(uri.rsplit("/", 1)[1] for uri in extract["unclaimed_files"]) == [
+        "CONSULTATIONS.CSV",
+        "consultations_2024_05.csv.gz",
+        "readme.txt",
+    ]
+    assert any("3 landing file(s) match no table of consultations" in w for w in extract["warnings"])
