@@ -61,7 +61,7 @@ def main() -> int:
     print(f"TPC-H SF{args.scale} lineitem: {megabytes:,.0f} MB of CSV; Spark local[{cores}]\n")
     print("| variant | cold s | warm s | warm MB/s/core |\n| --- | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as scratch:
-        for name, run in variants(lambda: read_landing(spark, LINEITEM, files)[0], f"{scratch}/raw").items():
+        for name, run in variants(lambda: read_landing(spark, LINEITEM, files, ())[0], f"{scratch}/raw").items():
             seconds = []
             for _ in range(2):
                 started = time.perf_counter()

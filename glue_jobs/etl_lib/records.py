@@ -70,7 +70,9 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, str | None]:
             blank += 1
 
 
-def _whole_file_records(spark: SparkSession, paths: Sequence[str], delimiter: str) -> dict[str, tuple[int, int, str | None]]:
+def _whole_file_records(
+    spark: SparkSession, paths: Sequence[str], delimiter: str
+) -> dict[str, tuple[int, int, str | None]]:
     texts = spark.read.text(list(paths), wholetext=True).select(F.input_file_name().alias("file"), "value")
     return dict(texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
 

@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from etl_lib import ledger
-from etl_lib import storage
+from etl_lib import ledger, storage
 from etl_lib.storage import FileInfo, file_id
 from etl_lib.summary import AccountingError, TableCounts, new_summary
 
@@ -60,8 +59,10 @@ def test_a_delivery_id_depends_on_its_content():
 
 def test_hidden_paths_are_those_spark_and_hive_skip():
     assert storage.is_hidden("/_temporary/0/part.csv")
-    assert storage.is_hidden("/.staging/x.csv") and storage.is_hidden("/orders/_SUCCESS")
-    assert not storage.is_hidden("/orders/orders.1.csv") and not storage.is_hidden("/my_orders.csv")
+    assert storage.is_hidden("/.staging/x.csv")
+    assert storage.is_hidden("/orders/_SUCCESS")
+    assert not storage.is_hidden("/orders/orders.1.csv")
+    assert not storage.is_hidden("/my_orders.csv")
     assert not storage.is_hidden("/_file_id=0a1b/part-0.parquet")  # a partition folder
 
 
