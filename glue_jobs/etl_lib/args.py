@@ -14,7 +14,8 @@ from dataclasses import dataclass
 JOBS = ("extract", "transform", "load")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
-_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# A run id names folders (version=<run_id>) and files: no separators, no "..", no ":".
+_RUN_ID_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -108,7 +109,10 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
     job_run_id = options.get("JOB_RUN_ID", "").strip() or "local"
     run_id = _optional(options, "run_id") or job_run_id
     if not _RUN_ID_PATTERN.match(run_id):
-        raise ArgumentError(f"{job}: --run_id {run_id!r} may only contain letters, digits and _.:- (1-128 chars)")
+        raise ArgumentError(
+            f"{job}: --run_id {run_id!r} may only contain letters, digits and _.- (1-128 chars, "
+            "not starting with . and without ..)"
+        )
     source_path = _optional(options, "source_path") if job == "extract" else None
     warehouse_schema = _optional(options, "warehouse_schema")
     if warehouse_schema is not None and not _IDENTIFIER.match(warehouse_schema):

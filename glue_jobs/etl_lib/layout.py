@@ -27,6 +27,10 @@ def gold_manifest_dir(lake: str, dataset: str) -> str:
     return f"{lake}/gold/{dataset}/_manifests"
 
 
+def gold_manifest_path(lake: str, dataset: str, version: str) -> str:
+    return f"{gold_manifest_dir(lake, dataset)}/{version}.json"
+
+
 def extract_ledger_path(lake: str, dataset: str) -> str:
     return f"{lake}/_state/{dataset}/extract_ledger.json"
 

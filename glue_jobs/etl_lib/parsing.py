@@ -36,7 +36,7 @@ def parsed_value(column: Column) -> SparkColumn:
     """The typed value of a string column (NULL when it does not parse)."""
     source = F.col(f"`{column.name}`")
     if column.type == "date":
-        return F.to_date(F.expr(f"try_to_timestamp(`{column.name}`, '{column.date_format}')"))
+        return F.to_date(F.try_to_timestamp(source, F.lit(column.date_format)))
     if column.type == "string":
         return source
     if _decimal_scale(column.type) is not None:

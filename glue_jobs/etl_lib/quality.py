@@ -66,7 +66,8 @@ def rule_check(rule: RowRule) -> Check:
         breaks = value.isNotNull() & ~value.cast("string").rlike(rule.pattern)
         return Check(rule.name, breaks, _value_reason(rule.column, f"does not match {rule.pattern}"), rule.severity)
     if isinstance(rule, DateFormat):
-        breaks = value.isNotNull() & F.expr(f"try_to_timestamp(`{rule.column}`, '{rule.format}')").isNull()
+        # The format is a literal, never SQL text: a rules file cannot inject an expression.
+        breaks = value.isNotNull() & F.try_to_timestamp(value.cast("string"), F.lit(rule.format)).isNull()
         return Check(rule.name, breaks, _value_reason(rule.column, f"is not a date ({rule.format})"), rule.severity)
     too_low = F.lit(False) if rule.minimum is None else value < F.lit(rule.minimum)
     too_high = F.lit(False) if rule.maximum is None else value > F.lit(rule.maximum)

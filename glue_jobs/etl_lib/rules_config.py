@@ -36,6 +36,7 @@ from etl_lib.datasets.base import (
     Range,
     Regex,
     RowRule,
+    Table,
     TableRule,
     TableRules,
     Unique,
@@ -204,7 +205,24 @@ def load_rules(text: str, dataset: Dataset, source: str = "rules") -> dict[str, 
                 f"{source}.tables.{name}: not a table of dataset {dataset.name} ({', '.join(sorted(known))})"
             )
         configured[name] = _table_rules(table_data, f"{source}.tables.{name}", dataset)
+        check_keeps_model_rules(dataset.table(name), configured[name], f"{source}.tables.{name}")
     return configured
+
+
+def check_keeps_model_rules(table: Table, rules: TableRules, where: str) -> None:
+    """A rules file may add rules and change severities, but not remove what the gold model relies
+    on: not-null on the key and foreign-key columns, and the declared foreign keys (without them,
+    orphans would be dropped by the model's inner joins instead of quarantined)."""
+    not_null = {rule.column for rule in rules.rules if isinstance(rule, NotNull)}
+    joined_on = dict.fromkeys([*table.key, *(column for fk in table.foreign_keys for column in fk.columns)])
+    missing = [f"not_null:{column}" for column in map(table.silver_name, joined_on) if column not in not_null]
+    kept = {(fk.columns, fk.parent_table, fk.parent_columns) for fk in rules.foreign_keys}
+    missing += [fk.name for fk in table.foreign_keys if (fk.columns, fk.parent_table, fk.parent_columns) not in kept]
+    if missing:
+        raise RulesConfigError(
+            f"{where}: cannot remove {', '.join(missing)}: the key and foreign keys declared in the dataset "
+            "are what the gold model relies on (severities may change)"
+        )
 
 
 def effective_rules(dataset: Dataset, configured: Mapping[str, TableRules] | None = None) -> dict[str, TableRules]:

@@ -109,7 +109,7 @@ def test_notification_that_keeps_failing_fails_the_execution(deployed):
 
 def test_a_fail_severity_rule_fails_the_run_and_the_notification_names_it(deployed):
     strict = {"tables": {"consultations": {"rules": [
-        {"type": "not_blank", "column": "diagnostic"},
+        {"type": "not_null", "column": "consultation_id"}, {"type": "not_blank", "column": "diagnostic"},
         {"type": "range", "column": "patient_age", "min": 0, "max": 120, "severity": "fail"}]}}}  # fmt: skip
     rules_uri = f"s3://{deployed.pipeline.lake_bucket}/config/strict-rules.json"
     deployed.cloud.client("s3").put_object(
@@ -123,7 +123,8 @@ def test_a_fail_severity_rule_fails_the_run_and_the_notification_names_it(deploy
     assert email.subject == f"[Glue ETL] FAILED at Transform: consultations run {run_id}"
     out_of_range = deployed.sample.defects["age_out_of_range"]
     assert (f"DataQualityError: consultations: rule range:patient_age (severity fail) broken by {out_of_range} row(s), "
-            "e.g. patient_age=") in email.text  # fmt: skip
+            "e.g. the row at consultations_") in email.text  # fmt: skip
+    assert "patient_age=" not in email.text  # where the row is, never its values
     assert "Data quality: FAILED" in email.text
     quality = deployed.read_json(f"{deployed.lake('strict')}/_runs/consultations/{run_id}/quality.json")
     assert quality["status"] == "failed"

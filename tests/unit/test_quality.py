@@ -137,6 +137,14 @@ def test_regex_and_date_format_rules(spark):
     )
 
 
+def test_a_date_format_is_a_literal_never_sql_text(spark):
+    df = spark.createDataFrame([("2024'01",), ("2024-01",), (None,)], "day string")
+    injected = DateFormat("day", "yyyy''MM') IS NULL OR (true")  # SQL text if pasted into an expression
+    valid, quarantined = split_by_checks(df, [quality.rule_check(injected)])
+    assert [r.day for r in valid.collect()] == [None]
+    assert sorted(r.day for r in quarantined.collect()) == ["2024'01", "2024-01"]
+
+
 def test_unique_rule_names_itself_in_the_quarantine(spark):
     df = spark.createDataFrame([(1, "a"), (2, "a"), (3, "b")], "id int, phone string")
     kept, duplicates = deduplicate(df, ["phone"], [F.col("id")], rule="unique:phone")

@@ -20,15 +20,18 @@ def test_exported_rules_load_back_to_the_declared_ones(name):
 def test_a_configured_table_replaces_its_declared_rules_and_others_keep_theirs():
     text = json.dumps({"tables": {"orders": {
         "rules": [{"type": "range", "column": "o_totalprice", "min": 0, "severity": "fail"},
-                  {"type": "regex", "column": "o_clerk", "pattern": "^Clerk#[0-9]{9}$"}],
+                  {"type": "regex", "column": "o_clerk", "pattern": "^Clerk#[0-9]{9}$"},
+                  {"type": "not_null", "column": "o_orderkey"}, {"type": "not_null", "column": "o_custkey"}],
+        "foreign_keys": [{"columns": ["o_custkey"], "parent_table": "customer", "parent_columns": ["c_custkey"],
+                          "severity": "fail"}],
         "table_rules": [{"type": "min_rows", "value": 10, "severity": "warn"}],
         "newest_first": ["o_orderdate"]}}})  # fmt: skip
     effective = rules_config.effective_rules(TPCH, load_rules(text, TPCH))
     orders = effective["orders"]
-    assert orders.rules == (Range("o_totalprice", 0.0, None, FAIL), Regex("o_clerk", "^Clerk#[0-9]{9}$"))
+    assert orders.rules[:2] == (Range("o_totalprice", 0.0, None, FAIL), Regex("o_clerk", "^Clerk#[0-9]{9}$"))
     assert orders.table_rules == (MinRows(10, WARN),)
     assert orders.newest_first == ("o_orderdate",)
-    assert orders.foreign_keys == ()
+    assert [fk.severity for fk in orders.foreign_keys] == [FAIL]
     assert effective["lineitem"] == TPCH.table("lineitem").declared_rules()
 
 
@@ -56,6 +59,12 @@ def test_a_configured_table_replaces_its_declared_rules_and_others_keep_theirs()
          "rules.tables.orders.table_rules[0].value: a ratio between 0 and 1 is expected"),
         ({"tables": {"orders": {"table_rules": [{"type": "min_rows", "value": 1, "severity": "quarantine"}]}}},
          "rules.tables.orders.table_rules[0].severity: 'quarantine' is not one of fail, warn"),
+        ({"tables": {"orders": {"rules": [{"type": "not_null", "column": "o_orderkey"}]}}},
+         "rules.tables.orders: cannot remove not_null:o_custkey, foreign_key:o_custkey->customer: the key"),
+        ({"tables": {"lineitem": {}}},
+         "rules.tables.lineitem: cannot remove not_null:l_orderkey, not_null:l_linenumber, not_null:l_partkey, "
+         "not_null:l_suppkey, foreign_key:l_orderkey->orders, foreign_key:l_partkey->part, "
+         "foreign_key:l_suppkey->supplier"),
         ({"tables": {"orders": {"foreign_keys": [{"columns": ["a"], "parent_table": "x", "parent_columns": ["b"]}]}}},
          "rules.tables.orders.foreign_keys[0].parent_table: 'x' is not a table of dataset tpch"),
         ({"tables": {"orders": {"foreign_keys": [{"columns": ["a", "b"], "parent_table": "customer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, SparkSession
 
-from etl_lib import quality, storage
+from etl_lib import layout, quality, storage
 from etl_lib.args import JobArgs
 from etl_lib.summary import RunSummary, summary_path
 
@@ -24,6 +24,18 @@ def count_rows(spark: SparkSession, path: str, where: Column | None = None) -> i
     if df is None:
         return 0
     return (df if where is None else df.where(where)).count()
+
+
+class RunIdReusedError(RuntimeError):
+    """The run id already names a written gold version: a run never rewrites another's version."""
+
+
+def refuse_used_run_id(spark: SparkSession, args: JobArgs) -> None:
+    if storage.exists(spark, layout.gold_manifest_path(args.lake_path, args.dataset, args.run_id)):
+        raise RunIdReusedError(
+            f"run id {args.run_id} already wrote gold version {args.run_id} of {args.dataset}; "
+            "start the run with a new run id (or none: the execution name is used)"
+        )
 
 
 def write_summary(spark: SparkSession, args: JobArgs, summary: RunSummary) -> str:

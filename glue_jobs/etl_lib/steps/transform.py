@@ -30,7 +30,9 @@ from etl_lib.report import (
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
+    SOURCE_FILE,
     count_rows,
+    refuse_used_run_id,
     rule_counts,
 )
 from etl_lib.summary import RunSummary, TableCounts, new_summary, summary_path
@@ -93,18 +95,22 @@ def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def quarantine_samples(quarantined: DataFrame, per_rule: int = 3) -> dict[str, tuple[str, ...]]:
-    window = Window.partitionBy(quality.RULE).orderBy(quality.REASON)
+def quarantine_samples(quarantined: DataFrame, key: Sequence[str], per_rule: int = 3) -> dict[str, tuple[str, ...]]:
+    """Where a few broken rows of each rule are: their file (or source table) and key, never their
+    values, so the report, the failure message and the notification carry no personal data."""
+    source = F.regexp_extract(F.col(SOURCE_FILE), r"[^/#]+$", 0) if SOURCE_FILE in quarantined.columns else F.lit("")
+    location = F.concat_ws(", ", F.nullif(source, F.lit("")), quality.key_description(key))
+    window = Window.partitionBy(quality.RULE).orderBy("_location")
     rows = (
-        quarantined.select(quality.RULE, quality.REASON)
+        quarantined.select(quality.RULE, location.alias("_location"))
         .withColumn("_sample", F.row_number().over(window))
         .where(F.col("_sample") <= per_rule)
         .collect()
     )
     samples: dict[str, list[str]] = defaultdict(list)
     for row in rows:
-        samples[row[quality.RULE]].append(row[quality.REASON])
-    return {rule: tuple(reasons) for rule, reasons in samples.items()}
+        samples[row[quality.RULE]].append(row["_location"])
+    return {rule: tuple(locations) for rule, locations in samples.items()}
 
 
 def row_rule_results(
@@ -124,7 +130,7 @@ def row_rule_results(
 
 
 def row_rule_failure(table: str, result: RuleResult) -> str:
-    example = f", e.g. {result.samples[0]}" if result.samples else ""
+    example = f", e.g. the row at {result.samples[0]}" if result.samples else ""
     return f"{table}: rule {result.rule} (severity fail) broken by {result.broken:,} row(s){example}"
 
 
@@ -208,12 +214,13 @@ def transform_table(
         quarantine_first = FAIL in severities.values()
         by_rule = _write_checked(spark, checked, silver_path, quarantine_path, args.run_id, quarantine_first)
         written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
-        samples = quarantine_samples(written_quarantine) if written_quarantine is not None else {}
+        samples = quarantine_samples(written_quarantine, table.key) if written_quarantine is not None else {}
         row_results = row_rule_results(table.name, severities, by_rule, rows_read, samples)
         report.results.extend(row_results)
-        report.failures.extend(row_rule_failure(table.name, r) for r in row_results if r.status == FAILED)
-        if report.failures:
-            raise DataQualityError("; ".join(report.failures))
+        failures = [row_rule_failure(table.name, r) for r in row_results if r.status == FAILED]
+        report.failures.extend(failures)
+        if failures:  # this table's own: table rules of earlier tables abort once every table is known
+            raise DataQualityError("; ".join(failures))
         if quarantine_first:  # no fail rule broken: the clean rows can replace silver now
             storage.write_parquet(quality.passing_rows(checked)[0], silver_path)
     finally:
@@ -257,7 +264,7 @@ def write_gold(
             "rows": rows[gold.name],
         }
     manifest = {"version": args.run_id, "created_at": created_at, "tables": manifest_tables}
-    manifest_path = f"{layout.gold_manifest_dir(args.lake_path, args.dataset)}/{args.run_id}.json"
+    manifest_path = layout.gold_manifest_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
     return rows
 
@@ -292,6 +299,7 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     if not args.reprocess and not args.rules_path and previous.get("raw_fingerprint") == fingerprint:
         summary.finish("up_to_date", f"raw data unchanged since run {previous.get('run_id')}; nothing rewritten")
         return summary
+    refuse_used_run_id(spark, args)
     table_rules = load_table_rules(spark, args, dataset)
 
     report = QualityReport(args.dataset, args.run_id, summary.started_at)

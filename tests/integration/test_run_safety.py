@@ -1,0 +1,88 @@
+"""What a run may not do: rewrite another run's gold version, abort on another table's rule before
+every table is known, or carry row values into error messages and notifications."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from etl_lib.job import JobFailedError
+from lambda_notify.messages import format_notification
+from tests.integration.conftest import published_location, run_all, run_job
+from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
+
+
+def deliver(landing, name, rows):
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / name).write_bytes(CONSULTATIONS_HEADER + b"".join(rows))
+
+
+def test_a_reused_run_id_is_refused_and_the_published_version_is_untouched(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, "consultations_1.csv", [consultation(1), consultation(2)])
+    run_all("consultations", landing, lake, "r1")
+    version = lake / "gold/consultations/fact_consultation/version=r1"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in version.rglob("*.parquet"))
+
+    deliver(landing, "consultations_2.csv", [consultation(3)])
+    run_job("extract", "consultations", lake, "r1", landing)
+    with pytest.raises(JobFailedError, match="run id r1 already wrote gold version r1 of consultations"):
+        run_job("transform", "consultations", lake, "r1")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in version.rglob("*.parquet")) == before
+    # A new run id picks the new rows up.
+    run_job("transform", "consultations", lake, "r2")
+    run_job("load", "consultations", lake, "r2")
+    assert published_location(lake, "consultations", "fact_consultation").endswith("version=r2")
+
+
+def test_table_rule_failures_are_reported_together_once_every_table_is_known(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "region.csv").write_text("r_regionkey,r_name,r_comment\n0,AFRICA,a\n1,AMERICA,b\n")
+    (landing / "nation.csv").write_text("n_nationkey,n_name,n_regionkey,n_comment\n0,ALGERIA,0,x\n")
+    many = [{"type": "min_rows", "value": 1000}]
+    rules = {"tables": {
+        "region": {"rules": [{"type": "not_null", "column": "r_regionkey"}], "table_rules": many},
+        "nation": {"rules": [{"type": "not_null", "column": "n_nationkey"}, {"type": "not_null", "column": "n_regionkey"}],
+                   "foreign_keys": [{"columns": ["n_regionkey"], "parent_table": "region", "parent_columns": ["r_regionkey"]}],
+                   "table_rules": many}}}  # fmt: skip
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    run_job("extract", "tpch", lake, "r1", landing)
+    with pytest.raises(JobFailedError) as raised:
+        run_job("transform", "tpch", lake, "r1", rules_path=str(tmp_path / "rules.json"))
+    message = str(raised.value)
+    assert "region: min_rows (severity fail): 2 clean rows, at least 1,000 expected" in message
+    assert "nation: min_rows (severity fail): 1 clean rows, at least 1,000 expected" in message
+    assert (lake / "silver/tpch/nation").exists()  # nation was validated, not aborted by region's rule
+    quality = json.loads((lake / "_runs/tpch/r1/quality.json").read_text())
+    assert {r["table"] for r in quality["rules"] if r["rule"] == "min_rows" and r["status"] == "failed"} >= {
+        "region",
+        "nation",
+    }
+
+
+def test_row_values_never_reach_the_error_message_or_the_notification(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, "consultations_1.csv", [consultation(1), consultation(2, diagnostic="seropositif-VIH")])
+    rules = {"tables": {"consultations": {"rules": [
+        {"type": "not_null", "column": "consultation_id"},
+        {"type": "allowed_values", "column": "diagnostic", "values": ["grippe"], "severity": "fail"}]}}}  # fmt: skip
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    run_job("extract", "consultations", lake, "r1", landing)
+    with pytest.raises(JobFailedError) as raised:
+        run_job("transform", "consultations", lake, "r1", rules_path=str(tmp_path / "rules.json"))
+    message = str(raised.value)
+    assert "allowed_values:diagnostic (severity fail) broken by 1 row(s)" in message
+    assert "e.g. the row at consultations_1.csv, consultation_id='2'" in message
+    assert "VIH" not in message
+    quality = (lake / "_runs/consultations/r1/quality.json").read_text()
+    assert "VIH" not in quality
+    event = {"status": "FAILED", "config": {"dataset": "consultations", "run_id": "r1", "lake_path": str(lake)},
+             "error": {"Error": "States.TaskFailed", "Cause": json.dumps({"ErrorMessage": message})}}  # fmt: skip
+    notification = format_notification(event, {"quality": json.loads(quality)})
+    assert "allowed_values:diagnostic" in notification.email
+    assert "VIH" not in notification.email
+    assert "VIH" not in notification.sms
+    # The quarantine, in the lake, keeps the row as it was: values are data, not messages.
+    assert "VIH" in "".join(p.read_bytes().decode("latin-1") for p in (lake / "quarantine").rglob("*.parquet"))
