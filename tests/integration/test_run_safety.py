@@ -42,11 +42,11 @@ def test_table_rule_failures_are_reported_together_once_every_table_is_known(tmp
     (landing / "region.csv").write_text("r_regionkey,r_name,r_comment\n0,AFRICA,a\n1,AMERICA,b\n")
     (landing / "nation.csv").write_text("n_nationkey,n_name,n_regionkey,n_comment\n0,ALGERIA,0,x\n")
     many = [{"type": "min_rows", "value": 1000}]
+    region_key = {"columns": ["n_regionkey"], "parent_table": "region", "parent_columns": ["r_regionkey"]}
     rules = {"tables": {
         "region": {"rules": [{"type": "not_null", "column": "r_regionkey"}], "table_rules": many},
-        "nation": {"rules": [{"type": "not_null", "column": "n_nationkey"}, {"type": "not_null", "column": "n_regionkey"}],
-                   "foreign_keys": [{"columns": ["n_regionkey"], "parent_table": "region", "parent_columns": ["r_regionkey"]}],
-                   "table_rules": many}}}  # fmt: skip
+        "nation": {"rules": [{"type": "not_null", "column": c} for c in ("n_nationkey", "n_regionkey")],
+                   "foreign_keys": [region_key], "table_rules": many}}}  # fmt: skip
     (tmp_path / "rules.json").write_text(json.dumps(rules))
     run_job("extract", "tpch", lake, "r1", landing)
     with pytest.raises(JobFailedError) as raised:
