@@ -9,7 +9,7 @@ a query sees either the old version or the new one, never a mix.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +38,10 @@ class GoldTableVersion:
     rows: int = 0
 
 
+class CatalogPublishError(RuntimeError):
+    """Publishing did not complete; the message says which tables switched and which did not."""
+
+
 class Catalog(Protocol):
     def current_versions(self, dataset: str) -> dict[str, str]: ...
 
@@ -64,13 +68,14 @@ def projection_parameters(table: GoldTableVersion) -> dict[str, str]:
     return params
 
 
-def glue_table_input(table: GoldTableVersion) -> dict[str, Any]:
+def glue_table_input(dataset: str, table: GoldTableVersion) -> dict[str, Any]:
     return {
         "Name": table.name,
         "TableType": "EXTERNAL_TABLE",
         "Parameters": {
             "classification": "parquet",
             "EXTERNAL": "TRUE",
+            "gold_dataset": dataset,
             "gold_version": table.version,
             **projection_parameters(table),
         },
@@ -115,13 +120,24 @@ class GlueCatalog:
         except self.client.exceptions.EntityNotFoundException:
             return None
 
+    def _ensure_database(self, dataset: str) -> None:
+        try:
+            self.client.get_database(Name=self.database)
+        except self.client.exceptions.EntityNotFoundException:
+            description = f"Gold tables of dataset {dataset}, published by the Glue ETL suite's load job"
+            self.client.create_database(DatabaseInput={"Name": self.database, "Description": description})
+
     def current_versions(self, dataset: str) -> dict[str, str]:
+        try:
+            self.client.get_database(Name=self.database)
+        except self.client.exceptions.EntityNotFoundException:
+            return {}
         versions = {}
         for page in self.client.get_paginator("get_tables").paginate(DatabaseName=self.database):
             for table in page["TableList"]:
-                version = table.get("Parameters", {}).get("gold_version")
-                if version:
-                    versions[table["Name"]] = version
+                parameters = table.get("Parameters", {})
+                if parameters.get("gold_version") and parameters.get("gold_dataset", dataset) == dataset:
+                    versions[table["Name"]] = parameters["gold_version"]
         return versions
 
     def _existing_partitions(self, name: str) -> set[tuple[str, ...]]:
@@ -130,6 +146,18 @@ class GlueCatalog:
         for page in paginator.paginate(DatabaseName=self.database, TableName=name):
             existing.update(tuple(partition["Values"]) for partition in page["Partitions"])
         return existing
+
+    def _checked(self, action: str, table: str, response: Mapping[str, Any]) -> None:
+        """Batch partition calls report failures in Errors, not as exceptions: none may pass unseen."""
+        errors = response.get("Errors") or []
+        if errors:
+            first = errors[0]
+            values = first.get("PartitionValues") or first.get("PartitionValueList")
+            detail = first.get("ErrorDetail", {})
+            raise CatalogPublishError(
+                f"{action} on {self.database}.{table} failed for {len(errors)} partition(s), first {values}: "
+                f"{detail.get('ErrorCode')}: {detail.get('ErrorMessage')}"
+            )
 
     def _sync_partitions(self, table: GoldTableVersion) -> set[tuple[str, ...]]:
         """Points existing partitions at the new version and creates new ones; returns stale ones."""
@@ -142,30 +170,60 @@ class GlueCatalog:
             if values in existing
         ]
         for chunk in _chunks(to_create, 100):
-            self.client.batch_create_partition(
+            response = self.client.batch_create_partition(
                 DatabaseName=self.database, TableName=table.name, PartitionInputList=chunk
             )
+            self._checked("BatchCreatePartition", table.name, response)
         for chunk in _chunks(to_update, 100):
-            self.client.batch_update_partition(DatabaseName=self.database, TableName=table.name, Entries=chunk)
+            response = self.client.batch_update_partition(
+                DatabaseName=self.database, TableName=table.name, Entries=chunk
+            )
+            self._checked("BatchUpdatePartition", table.name, response)
         return existing - set(wanted)
 
+    def _switch(self, dataset: str, table: GoldTableVersion) -> None:
+        """Partitions first, then the table's location: a query sees the old or the new version."""
+        table_input = glue_table_input(dataset, table)
+        current = self._table(table.name)
+        if current is None:
+            self.client.create_table(DatabaseName=self.database, TableInput=table_input)
+            if table.partitions:
+                self._sync_partitions(table)
+            return
+        owner = current.get("Parameters", {}).get("gold_dataset", dataset)
+        if owner != dataset:
+            raise CatalogPublishError(
+                f"table {self.database}.{table.name} belongs to dataset {owner}, not {dataset}: "
+                "publish each dataset to its own database"
+            )
+        stale = self._sync_partitions(table) if table.partitions else set()
+        self.client.update_table(DatabaseName=self.database, TableInput=table_input)
+        for chunk in _chunks(sorted(stale), 25):
+            response = self.client.batch_delete_partition(
+                DatabaseName=self.database,
+                TableName=table.name,
+                PartitionsToDelete=[{"Values": list(values)} for values in chunk],
+            )
+            self._checked("BatchDeletePartition", table.name, response)
+
     def publish(self, dataset: str, tables: Sequence[GoldTableVersion]) -> None:
+        """Glue has no multi-table transaction: tables switch one by one, and a failure says exactly
+        which switched; publishing the same version again completes it (every call is idempotent)."""
+        self._ensure_database(dataset)
+        switched: list[str] = []
         for table in tables:
-            table_input = glue_table_input(table)
-            if self._table(table.name) is None:
-                self.client.create_table(DatabaseName=self.database, TableInput=table_input)
-                stale: set[tuple[str, ...]] = set()
-                if table.partitions:
-                    stale = self._sync_partitions(table)
-            else:
-                stale = self._sync_partitions(table) if table.partitions else set()
-                self.client.update_table(DatabaseName=self.database, TableInput=table_input)
-            for chunk in _chunks(sorted(stale), 25):
-                self.client.batch_delete_partition(
-                    DatabaseName=self.database,
-                    TableName=table.name,
-                    PartitionsToDelete=[{"Values": list(values)} for values in chunk],
-                )
+            try:
+                self._switch(dataset, table)
+            except Exception as error:
+                version = table.version
+                done = ", ".join(switched) or "none"
+                left = ", ".join(t.name for t in tables if t.name not in switched)
+                raise CatalogPublishError(
+                    f"publishing {dataset} version {version} to Glue database {self.database} stopped at "
+                    f"{table.name}: switched: {done}; not switched: {left} (run the load again to finish): "
+                    f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+                ) from error
+            switched.append(table.name)
 
 
 class FileCatalog:

@@ -2,7 +2,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from etl_lib.catalog import FileCatalog, GlueCatalog, GoldTableVersion, Partition, projection_parameters
+from etl_lib.catalog import (
+    CatalogPublishError,
+    FileCatalog,
+    GlueCatalog,
+    GoldTableVersion,
+    Partition,
+    projection_parameters,
+)
 
 
 def fact(version, partitions):
@@ -71,3 +78,69 @@ def test_file_catalog_switches_all_tables_in_one_write():
     catalog.publish("tpch", [dim, fact("v1", [("1992", "1")])])
     assert catalog.current_versions("tpch") == {"dim_part": "v1", "fact_sales": "v1"}
     assert writes == ["/lake/_catalog/tpch.json"]
+
+
+class FailingPartitions:
+    """The Glue client, except that one batch partition call reports Errors (as Glue does)."""
+
+    def __init__(self, client, action, table):
+        self.client, self.action, self.table = client, action, table
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+        if name != self.action:
+            return method
+
+        def failing(**kwargs):
+            response = method(**kwargs)
+            if kwargs["TableName"] == self.table:
+                error = {"ErrorCode": "InternalServiceException", "ErrorMessage": "try again"}
+                response["Errors"] = [{"PartitionValues": ["1993", "1"], "ErrorDetail": error}]
+            return response
+
+        return failing
+
+
+def dim(version):
+    return GoldTableVersion("dim_part", version, f"s3://lake/gold/tpch/dim_part/version={version}", (("k", "int"),))
+
+
+def test_partition_errors_fail_the_publish_and_name_what_switched(glue):
+    GlueCatalog("gold", client=glue).publish("tpch", [dim("v1"), fact("v1", [("1992", "1")])])
+    failing = GlueCatalog("gold", client=FailingPartitions(glue, "batch_create_partition", "fact_sales"))
+    with pytest.raises(CatalogPublishError) as raised:
+        failing.publish("tpch", [dim("v2"), fact("v2", [("1992", "1"), ("1993", "1")])])
+    message = str(raised.value)
+    assert "stopped at fact_sales: switched: dim_part; not switched: fact_sales" in message
+    assert "BatchCreatePartition on gold.fact_sales failed for 1 partition(s), first ['1993', '1']" in message
+    assert GlueCatalog("gold", client=glue).current_versions("tpch") == {"dim_part": "v2", "fact_sales": "v1"}
+    # Publishing the same version again completes it.
+    GlueCatalog("gold", client=glue).publish("tpch", [dim("v2"), fact("v2", [("1992", "1"), ("1993", "1")])])
+    assert GlueCatalog("gold", client=glue).current_versions("tpch") == {"dim_part": "v2", "fact_sales": "v2"}
+
+
+@pytest.mark.parametrize("action", ["batch_update_partition", "batch_delete_partition"])
+def test_errors_of_every_batch_partition_call_fail_the_publish(glue, action):
+    GlueCatalog("gold", client=glue).publish("tpch", [fact("v1", [("1992", "1"), ("1992", "2")])])
+    failing = GlueCatalog("gold", client=FailingPartitions(glue, action, "fact_sales"))
+    with pytest.raises(CatalogPublishError, match="failed for 1 partition"):
+        failing.publish("tpch", [fact("v2", [("1992", "2"), ("1993", "1")])])
+
+
+def test_datasets_never_take_over_each_others_tables(glue):
+    GlueCatalog("gold", client=glue).publish("retail", [dim("r1")])
+    with pytest.raises(CatalogPublishError, match=r"gold\.dim_part belongs to dataset retail, not tpch"):
+        GlueCatalog("gold", client=glue).publish("tpch", [dim("t1")])
+    assert GlueCatalog("gold", client=glue).current_versions("tpch") == {}
+    GlueCatalog("gold_tpch", client=glue).publish("tpch", [dim("t1")])  # its own database, created on first use
+    assert GlueCatalog("gold_tpch", client=glue).current_versions("tpch") == {"dim_part": "t1"}
+    assert GlueCatalog("gold", client=glue).current_versions("retail") == {"dim_part": "r1"}
+
+
+def test_clean_up_keeps_versions_written_after_the_one_published():
+    from etl_lib.steps.load import versions_to_keep
+
+    manifests = [{"version": v, "created_at": f"2026-01-0{i}T00:00:00"} for i, v in enumerate("abcd", start=1)]
+    # b is being published (a was live); c and d were written by later runs whose loads have not run yet.
+    assert versions_to_keep(manifests, manifests[1], "a") == {"a", "b", "c", "d"}
+    assert versions_to_keep(manifests, manifests[3], "b") == {"b", "d"}

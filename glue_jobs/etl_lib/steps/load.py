@@ -7,8 +7,9 @@ where they were, so the next run reads the same database rows again."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -21,14 +22,24 @@ from etl_lib.datasets.base import Dataset
 from etl_lib.summary import RunSummary, TableCounts, new_summary
 
 
-def latest_manifest(spark: SparkSession, lake: str, dataset: str) -> dict[str, object] | None:
-    directory = layout.gold_manifest_dir(lake, dataset)
+def read_manifests(spark: SparkSession, lake: str, dataset: str) -> list[dict[str, Any]]:
     manifests = []
-    for info in storage.list_files(spark, directory):
+    for info in storage.list_files(spark, layout.gold_manifest_dir(lake, dataset)):
         text = storage.read_text(spark, info.path)
         if text:
             manifests.append(json.loads(text))
-    return max(manifests, key=lambda m: (str(m["created_at"]), str(m["version"])), default=None)
+    return manifests
+
+
+def manifest_order(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    return str(manifest["created_at"]), str(manifest["version"])
+
+
+def versions_to_keep(manifests: Sequence[Mapping[str, Any]], published: Mapping[str, Any], previous: str) -> set[str]:
+    """The version being published, the one before it (queries may still read it), and every
+    version written after it (a run whose load has not come yet: its version must survive)."""
+    newer = {str(m["version"]) for m in manifests if manifest_order(m) > manifest_order(published)}
+    return {str(published["version"]), previous, *newer}
 
 
 def list_partitions(spark: SparkSession, location: str, keys: Sequence[str]) -> list[Partition]:
@@ -73,7 +84,7 @@ def make_catalog(spark: SparkSession, args: JobArgs) -> Catalog:
     )
 
 
-def remove_old_versions(spark: SparkSession, args: JobArgs, table: str, keep: set[str]) -> None:
+def remove_old_versions(spark: SparkSession, args: JobArgs, table: str, keep: Collection[str]) -> None:
     root = layout.gold_table_root(args.lake_path, args.dataset, table)
     versions = [name for name in storage.list_directories(spark, root) if name.startswith("version=")]
     for name in versions:
@@ -118,7 +129,8 @@ def run_load(
     dataset = get_dataset(args.dataset)
     summary = new_summary("load", args.dataset, args.run_id, args.job_run_id, now)
     catalog = catalog or make_catalog(spark, args)
-    manifest = latest_manifest(spark, args.lake_path, args.dataset)
+    manifests = read_manifests(spark, args.lake_path, args.dataset)
+    manifest = max(manifests, key=manifest_order, default=None)
     if manifest is None:
         commit_watermarks(spark, args)
         summary.finish("nothing_to_publish", "no gold version has been written yet")
@@ -140,7 +152,8 @@ def run_load(
             summary.tables[table.name] = TableCounts(
                 rows_read=table.rows, rows_written=table.rows, output_path=table.location
             )
-            remove_old_versions(spark, args, table.name, {version, current.get(table.name, version)})
+            keep = versions_to_keep(manifests, manifest, current.get(table.name, version))
+            remove_old_versions(spark, args, table.name, keep)
         summary.check_accounting()
         where = f"Glue database {args.catalog_database}" if args.catalog_database else "the lake's catalog file"
         messages.append(f"published gold version {version} ({len(tables)} tables) to {where}")
