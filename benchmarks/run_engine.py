@@ -26,7 +26,7 @@ def run_in_local_cloud(landing: Path, lake: Path) -> tuple[dict[str, float], dic
         stages = {job: float(steps[job]["execution_time_seconds"]) for job in ("extract", "transform", "load")}
         glue = cloud.client("glue")
         folders = {}
-        for table in glue.get_tables(DatabaseName=pipeline.database)["TableList"]:
+        for table in glue.get_tables(DatabaseName=pipeline.database("tpch"))["TableList"]:
             location = table["StorageDescriptor"]["Location"].removeprefix("s3://")
             folders[table["Name"]] = str(lake / "cloud" / "s3" / location)
         return stages, {}, folders

@@ -40,10 +40,12 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
             failures += followed.status != "SUCCEEDED"
             show(_rule(f"{dataset}: notifications as they would arrive"))
             delivered = _show_new_notifications(cloud, pipeline.topic_arn, delivered, show)
-        tables = cloud.client("glue").get_tables(DatabaseName=pipeline.database)["TableList"]
-        show(_rule("published gold tables (Glue Data Catalog)"))
-        for table in sorted(tables, key=lambda t: t["Name"]):
-            show(f"  {pipeline.database}.{table['Name']:<24} {table['StorageDescriptor']['Location']}")
+        show(_rule("published gold tables (Glue Data Catalog, one database per dataset)"))
+        for dataset in ("consultations", "tpch"):
+            database = pipeline.database(dataset)
+            tables = cloud.client("glue").get_tables(DatabaseName=database)["TableList"]
+            for table in sorted(tables, key=lambda t: t["Name"]):
+                show(f"  {database}.{table['Name']:<24} {table['StorageDescriptor']['Location']}")
     show(f"\nDemo finished in {time.monotonic() - started:.0f}s: {2 - failures} of 2 executions succeeded.")
     return 1 if failures else 0
 

@@ -22,11 +22,24 @@ def _label(name: str, state: dict[str, Any]) -> str:
     parts = [name]
     if service:
         parts.append(service)
+    if state["Type"] == "Wait":
+        parts.append(f"wait {state.get('SecondsPath', state.get('Seconds'))}")
     if "TimeoutSeconds" in state:
         parts.append(f"timeout {state['TimeoutSeconds']}s")
     if state["Type"] == "Fail":
         parts.append("Fail")
     return "<br/>".join(parts)
+
+
+def _condition(rule: dict[str, Any]) -> str:
+    if "Or" in rule:
+        return " or ".join(_condition(r) for r in rule["Or"])
+    variable = str(rule.get("Variable", "")).removeprefix("$.")
+    if "IsPresent" in rule:
+        return f"{variable} present"
+    operator = next((key for key in rule if key not in ("Variable", "Next")), "")
+    value = rule.get(operator)
+    return f"{variable} {operator} {json.dumps(value).replace(chr(34), '')}"
 
 
 def mermaid(definition: dict[str, Any]) -> str:
@@ -37,9 +50,7 @@ def mermaid(definition: dict[str, Any]) -> str:
         if "Next" in state:
             lines.append(f"    {name} --> {state['Next']}")
         for choice in state.get("Choices", []):
-            condition = "present" if choice.get("IsPresent") else "matches"
-            variable = choice.get("Variable", "").removeprefix("$.")
-            lines.append(f'    {name} -->|"{variable} {condition}"| {choice["Next"]}')
+            lines.append(f'    {name} -->|"{_condition(choice)}"| {choice["Next"]}')
         if "Default" in state:
             lines.append(f"    {name} -->|default| {state['Default']}")
         for retrier in state.get("Retry", []):

@@ -7,6 +7,7 @@ test in tests/unit/test_local_cloud_patches.py that fails loudly if moto's inter
 from __future__ import annotations
 
 import inspect
+import json
 import textwrap
 import threading
 import time
@@ -191,5 +192,90 @@ def patch_kms_key_tags() -> Undo:
 
     def undo() -> None:
         Key.create_from_cloudformation_json = classmethod(original)
+
+    return undo
+
+
+def _json_path(document: Any, path: str) -> Any:
+    """The value at a simple JSONPath ($.detail.object.key), or None."""
+    value = document
+    for part in path.removeprefix("$").strip(".").split("."):
+        if not part:
+            continue
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def transformed_input(transformer: dict[str, Any] | None, event: dict[str, Any]) -> str:
+    """What EventBridge passes a target: the whole event, or the InputTemplate with each <name>
+    replaced by its InputPathsMap value (as JSON in a JSON template, as text in a string template)."""
+    if not transformer:
+        return json.dumps(event)
+    template = str(transformer.get("InputTemplate", ""))
+    as_json = template.lstrip().startswith(("{", "["))
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        value = _json_path(event, path)
+        text = json.dumps(value) if as_json or not isinstance(value, str) else value
+        template = template.replace(f"<{name}>", text)
+    return template
+
+
+def patch_eventbridge_state_machine_targets() -> Undo:
+    """moto routes S3's EventBridge events to rules, but a rule whose target is a state machine
+    raises NotImplementedError (swallowed): nothing starts. Here such a target starts an execution,
+    with the rule's InputTransformer applied (as EventBridge does for every target)."""
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+
+    original = Rule.send_to_targets
+    if "transform_input" not in inspect.signature(original).parameters:
+        raise RuntimeError("moto changed events Rule.send_to_targets: review the patch")
+
+    def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        machines = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["states"]]
+        others = [t for t in self.targets if t not in machines]
+        if machines and self.event_pattern.matches_event(original_event):
+            for target in machines:
+                execution_input = transformed_input(target.get("InputTransformer"), original_event)
+                region = target["Arn"].split(":")[3]
+                # No name: moto gives each execution a new uuid, as EventBridge does.
+                get_backend(self.account_id, region).start_execution(target["Arn"], "", execution_input)
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Rule.send_to_targets = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def patch_bucket_eventbridge_configuration() -> Undo:
+    """moto's AWS::S3::Bucket ignores NotificationConfiguration: a bucket the template configures
+    with EventBridgeConfiguration would send no events. Here it is applied after creation."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:  # fmt: skip
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        notifications = cloudformation_json.get("Properties", {}).get("NotificationConfiguration", {})
+        if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true", "True"):
+            bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
+
+    def undo() -> None:
+        FakeBucket.create_from_cloudformation_json = classmethod(original)  # type: ignore[assignment]
 
     return undo

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl_lib.datasets import available_datasets
 from glue_etl_local import packaging
 from glue_etl_local.cloud.server import ACCOUNT_ID, LocalCloud
 
@@ -26,8 +27,13 @@ class Pipeline:
     state_machine_arn: str
     topic_arn: str
     function_name: str
-    database: str
+    database_prefix: str
+    lease_table: str
     job_names: dict[str, str] = field(default_factory=dict)
+
+    def database(self, dataset: str) -> str:
+        """Each dataset publishes to its own Glue database (the load job creates it)."""
+        return f"{self.database_prefix}_{dataset}"
 
     @property
     def lake_path(self) -> str:
@@ -42,6 +48,7 @@ def deploy(
     name: str = "glue-etl",
     default_dataset: str = "tpch",
     job_arguments: Mapping[str, Mapping[str, str]] | None = None,
+    settle_seconds: int = 0,
 ) -> Pipeline:
     """job_arguments: extra default arguments by job, e.g. {"extract": {"--source_secret": ARN}}."""
     s3, glue, iam = cloud.client("s3"), cloud.client("glue"), cloud.client("iam")
@@ -60,8 +67,14 @@ def deploy(
     trust = {"Version": "2012-10-17", "Statement": [statement]}
     role_arn = iam.create_role(RoleName=f"{name}-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
-    database = name.replace("-", "_")
-    glue.create_database(DatabaseInput={"Name": database})
+    database_prefix = name.replace("-", "_")
+    lease_table = f"{name}-leases"
+    cloud.client("dynamodb").create_table(
+        TableName=lease_table,
+        AttributeDefinitions=[{"AttributeName": "dataset", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "dataset", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     job_names = {}
     for job in packaging.JOBS:
         job_names[job] = f"{name}-{job}"
@@ -113,7 +126,10 @@ def deploy(
             "DefaultDataset": default_dataset,
             "LakePath": f"s3://{lake_bucket}/lake",
             "LandingRoot": f"s3://{lake_bucket}/landing",
-            "CatalogDatabase": database,
+            "CatalogDatabasePrefix": database_prefix,
+            "LeaseTable": lease_table,
+            "Datasets": ",".join(available_datasets()),
+            "DeliverySettleSeconds": str(settle_seconds),
         },
     )
     state_machine_arn = sfn.create_state_machine(
@@ -126,7 +142,8 @@ def deploy(
         state_machine_arn=state_machine_arn,
         topic_arn=topic_arn,
         function_name=function_name,
-        database=database,
+        database_prefix=database_prefix,
+        lease_table=lease_table,
         job_names=job_names,
     )
 

@@ -99,6 +99,8 @@ class LocalCloud:
             patches.patch_retry_clock(self.retry_clock),
             patches.patch_cloudformation_models(),
             patches.patch_kms_key_tags(),
+            patches.patch_eventbridge_state_machine_targets(),
+            patches.patch_bucket_eventbridge_configuration(),
         ]
         jar = s3fs.ensure_jar(self.workdir / "cache")
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})

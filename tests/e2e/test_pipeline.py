@@ -18,7 +18,8 @@ def test_empty_input_runs_the_default_dataset_and_notifies(deployed):
     transform = deployed.read_json(f"{config['lake_path']}/_runs/consultations/{config['run_id']}/transform.json")
     assert transform["tables"]["consultations"]["rows_written"] == deployed.sample.clean_rows
 
-    tables = deployed.cloud.client("glue").get_tables(DatabaseName=deployed.pipeline.database)["TableList"]
+    glue = deployed.cloud.client("glue")
+    tables = glue.get_tables(DatabaseName=deployed.pipeline.database("consultations"))["TableList"]
     locations = {t["Name"]: t["StorageDescriptor"]["Location"] for t in tables}
     assert locations["fact_consultation"].endswith(f"/gold/consultations/fact_consultation/version={config['run_id']}")
 
@@ -68,7 +69,12 @@ def test_a_failing_transform_is_caught_notified_and_fails_the_execution(deployed
     assert followed.cause.startswith("States.TaskFailed: {")
     states = entered(followed)
     assert "Load" not in states
-    assert states[-2:] == ["NotifyFailure", "PipelineFailed"]
+    assert states[-4:] == [
+        "NotifyFailure",
+        "ReleaseLeaseAfterFailure",
+        "DeliveredMeanwhileAfterFailure",
+        "PipelineFailed",
+    ]
     run_id = followed.arn.rsplit(":", 1)[1]
     email, sms = sorted(deployed.deliveries_for(run_id), key=lambda d: d.protocol)
     assert email.subject == f"[Glue ETL] FAILED at Transform: consultations run {run_id}"

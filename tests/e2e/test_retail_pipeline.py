@@ -56,7 +56,7 @@ def test_the_state_machine_extracts_incrementally_and_upserts_the_warehouse(clou
     load = read_summary(cloud, pipeline, second_id, "load")
     assert "fact_sales_order +20/~996" in load["outputs"]["warehouse"]
 
-    tables = cloud.client("glue").get_tables(DatabaseName=pipeline.database)["TableList"]
+    tables = cloud.client("glue").get_tables(DatabaseName=pipeline.database("retail"))["TableList"]
     assert {t["Name"] for t in tables} >= {"dim_customer", "fact_sales_order"}
     deliveries = [d for d in notifications.deliveries(cloud.region, pipeline.topic_arn) if second_id in d.text]
     email = next(d for d in deliveries if d.protocol == "email")

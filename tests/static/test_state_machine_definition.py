@@ -29,10 +29,57 @@ def test_statelint_check_can_fail(tmp_path):
     assert check_definition(path) != 0
 
 
-def test_three_glue_steps_in_order_then_success_notification():
+def test_three_glue_steps_in_order_then_the_lease_is_released_and_success_notified():
     assert list(GLUE_TASKS) == ["Extract", "Transform", "Load"]
-    assert [STATES[n]["Next"] for n in GLUE_TASKS] == ["Transform", "Load", "NotifySuccess"]
+    assert [STATES[n]["Next"] for n in GLUE_TASKS] == ["Transform", "Load", "ReleaseLease"]
+    assert reachable("ReleaseLease") >= {"NotifySuccess", "Succeeded"}
     assert STATES["NotifySuccess"]["Next"] == "Succeeded"
+
+
+def successors(name):
+    state = STATES[name]
+    found = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", []))]
+    found += [catch["Next"] for catch in state.get("Catch", [])]
+    return {n for n in found if n}
+
+
+def reachable(start):
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(successors(name))
+    return seen
+
+
+def test_the_lease_is_taken_before_any_glue_job_and_given_back_on_every_outcome():
+    before_extract = reachable(DEFINITION["StartAt"]) - reachable("Extract")
+    assert {"AcquireLease", "TakeOverLease"} <= before_extract
+    for lease_task in ("AcquireLease", "TakeOverLease"):
+        assert STATES[lease_task]["Next"] == "Extract"
+        assert STATES[lease_task]["Parameters"]["Item"]["holder"] == {"S.$": "$$.Execution.Id"}
+    assert STATES["AcquireLease"]["Parameters"]["ConditionExpression"] == "attribute_not_exists(dataset)"
+    # Every way out of a Glue step passes a release of the lease, and only the holder can release it.
+    for name in GLUE_TASKS:
+        terminals = {n for n in reachable(name) if STATES[n]["Type"] in ("Succeed", "Fail")}
+        assert terminals == {"Succeeded", "NotificationFailed", "PipelineFailed"}, name
+    assert "ReleaseLease" in reachable("Load")
+    assert "ReleaseLeaseAfterFailure" in reachable("NotifyFailure")
+    for release in ("ReleaseLease", "ReleaseLeaseAfterFailure"):
+        assert STATES[release]["Parameters"]["ConditionExpression"] == "holder = :me"
+    # An execution that finds the lease held by a running execution ends quietly, it never fails.
+    assert STATES["IsHolderRunning"]["Choices"][0]["Next"] == "MarkPending"
+    assert STATES["MarkPending"]["Next"] == "Coalesced"
+    assert STATES["Coalesced"]["Type"] == "Succeed"
+
+
+def test_landing_objects_of_unknown_datasets_and_hidden_paths_end_before_any_job():
+    ignored = reachable("IgnoreLandingObject")
+    assert ignored == {"IgnoreLandingObject", "Ignored"}
+    assert STATES["IsKnownDataset"]["Default"] == "IgnoreLandingObject"
+    patterns = [rule["StringMatches"] for rule in STATES["CheckLandingKey"]["Choices"][0]["Or"]]
+    assert patterns == ["*/", "*/_*", "*/.*"]
 
 
 def test_every_task_has_timeout_retry_and_catch():
@@ -57,22 +104,18 @@ def test_glue_steps_retry_only_transient_glue_errors():
         }, name
 
 
-def test_every_catch_keeps_the_context_and_ends_in_a_fail_state():
+def test_every_catch_keeps_the_context_and_failures_end_in_a_fail_state():
     for name, task in TASKS.items():
         for catch in task["Catch"]:
-            assert catch["ErrorEquals"] == ["States.ALL"]
-            assert catch["ResultPath"] in ("$.error", "$.notification_error"), name
-            target = STATES[catch["Next"]]
-            if catch["Next"] == "NotifyFailure":
-                target = STATES[target["Next"]]
-            assert target["Type"] == "Fail", f"{name}'s catch path ends in {target['Type']}"
+            assert catch["ResultPath"] not in (None, "$"), f"{name}'s catch replaces the run's context"
     for name in GLUE_TASKS:
-        assert TASKS[name]["Catch"][0] == {
-            "ErrorEquals": ["States.ALL"],
-            "ResultPath": "$.error",
-            "Next": "NotifyFailure",
-        }
-    assert not any(s["Type"] == "Succeed" for n, s in STATES.items() if n != "Succeeded")
+        assert TASKS[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}
+        ]
+    after_failure = {n for n in reachable("NotifyFailure") if STATES[n]["Type"] in ("Succeed", "Fail")}
+    assert after_failure == {"PipelineFailed"}
+    quiet_endings = {n for n, s in STATES.items() if s["Type"] == "Succeed"}
+    assert quiet_endings == {"Succeeded", "Ignored", "Coalesced"}
 
 
 def test_no_names_or_arns_are_hard_coded():
@@ -81,7 +124,8 @@ def test_no_names_or_arns_are_hard_coded():
     assert not re.search(r"\b\d{12}\b", DEFINITION_TEXT)
     assert packaging.placeholders(DEFINITION_TEXT) == {
         "ExtractJobName", "TransformJobName", "LoadJobName", "NotifyFunctionArn",
-        "DefaultDataset", "LakePath", "LandingRoot", "CatalogDatabase",
+        "DefaultDataset", "LakePath", "LandingRoot", "CatalogDatabasePrefix", "LeaseTable", "Datasets",
+        "DeliverySettleSeconds",
     }  # fmt: skip
 
 
