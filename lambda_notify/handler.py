@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import boto3
 
 if __package__:
-    from .messages import format_notification
+    from .messages import format_notification, quiet_reason
 else:  # deployed flat: handler.py and messages.py at the root of the zip
-    from messages import format_notification  # type: ignore[import-not-found,no-redef]
+    from messages import format_notification, quiet_reason  # type: ignore[import-not-found,no-redef]
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,7 +68,12 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         raise RuntimeError("TOPIC_ARN is not set: the function cannot publish notifications")
     config = event.get("config") if isinstance(event, dict) else None
     config = config if isinstance(config, dict) else {}
-    notification = format_notification(event, read_summaries(config))
+    summaries = read_summaries(config)
+    quiet = quiet_reason(event, summaries)
+    if quiet:
+        LOGGER.info("no notification", extra={"fields": {"reason": quiet}})
+        return {"skipped": quiet}
+    notification = format_notification(event, summaries)
     response = SNS.publish(
         TopicArn=TOPIC_ARN,
         Subject=notification.subject,

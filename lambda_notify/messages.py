@@ -153,6 +153,28 @@ def _quality_lines(summaries: dict[str, Any], config: dict[str, Any], region: st
     return lines
 
 
+NOTHING_NEW = ("no_new_files", "no_new_rows")
+
+
+def quiet_reason(event: Any, summaries: dict[str, Any]) -> str | None:
+    """Why no message is sent, or None. Only one case is quiet: a run started because files
+    arrived while another run held the dataset (`rerun_of`), which found them already processed."""
+    config = _mapping(_mapping(event).get("config"))
+    extract = _mapping(summaries.get("extract"))
+    if _mapping(event).get("status") == "SUCCEEDED" and config.get("rerun_of") and extract.get("status") in NOTHING_NEW:
+        return f"run {config.get('run_id')} (after {config['rerun_of']}) found nothing new"
+    return None
+
+
+def warnings(summaries: dict[str, Any]) -> list[str]:
+    """What the jobs flagged without failing: schema drift, unclaimed or re-delivered files."""
+    found = []
+    for job in STEPS:
+        listed = _mapping(summaries.get(job)).get("warnings")
+        found += [str(w) for w in listed] if isinstance(listed, list) else []
+    return found
+
+
 def totals(summaries: dict[str, Any]) -> tuple[int, int] | None:
     """(rows written to silver, rows quarantined by extract and transform), when known."""
     transform = summaries.get("transform")
@@ -191,10 +213,12 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
     error_message = str(cause.get("ErrorMessage") or error_name or "no error message was given")
 
     counts = totals(summaries)
+    flagged = warnings(summaries)
     if status == "SUCCEEDED":
-        headline = f"succeeded: {dataset} run {run_id}"
+        headline = f"succeeded{' with warnings' if flagged else ''}: {dataset} run {run_id}"
         detail = f", {counts[0]:,} rows, {counts[1]:,} quarantined" if counts else ""
-        sms = f"Glue ETL OK: {dataset} {run_id}{detail}"
+        noted = f", {len(flagged)} warning(s)" if flagged else ""
+        sms = f"Glue ETL OK: {dataset} {run_id}{detail}{noted}"
     elif status == "FAILED":
         where = f" at {step.capitalize()}" if step else ""
         headline = f"FAILED{where}: {dataset} run {run_id}"
@@ -213,6 +237,8 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
         body += ["", f"Failed step: {step.capitalize() if step else 'unknown'}", f"Error: {error_message}"]
         if error_name and error_name != error_message:
             body.append(f"Error type: {error_name}")
+    if flagged:
+        body += ["", "Warnings:", *[f"  - {warning}" for warning in flagged]]
     body += ["", "Steps:", *_step_lines(event, step, region)]
     table_lines = _table_lines(summaries)
     if table_lines:

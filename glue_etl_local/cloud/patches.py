@@ -11,6 +11,7 @@ import json
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -240,8 +241,10 @@ def patch_eventbridge_state_machine_targets() -> Undo:
             for target in machines:
                 execution_input = transformed_input(target.get("InputTransformer"), original_event)
                 region = target["Arn"].split(":")[3]
-                # No name: moto gives each execution a new uuid, as EventBridge does.
-                get_backend(self.account_id, region).start_execution(target["Arn"], "", execution_input)
+                # A new uuid per event, as EventBridge names them (moto's executing backend would name
+                # every unnamed execution "None", so the second one would be refused).
+                name = str(uuid.uuid4())
+                get_backend(self.account_id, region).start_execution(target["Arn"], name, execution_input)
         if others:
             saved = self.targets
             self.targets = others

@@ -210,3 +210,75 @@ def run_state_machine_arn(arn):
             return description
         time.sleep(0.1)
     raise AssertionError("execution did not finish")
+
+
+LANDING_RULE = {
+    "source": ["aws.s3"],
+    "detail-type": ["Object Created"],
+    "detail": {"object": {"key": [{"prefix": "landing/"}]}},
+}
+
+
+def landing_pipeline(bucket_with_events):
+    """A bucket created by CloudFormation with EventBridge enabled, a rule like the template's, and a
+    state machine that just echoes its input."""
+    template = {"Resources": {"Lake": {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": "lake", "NotificationConfiguration": {"EventBridgeConfiguration": {
+            "EventBridgeEnabled": bucket_with_events}}}}}}  # fmt: skip
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName="s", TemplateBody=json.dumps(template))
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(name="echo", definition=json.dumps(echo), roleArn=ROLE)["stateMachineArn"]
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="landing", EventPattern=json.dumps(LANDING_RULE))
+    transformer = {"InputPathsMap": {"key": "$.detail.object.key"}, "InputTemplate": '{"landing_key": <key>}'}
+    events.put_targets(Rule="landing", Targets=[{"Id": "p", "Arn": arn, "RoleArn": ROLE,
+                                                  "InputTransformer": transformer}])  # fmt: skip
+    return sfn, arn
+
+
+def started_inputs(sfn, arn):
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    return sorted(json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["landing_key"]
+                  for e in executions)  # fmt: skip
+
+
+def test_unpatched_moto_starts_nothing_for_an_uploaded_landing_object(aws):
+    sfn, arn = landing_pipeline(bucket_with_events=True)
+    boto3.client("s3", region_name=REGION).put_object(Bucket="lake", Key="landing/tpch/orders.csv", Body=b"x")
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == [], "moto delivers S3 events now: drop patches"
+
+
+def test_uploads_start_one_execution_each_with_the_rules_input(aws):
+    undo = [patches.patch_bucket_eventbridge_configuration(), patches.patch_eventbridge_state_machine_targets()]
+    try:
+        sfn, arn = landing_pipeline(bucket_with_events=True)
+        s3 = boto3.client("s3", region_name=REGION)
+        for key in ("landing/tpch/orders.csv", "landing/tpch/lineitem.csv", "lake/raw/x.parquet"):
+            s3.put_object(Bucket="lake", Key=key, Body=b"x")
+        assert started_inputs(sfn, arn) == ["landing/tpch/lineitem.csv", "landing/tpch/orders.csv"]
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def test_a_bucket_without_eventbridge_notifications_starts_nothing(aws):
+    undo = [patches.patch_bucket_eventbridge_configuration(), patches.patch_eventbridge_state_machine_targets()]
+    try:
+        sfn, arn = landing_pipeline(bucket_with_events=False)
+        boto3.client("s3", region_name=REGION).put_object(Bucket="lake", Key="landing/tpch/orders.csv", Body=b"x")
+        assert started_inputs(sfn, arn) == []
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def test_input_transformer_inserts_json_values_in_json_templates_and_text_in_string_templates():
+    event = {"detail": {"object": {"key": 'landing/tpch/a "b".csv', "size": 3}}}
+    json_template = {"InputPathsMap": {"key": "$.detail.object.key", "size": "$.detail.object.size"},
+                     "InputTemplate": '{"landing_key": <key>, "bytes": <size>}'}  # fmt: skip
+    assert json.loads(patches.transformed_input(json_template, event)) == {
+        "landing_key": 'landing/tpch/a "b".csv', "bytes": 3}  # fmt: skip
+    text_template = {"InputPathsMap": {"key": "$.detail.object.key"}, "InputTemplate": '"new object <key>"'}
+    assert patches.transformed_input(text_template, event) == '"new object landing/tpch/a "b".csv"'
+    assert json.loads(patches.transformed_input(None, event)) == event

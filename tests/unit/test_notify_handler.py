@@ -58,3 +58,18 @@ def test_refuses_to_run_without_a_topic(aws, monkeypatch):
     handler = importlib.reload(aws[0])
     with pytest.raises(RuntimeError, match="TOPIC_ARN is not set"):
         handler.handler({}, None)
+
+
+def test_a_rerun_that_found_nothing_new_sends_nothing_and_any_other_run_does(aws):
+    handler, sqs, queue, s3 = aws
+    config = {"dataset": "tpch", "run_id": "r2", "lake_path": "s3://lake/lake", "rerun_of": "r1"}
+    s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r2/extract.json", Body=json.dumps({"status": "no_new_files"}))
+    assert handler.handler({"status": "SUCCEEDED", "config": config}, None) == {
+        "skipped": "run r2 (after r1) found nothing new"
+    }
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+    handler.handler({"status": "FAILED", "config": config}, None)  # a failure is always told
+    s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r2/extract.json", Body=json.dumps({"status": "succeeded"}))
+    handler.handler({"status": "SUCCEEDED", "config": config}, None)  # the rerun found files: told
+    handler.handler({"status": "SUCCEEDED", "config": {**config, "rerun_of": None}}, None)
+    assert len(received(sqs, queue)) == 3

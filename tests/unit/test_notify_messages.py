@@ -120,3 +120,15 @@ def test_older_versions_of_database_rows_are_shown_so_the_counts_add_up():
         "customer": {"rows_read": 37, "rows_written": 32, "rows_quarantined": 0, "rows_superseded": 5}}}}  # fmt: skip
     note = format_notification(event("SUCCEEDED"), summaries)
     assert "customer                 written           32   quarantined          0   older versions 5" in note.email
+
+
+def test_warnings_change_the_subject_and_are_listed():
+    warned = {**SUMMARIES, "extract": {**SUMMARIES["extract"], "warnings": [
+        "2 landing file(s) match no table of tpch: ORDERS.CSV, notes.txt",
+        "schema drift: undeclared column(s) r_extra not loaded"]}}  # fmt: skip
+    note = format_notification(event("SUCCEEDED"), warned)
+    assert note.subject == "[Glue ETL] succeeded with warnings: tpch run run-42"
+    assert "Warnings:\n  - 2 landing file(s) match no table of tpch: ORDERS.CSV, notes.txt\n" in note.email
+    assert "  - schema drift: undeclared column(s) r_extra not loaded" in note.email
+    assert note.sms.endswith(", 2 warning(s)")
+    assert format_notification(event("SUCCEEDED"), SUMMARIES).subject == "[Glue ETL] succeeded: tpch run run-42"
