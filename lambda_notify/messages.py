@@ -157,12 +157,14 @@ NOTHING_NEW = ("no_new_files", "no_new_rows")
 
 
 def quiet_reason(event: Any, summaries: dict[str, Any]) -> str | None:
-    """Why no message is sent, or None. Only one case is quiet: a run started because files
-    arrived while another run held the dataset (`rerun_of`), which found them already processed."""
+    """Why no message is sent, or None. Only one case is quiet: a run started by the pipeline
+    itself (by a landing object, or to pick up files that arrived during another run) that found
+    its files already processed by another run. Failures and runs started by a person always tell."""
     config = _mapping(_mapping(event).get("config"))
     extract = _mapping(summaries.get("extract"))
-    if _mapping(event).get("status") == "SUCCEEDED" and config.get("rerun_of") and extract.get("status") in NOTHING_NEW:
-        return f"run {config.get('run_id')} (after {config['rerun_of']}) found nothing new"
+    started_by = config.get("rerun_of") or config.get("landing_key")
+    if _mapping(event).get("status") == "SUCCEEDED" and started_by and extract.get("status") in NOTHING_NEW:
+        return f"run {config.get('run_id')} (started for {started_by}) found nothing new: another run processed it"
     return None
 
 

@@ -282,3 +282,59 @@ def patch_bucket_eventbridge_configuration() -> Undo:
         FakeBucket.create_from_cloudformation_json = classmethod(original)  # type: ignore[assignment]
 
     return undo
+
+
+def _plain_values(value: Any) -> Any:
+    """Timestamps as ISO text, as Step Functions passes them on (JSON has no dates)."""
+    if isinstance(value, dict):
+        return {key: _plain_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_values(item) for item in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def patch_service_integration_casing() -> Undo:
+    """Service integrations (`arn:aws:states:::states:startExecution`, `aws-sdk:<service>:<action>`)
+    take and return PascalCase names on AWS (`StateMachineArn`, `ExecutionArn`, `Status`) whatever
+    the API's own casing. moto's port of the interpreter leaves that normalisation out (both methods
+    are no-ops), so camelCase APIs such as Step Functions' fail, and timestamps in responses cannot
+    be serialised. The casing maps come from botocore's service models, as in LocalStack."""
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    originals = {name: getattr(StateTaskService, name) for name in ("_normalise_parameters", "_normalise_response")}
+    for method in originals.values():
+        if not textwrap.dedent(inspect.getsource(method)).rstrip().endswith("pass"):
+            raise RuntimeError("moto now normalises service integrations itself: drop patch_service_integration_casing")
+    models = botocore.session.get_session()
+
+    def operation(task: Any, service: str | None, action: str | None) -> Any:
+        model = models.get_service_model(task._get_boto_service_name(service))
+        by_python_name = {xform_name(name): name for name in model.operation_names}
+        return model.operation_model(by_python_name[task._get_boto_service_action(action)])
+
+    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:  # fmt: skip
+        self._to_boto_request(parameters, operation(self, boto_service_name, service_action_name).input_shape)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:  # fmt: skip
+        if isinstance(response, dict):
+            plain = _plain_values(response)
+            response.clear()
+            response.update(plain)
+            shape = operation(self, boto_service_name, service_action_name).output_shape
+            if shape is not None:
+                self._from_boto_response(response, shape)
+
+    StateTaskService._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    StateTaskService._normalise_response = normalise_response  # type: ignore[method-assign]
+
+    def undo() -> None:
+        for name, method in originals.items():
+            setattr(StateTaskService, name, method)
+
+    return undo

@@ -101,6 +101,7 @@ class LocalCloud:
             patches.patch_kms_key_tags(),
             patches.patch_eventbridge_state_machine_targets(),
             patches.patch_bucket_eventbridge_configuration(),
+            patches.patch_service_integration_casing(),
         ]
         jar = s3fs.ensure_jar(self.workdir / "cache")
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})

@@ -3,49 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from moto.events.models import EventPattern
 
-from glue_etl_local import packaging
 from glue_etl_local.cloud import notifications
 from glue_etl_local.cloud.server import LocalCloud
 from glue_etl_local.samples import generate_consultations
+from tests.e2e import cli
+from tests.e2e.cli import BIN, aws, run
 
-BIN = Path(sys.executable).parent
 ENV_NAME = "e2e"
 STACK = f"{ENV_NAME}-glue-etl"
 
 
-def run(cloud: LocalCloud, *command: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **cloud.environment}
-    return subprocess.run(
-        command, env=environment, capture_output=True, text=True, check=False, cwd=packaging.PROJECT_ROOT
-    )
-
-
-def aws(cloud: LocalCloud, *args: str) -> dict:
-    result = run(cloud, str(BIN / "aws"), *args, "--endpoint-url", cloud.endpoint_url, "--output", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout) if result.stdout.strip() else {}
-
-
-def deploy(cloud: LocalCloud, *overrides: str) -> subprocess.CompletedProcess[str]:
-    return run(
-        cloud, str(BIN / "glue-etl"), "deploy", "--env", ENV_NAME, "--endpoint-url", cloud.endpoint_url,
-        "--parameters", "cloudformation/parameters/dev.json", *overrides,
-    )  # fmt: skip
+def deploy(cloud: LocalCloud, *overrides: str):
+    return cli.deploy(cloud, ENV_NAME, *overrides)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("cfn")
     with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
-        result = deploy(cloud, "NotificationEmail=data-team@example.com", "NotificationPhoneNumber=+15555550123")
+        result = deploy(cloud, "NotificationEmail=data-team@example.com", "NotificationPhoneNumber=+15555550123",
+                        "DeliverySettleSeconds=2")  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         (description,) = aws(cloud, "cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]}
@@ -69,28 +50,27 @@ def test_deploy_creates_the_pipeline_from_the_template(stack):
     assert "${" not in machine["definition"]
 
 
-def test_files_copied_with_the_cli_run_through_the_deployed_pipeline(stack):
+def test_files_copied_with_the_cli_start_the_deployed_pipeline_which_runs_them_once(stack):
     cloud, outputs, root = stack
-    sample = generate_consultations(root / "sample", rows=300, seed=3)
+    sample = generate_consultations(root / "sample", rows=300, files=2, seed=3)
     landing = f"{outputs['LandingPath']}/consultations/"
     copied = run(cloud, str(BIN / "aws"), "s3", "cp", "--recursive", str(root / "sample"), landing,
                  "--endpoint-url", cloud.endpoint_url)  # fmt: skip
     assert copied.returncode == 0, copied.stderr
-    started = run(cloud, str(BIN / "glue-etl"), "start", "--stack", STACK, "--endpoint-url", cloud.endpoint_url,
-                  "--name", "cli-run", "--input", json.dumps({"dataset": "consultations"}))  # fmt: skip
-    assert started.returncode == 0, started.stdout + started.stderr
-    assert "== SUCCEEDED" in started.stdout
-    listing = aws(cloud, "s3api", "list-objects-v2", "--bucket", outputs["LakeBucket"], "--prefix",
-                  "lake/_runs/consultations/cli-run/")  # fmt: skip
-    run_files = sorted(o["Key"].rsplit("/", 1)[1] for o in listing["Contents"])
-    assert run_files == ["extract.json", "load.json", "quality.json", "quality.md", "transform.json"]
-    deliveries = [
-        d for d in notifications.deliveries(cloud.region, outputs["NotificationTopicArn"]) if "cli-run" in d.text
-    ]
-    email = next(d for d in deliveries if d.protocol == "email")
-    assert email.endpoint == "data-team@example.com"
-    assert email.subject == "[Glue ETL] succeeded: consultations run cli-run"
-    assert f"Total: {sample.clean_rows:,} clean rows" in email.text
+    # The landing rule starts one execution per object; one runs the delivery, the other is folded into it.
+    finished = cli.wait_until_idle(cloud, outputs["StateMachineArn"], at_least=2)
+    assert {e["status"] for e in finished} == {"SUCCEEDED"}
+    run_ids = [json.loads(e["output"])["config"]["run_id"] for e in finished
+               if "Extract" in cli.states_entered(cloud, e["executionArn"])]  # fmt: skip
+    summaries = {run_id: cli.read_json(cloud, f"{outputs['LakePath']}/_runs/consultations/{run_id}/extract.json")
+                 for run_id in run_ids}  # fmt: skip
+    (run_id,) = [run_id for run_id, summary in summaries.items() if summary["status"] == "succeeded"]
+    assert summaries[run_id]["tables"]["consultations"]["rows_read"] == sample.rows
+    deliveries = notifications.deliveries(cloud.region, outputs["NotificationTopicArn"])
+    emails = [d for d in deliveries if d.protocol == "email" and "consultations" in d.subject]
+    assert [email.subject for email in emails] == [f"[Glue ETL] succeeded: consultations run {run_id}"]
+    assert emails[0].endpoint == "data-team@example.com"
+    assert f"Total: {sample.clean_rows:,} clean rows" in emails[0].text
 
 
 def test_landing_rule_matches_new_landing_objects_and_its_input_selects_the_dataset(stack):

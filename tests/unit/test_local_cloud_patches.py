@@ -282,3 +282,47 @@ def test_input_transformer_inserts_json_values_in_json_templates_and_text_in_str
     text_template = {"InputPathsMap": {"key": "$.detail.object.key"}, "InputTemplate": '"new object <key>"'}
     assert patches.transformed_input(text_template, event) == '"new object landing/tpch/a "b".csv"'
     assert json.loads(patches.transformed_input(None, event)) == event
+
+
+DESCRIBE = {"StartAt": "Describe", "States": {"Describe": {
+    "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+    "Parameters": {"ExecutionArn.$": "$.arn"}, "ResultSelector": {"status.$": "$.Status", "started.$": "$.StartDate"},
+    "End": True}}}  # fmt: skip
+
+
+def describe_through_the_sdk_integration(arn_to_describe):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    name = f"d{time.time_ns()}"
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(DESCRIBE), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"arn": arn_to_describe}))
+    for _ in range(100):
+        description = sfn.describe_execution(executionArn=execution["executionArn"])
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_service_integrations_take_and_give_pascal_case_only_when_patched(aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    waiting = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 5, "End": True}}}
+    machine = sfn.create_state_machine(name="waiting", definition=json.dumps(waiting), roleArn=ROLE)
+    running = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="running")["executionArn"]
+    broken = describe_through_the_sdk_integration(running)
+    assert broken["status"] == "FAILED", "moto normalises integrations now: drop patch_service_integration_casing"
+    undo = patches.patch_service_integration_casing()
+    try:
+        described = describe_through_the_sdk_integration(running)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        assert json.loads(described["output"])["status"] == "RUNNING"
+        assert json.loads(described["output"])["started"].startswith("20")  # a timestamp as ISO text
+        missing = describe_through_the_sdk_integration(running.replace(":running", ":missing"))
+        assert missing["error"] == "Sfn.ExecutionDoesNotExistException"
+        start = {"StartAt": "Start", "States": {"Start": {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "End": True,
+            "Parameters": {"StateMachineArn": machine["stateMachineArn"], "Name": "started", "Input": {"a": 1}}}}}  # fmt: skip
+        assert run_state_machine(start)["status"] == "SUCCEEDED"
+        started = sfn.describe_execution(executionArn=running.replace(":running", ":started"))
+        assert json.loads(started["input"]) == {"a": 1}
+    finally:
+        undo()

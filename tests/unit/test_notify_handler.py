@@ -65,8 +65,10 @@ def test_a_rerun_that_found_nothing_new_sends_nothing_and_any_other_run_does(aws
     config = {"dataset": "tpch", "run_id": "r2", "lake_path": "s3://lake/lake", "rerun_of": "r1"}
     s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r2/extract.json", Body=json.dumps({"status": "no_new_files"}))
     assert handler.handler({"status": "SUCCEEDED", "config": config}, None) == {
-        "skipped": "run r2 (after r1) found nothing new"
+        "skipped": "run r2 (started for r1) found nothing new: another run processed it"
     }
+    by_event = {**config, "rerun_of": None, "landing_key": "landing/tpch/orders.csv"}
+    assert "landing/tpch/orders.csv" in handler.handler({"status": "SUCCEEDED", "config": by_event}, None)["skipped"]
     assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
     handler.handler({"status": "FAILED", "config": config}, None)  # a failure is always told
     s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r2/extract.json", Body=json.dumps({"status": "succeeded"}))
