@@ -318,9 +318,10 @@ def test_service_integrations_take_and_give_pascal_case_only_when_patched(aws):
         assert json.loads(described["output"])["started"].startswith("20")  # a timestamp as ISO text
         missing = describe_through_the_sdk_integration(running.replace(":running", ":missing"))
         assert missing["error"] == "Sfn.ExecutionDoesNotExistException"
+        parameters = {"StateMachineArn": machine["stateMachineArn"], "Name": "started", "Input": {"a": 1}}
         start = {"StartAt": "Start", "States": {"Start": {
             "Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "End": True,
-            "Parameters": {"StateMachineArn": machine["stateMachineArn"], "Name": "started", "Input": {"a": 1}}}}}  # fmt: skip
+            "Parameters": parameters}}}  # fmt: skip
         assert run_state_machine(start)["status"] == "SUCCEEDED"
         started = sfn.describe_execution(executionArn=running.replace(":running", ":started"))
         assert json.loads(started["input"]) == {"a": 1}
