@@ -1,0 +1,174 @@
+"""The deployed template in operation: deliveries of many files, executions that overlap or die,
+several datasets in one account, and objects that are not deliveries. Driven through the AWS CLI
+and boto3, with S3 events reaching the stack's own landing rule as on AWS."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from glue_etl_local.cloud import notifications
+from glue_etl_local.cloud.server import LocalCloud
+from glue_etl_local.samples import generate_consultations, generate_tpch
+from tests.e2e import cli
+
+ENV_NAME = "ops"
+STACK = f"{ENV_NAME}-glue-etl"
+PREFIX = f"{ENV_NAME}_glue_etl"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ops")
+    with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
+        result = cli.deploy(cloud, ENV_NAME, "NotificationEmail=ops@example.com", "DeliverySettleSeconds=3")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield cloud, cli.stack_outputs(cloud, STACK), root
+
+
+def copy_folder(cloud: LocalCloud, folder: Path, destination: str) -> None:
+    copied = cli.run(cloud, str(cli.BIN / "aws"), "s3", "cp", "--recursive", str(folder), destination,
+                     "--endpoint-url", cloud.endpoint_url)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+
+
+def new_executions(cloud, outputs, before: set[str], at_least: int) -> list[dict]:
+    finished = cli.wait_until_idle(cloud, outputs["StateMachineArn"], at_least=len(before) + at_least)
+    return [e for e in finished if e["executionArn"] not in before]
+
+
+def execution_arns(cloud, outputs) -> set[str]:
+    return {e["executionArn"] for e in cli.executions(cloud, outputs["StateMachineArn"])}
+
+
+def processing_run(cloud, outputs, dataset: str, executions: list[dict]) -> str:
+    """The run id of the one execution that extracted the delivery (the others found nothing new)."""
+    ran = [json.loads(e["output"])["config"]["run_id"] for e in executions
+           if "Extract" in cli.states_entered(cloud, e["executionArn"])]  # fmt: skip
+    extracts = {r: cli.read_json(cloud, f"{outputs['LakePath']}/_runs/{dataset}/{r}/extract.json") for r in ran}
+    (run_id,) = [r for r, summary in extracts.items() if summary["status"] == "succeeded"]
+    return run_id
+
+
+def glue_job_runs(cloud, outputs) -> int:
+    return len(cli.aws(cloud, "glue", "get-job-runs", "--job-name", outputs["ExtractJobName"])["JobRuns"])
+
+
+def tables(cloud, database: str) -> dict[str, str]:
+    listed = cli.aws(cloud, "glue", "get-tables", "--database-name", database)["TableList"]
+    return {t["Name"]: t["StorageDescriptor"]["Location"] for t in listed}
+
+
+def test_objects_that_are_not_deliveries_of_a_known_dataset_start_no_job(stack):
+    cloud, outputs, _ = stack
+    before = execution_arns(cloud, outputs)
+    s3 = cloud.client("s3")
+    for key in ("landing/nope/orders.csv", "landing/tpch/", "landing/tpch/_temporary/0/part.csv", "landing/x.csv"):
+        s3.put_object(Bucket=outputs["LakeBucket"], Key=key, Body=b"a,b\n1,2\n")
+    ended = new_executions(cloud, outputs, before, at_least=4)
+    assert [e["status"] for e in ended] == ["SUCCEEDED"] * 4
+    assert all(cli.states_entered(cloud, e["executionArn"])[-1] == "Ignored" for e in ended)
+    reasons = sorted(json.loads(e["output"])["ignored"] for e in ended)
+    assert reasons[0].startswith("landing object landing/nope/orders.csv is not a delivery of a known dataset")
+    assert glue_job_runs(cloud, outputs) == 0
+    assert notifications.deliveries(cloud.region, outputs["NotificationTopicArn"]) == []
+
+
+def test_a_whole_tpch_delivery_copied_at_once_runs_once_and_completely(stack):
+    cloud, outputs, root = stack
+    generate_tpch(root / "tpch", 0.01)
+    lineitems = sum(1 for _ in (root / "tpch" / "lineitem.csv").open()) - 1
+    before = execution_arns(cloud, outputs)
+    copy_folder(cloud, root / "tpch", f"{outputs['LandingPath']}/tpch/")
+    ended = new_executions(cloud, outputs, before, at_least=8)  # one execution per object, as on AWS
+    assert {e["status"] for e in ended} == {"SUCCEEDED"}
+    run_id = processing_run(cloud, outputs, "tpch", ended)
+    load = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/tpch/{run_id}/load.json")
+    assert load["tables"]["fact_sales"]["rows_written"] == lineitems
+    transform = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/tpch/{run_id}/transform.json")
+    assert transform["totals"]["rows_quarantined"] == 0  # no child before its parent: no orphans
+    published = tables(cloud, f"{PREFIX}_tpch")
+    assert published["fact_sales"].endswith(f"/gold/tpch/fact_sales/version={run_id}")
+    subjects = [d.subject for d in notifications.deliveries(cloud.region, outputs["NotificationTopicArn"])]
+    assert subjects == [f"[Glue ETL] succeeded: tpch run {run_id}"]  # one email, no failure
+
+
+def test_each_dataset_publishes_to_its_own_database(stack):
+    cloud, outputs, root = stack
+    sample = generate_consultations(root / "consultations", rows=300, files=2, seed=4)
+    before = execution_arns(cloud, outputs)
+    copy_folder(cloud, root / "consultations", f"{outputs['LandingPath']}/consultations/")
+    ended = new_executions(cloud, outputs, before, at_least=2)
+    assert {e["status"] for e in ended} == {"SUCCEEDED"}
+    run_id = processing_run(cloud, outputs, "consultations", ended)
+    consultations, tpch = tables(cloud, f"{PREFIX}_consultations"), tables(cloud, f"{PREFIX}_tpch")
+    assert set(consultations) == {"fact_consultation", "agg_monthly_activity"}
+    assert set(tpch) == {"dim_customer", "dim_supplier", "dim_part", "dim_date", "fact_sales"}
+    assert all("/gold/consultations/" in location for location in consultations.values())
+    assert all("/gold/tpch/" in location for location in tpch.values())
+    load = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/consultations/{run_id}/load.json")
+    assert load["tables"]["fact_consultation"]["rows_written"] == sample.clean_rows
+
+
+def test_two_executions_started_at_the_same_moment_never_fail_and_gold_stays_whole(stack):
+    cloud, outputs, _ = stack
+    sfn = cloud.client("stepfunctions")
+    before = execution_arns(cloud, outputs)
+    rows_before = tables(cloud, f"{PREFIX}_consultations")
+    started = []
+
+    def start(name: str) -> None:
+        request = {"dataset": "consultations", "reprocess": "true"}
+        started.append(sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name=name,
+                                           input=json.dumps(request))["executionArn"])  # fmt: skip
+
+    threads = [threading.Thread(target=start, args=(f"together-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ended = new_executions(cloud, outputs, before, at_least=3)  # the two, and the run asked for by the second
+    assert {e["status"] for e in ended} == {"SUCCEEDED"}
+    paths = {e["name"]: cli.states_entered(cloud, e["executionArn"]) for e in ended}
+    together = [paths[f"together-{n}"] for n in (1, 2)]
+    assert sorted(p[-1] for p in together) == ["Coalesced", "Succeeded"]  # one ran, one was folded in
+    published = tables(cloud, f"{PREFIX}_consultations")
+    assert published != rows_before  # the reprocessing run published a new version ...
+    version = published["fact_consultation"].rsplit("version=", 1)[1]
+    manifest = cli.read_json(cloud, f"{outputs['LakePath']}/gold/consultations/_manifests/{version}.json")
+    folder = published["fact_consultation"].removeprefix("s3://").split("/", 1)[1]
+    listed = cloud.client("s3").list_objects_v2(Bucket=outputs["LakeBucket"], Prefix=folder)
+    assert manifest["tables"]["fact_consultation"]["rows"] > 0
+    assert any(o["Key"].endswith(".parquet") for o in listed["Contents"])  # ... whose files are all there
+
+
+def test_a_run_stopped_while_holding_the_lease_does_not_block_the_next(stack):
+    cloud, outputs, _ = stack
+    sfn = cloud.client("stepfunctions")
+    request = json.dumps({"dataset": "consultations", "reprocess": "true"})
+    stopped = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="stopped", input=request)
+    deadline = time.monotonic() + 120
+    while "Extract" not in cli.states_entered(cloud, stopped["executionArn"]):
+        assert time.monotonic() < deadline, "the first run never reached Extract"
+        time.sleep(0.5)
+    cli.aws(cloud, "stepfunctions", "stop-execution", "--execution-arn", stopped["executionArn"])
+    assert sfn.describe_execution(executionArn=stopped["executionArn"])["status"] == "ABORTED"
+    lease = cloud.client("dynamodb").get_item(
+        TableName=outputs["LeaseTableName"], Key={"dataset": {"S": "consultations"}}
+    )
+    assert lease["Item"]["holder"]["S"] == stopped["executionArn"]  # aborted runs cannot give the lease back
+
+    arn = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="next", input=request)["executionArn"]
+    (ended,) = [
+        e for e in cli.wait_until_idle(cloud, outputs["StateMachineArn"], at_least=1) if e["executionArn"] == arn
+    ]
+    assert ended["status"] == "SUCCEEDED"
+    assert "TakeOverLease" in cli.states_entered(cloud, arn)
+    lease = cloud.client("dynamodb").get_item(
+        TableName=outputs["LeaseTableName"], Key={"dataset": {"S": "consultations"}}
+    )
+    assert "Item" not in lease  # released at the end
