@@ -48,13 +48,48 @@ def sql_literal(value: str, type_name: str) -> str:
     raise ValueError(f"a {type_name} column cannot be a watermark (use a timestamp, date or number)")
 
 
-def incremental_query(source: JdbcSource, columns: Sequence[str], watermark: str | None, type_name: str) -> str:
-    """The declared columns of the rows changed since the watermark (every row without one)."""
+def changed_rows_condition(source: JdbcSource, watermark: str | None, upper: str | None, type_name: str) -> str:
+    """`col > watermark AND col <= upper` (either side only when known), or an empty string."""
+    column = quote_identifier(source.incremental_column)
+    parts = []
+    if watermark is not None:
+        parts.append(f"{column} > {sql_literal(watermark, type_name)}")
+    if upper is not None:
+        parts.append(f"{column} <= {sql_literal(upper, type_name)}")
+    return " AND ".join(parts)
+
+
+def incremental_query(
+    source: JdbcSource, columns: Sequence[str], watermark: str | None, type_name: str, upper: str | None = None
+) -> str:
+    """The declared columns of the rows changed since the watermark, up to the run's upper bound."""
     selected = ", ".join(quote_identifier(column) for column in columns)
     query = f"SELECT {selected} FROM {quote_identifier(source.table)}"
-    if watermark is not None:
-        query += f" WHERE {quote_identifier(source.incremental_column)} > {sql_literal(watermark, type_name)}"
-    return query
+    condition = changed_rows_condition(source, watermark, upper, type_name)
+    return f"{query} WHERE {condition}" if condition else query
+
+
+def upper_bound_query(source: JdbcSource, watermark: str | None, type_name: str) -> str:
+    """The newest incremental value a run may read, fixed before any row is read: every range query
+    of the run reads up to it, and the next run starts after it. With a safety lag, values newer
+    than the database's clock minus the lag wait for the next run, so a transaction that commits
+    within the lag after setting its timestamp is not skipped."""
+    column = quote_identifier(source.incremental_column)
+    conditions = [changed_rows_condition(source, watermark, None, type_name)]
+    if source.safety_lag_seconds and type_name == "timestamp":
+        conditions.append(f"{column} <= LOCALTIMESTAMP - INTERVAL '{int(source.safety_lag_seconds)}' SECOND")
+    where = " AND ".join(condition for condition in conditions if condition)
+    return f"SELECT max({column}) AS upper FROM {quote_identifier(source.table)}" + (f" WHERE {where}" if where else "")
+
+
+def upper_bound(
+    spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource, watermark: str | None, type_name: str
+) -> str | None:
+    """The run's upper bound (see upper_bound_query) as a literal-ready string; None when nothing changed."""
+    query = upper_bound_query(source, watermark, type_name)
+    found = _reader(spark, endpoint, source).option("query", query).load()
+    value = found.select(found["upper"].cast("string")).collect()[0][0]
+    return None if value is None else str(value)
 
 
 def connection_options(endpoint: JdbcEndpoint) -> dict[str, str]:
@@ -62,19 +97,25 @@ def connection_options(endpoint: JdbcEndpoint) -> dict[str, str]:
     return {"url": endpoint.url, "user": endpoint.user, "password": endpoint.password, "driver": endpoint.driver}
 
 
+def _reader(spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource) -> Any:
+    return (
+        spark.read.format("jdbc")
+        .options(**connection_options(endpoint))
+        .option("fetchsize", str(source.fetch_size))
+        # TIMESTAMP WITHOUT TIME ZONE as the wall-clock value the database holds, whatever the
+        # JVM's zone: the watermark is compared with that value in the next query.
+        .option("preferTimestampNTZ", "true")
+    )
+
+
 def read_query(spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource, query: str) -> DataFrame:
     """The query's rows; split into parallel range queries on the partition column when the
-    source declares one and the result has at least `partition_min_rows` rows."""
+    source declares one and the result has at least `partition_min_rows` rows. The query must be
+    bounded (incremental_query with the run's upper bound): the range queries run on separate
+    connections at different times, and only the bound makes them read one consistent window."""
 
     def reader() -> Any:
-        return (
-            spark.read.format("jdbc")
-            .options(**connection_options(endpoint))
-            .option("fetchsize", str(source.fetch_size))
-            # TIMESTAMP WITHOUT TIME ZONE as the wall-clock value the database holds, whatever the
-            # JVM's zone: the watermark is compared with that value in the next query.
-            .option("preferTimestampNTZ", "true")
-        )
+        return _reader(spark, endpoint, source)
 
     rows = reader().option("dbtable", f"({query}) AS src")
     if source.partition_column and source.num_partitions > 1:

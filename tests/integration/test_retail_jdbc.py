@@ -135,6 +135,37 @@ def test_large_reads_are_split_into_parallel_range_queries(retail_db, spark):
     assert split.count() == 1000
 
 
+def test_a_change_committed_while_a_run_reads_is_read_by_the_next_run_never_skipped(retail_db, tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    options = {"source_secret": retail_db.secret, "warehouse_secret": retail_db.secret}
+    fix_bound, read = jdbc.upper_bound, jdbc.read_query
+
+    def bound_then_commit(spark, endpoint, source, watermark, type_name):
+        upper = fix_bound(spark, endpoint, source, watermark, type_name)
+        if source.table == "public.sales_order":  # another transaction commits while the run reads
+            retail_db.execute("UPDATE sales_order SET units_sold = units_sold + 1 WHERE sales_order_id = 1")
+        return upper
+
+    def read_in_ranges(spark, endpoint, source, query):  # four range queries, as on a large table
+        return read(spark, endpoint, dataclasses.replace(source, partition_min_rows=1), query)
+
+    monkeypatch.setattr(jdbc, "upper_bound", bound_then_commit)
+    monkeypatch.setattr(jdbc, "read_query", read_in_ranges)
+    first = run_all("retail", None, lake, "r1", **options)
+    monkeypatch.undo()
+    (changed_at,) = retail_db.query("SELECT last_updated::text FROM sales_order WHERE sales_order_id = 1")[0]
+    bound = committed_watermarks(lake)["sales_order"]["value"]
+    assert bound < changed_at  # the window was fixed before the change, whenever each range was read
+    (in_window,) = retail_db.query(f"SELECT count(*) FROM sales_order WHERE last_updated <= TIMESTAMP '{bound}'")[0]
+    assert rows_read(first["extract"])["sales_order"] == in_window == 999  # all but the row that moved on
+
+    second = run_retail(retail_db, lake, "r2")
+    assert rows_read(second["extract"])["sales_order"] == 1  # read now, not skipped forever
+    assert committed_watermarks(lake)["sales_order"]["value"] == changed_at.rstrip("0").rstrip(".")
+    units = retail_db.query(f"SELECT units_sold FROM {WAREHOUSE}.fact_sales_order WHERE sales_order_id = 1")
+    assert units == retail_db.query("SELECT units_sold FROM sales_order WHERE sales_order_id = 1")
+
+
 def test_extract_without_a_source_secret_fails_in_one_line(tmp_path):
     with pytest.raises(JobFailedError) as raised:
         run_job("extract", "retail", tmp_path / "lake", "r1")

@@ -72,6 +72,25 @@ def test_incremental_queries_quote_names_and_only_take_validated_watermarks():
             jdbc.sql_literal(value, type_name)
 
 
+def test_every_read_of_a_run_is_bounded_by_one_upper_value_fixed_first():
+    source = JdbcSource("public.sales_order", "last_updated")
+    window = jdbc.incremental_query(source, ["id"], "2026-11-21 10:00:00", "timestamp", "2026-11-22 08:00:00.25")
+    assert window.endswith(
+        """WHERE "last_updated" > TIMESTAMP '2026-11-21 10:00:00'"""
+        """ AND "last_updated" <= TIMESTAMP '2026-11-22 08:00:00.25'"""
+    )
+    assert jdbc.upper_bound_query(source, None, "timestamp") == (
+        'SELECT max("last_updated") AS upper FROM "public"."sales_order"'
+    )
+    lagging = JdbcSource("public.sales_order", "last_updated", safety_lag_seconds=300)
+    assert jdbc.upper_bound_query(lagging, "2026-11-21 10:00:00", "timestamp").endswith(
+        """WHERE "last_updated" > TIMESTAMP '2026-11-21 10:00:00'"""
+        """ AND "last_updated" <= LOCALTIMESTAMP - INTERVAL '300' SECOND"""
+    )
+    with pytest.raises(ValueError, match="is not a timestamp"):
+        jdbc.incremental_query(source, ["id"], None, "timestamp", "now() --")
+
+
 def test_merge_updates_every_non_key_column_and_inserts_new_keys():
     sql = warehouse.merge_sql("dw.dim_customer", "dw.stg_dim_customer_1", ["customer_id", "email"], ["customer_id"])
     assert sql == (

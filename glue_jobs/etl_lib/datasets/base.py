@@ -186,6 +186,9 @@ class JdbcSource:
     num_partitions: int = 1
     partition_min_rows: int = 100_000
     fetch_size: int = 10_000
+    # Rows whose timestamp is newer than the database's clock minus this many seconds are left for
+    # the next run: a transaction that set its timestamp and commits within the lag is not skipped.
+    safety_lag_seconds: int = 0
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import csv
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -28,6 +29,8 @@ from etl_lib.steps.common import (
     rule_counts,
 )
 from etl_lib.summary import RunSummary, TableCounts, new_summary
+
+Result = TypeVar("Result")
 
 
 class ExtractError(RuntimeError):
@@ -222,24 +225,37 @@ def database_source(endpoint: JdbcEndpoint, table: Table) -> str:
 
 
 def read_changed_rows(
-    spark: SparkSession, endpoint: JdbcEndpoint, table: Table, watermark: str | None, batch_id: str
+    spark: SparkSession,
+    endpoint: JdbcEndpoint,
+    table: Table,
+    window: tuple[str | None, str],
+    batch_id: str,
 ) -> DataFrame:
-    """The rows changed since the watermark, as strings (so typing and quarantine work as for
-    files: a value the declared type cannot hold is quarantined with its original text)."""
-    assert table.jdbc is not None
+    """The rows changed in the window (after the watermark, up to the run's upper bound), as
+    strings (so typing and quarantine work as for files: a value the declared type cannot hold is
+    quarantined with its original text)."""
+    source = table.jdbc
+    assert source is not None
     types = {column.name: column.type for column in table.columns}
-    query = jdbc.incremental_query(table.jdbc, list(types), watermark, types[table.jdbc.incremental_column])
-    try:
-        rows = jdbc.read_query(spark, endpoint, table.jdbc, query)
-    except Exception as error:
-        message = jdbc.error_line(error)
-        raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {message}") from error
+    watermark, upper = window
+    query = jdbc.incremental_query(source, list(types), watermark, types[source.incremental_column], upper)
+    rows = reading_database(endpoint, table, lambda: jdbc.read_query(spark, endpoint, source, query))
     return rows.select(
         *[F.col(f"`{name}`").cast("string").alias(name) for name in types],
         F.lit(None).cast("string").alias(parsing.CORRUPT_RECORD),
         F.lit(database_source(endpoint, table)).alias(SOURCE_FILE),
         F.lit(batch_id).alias(FILE_ID),
     )
+
+
+def reading_database(endpoint: JdbcEndpoint, table: Table, read: Callable[[], Result]) -> Result:
+    """read(), with a database error as one line naming the table and the database."""
+    assert table.jdbc is not None
+    try:
+        return read()
+    except Exception as error:
+        message = jdbc.error_line(error)
+        raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {message}") from error
 
 
 def extract_jdbc_table(
@@ -250,7 +266,7 @@ def extract_jdbc_table(
     watermark: str | None,
     ingested_at: datetime,
 ) -> tuple[TableCounts, dict[str, object]]:
-    """One batch of changed rows and the pending watermark (the newest incremental value read).
+    """One batch of changed rows and the pending watermark (the run's upper bound).
 
     The batch is the partition `_file_id=<hash of table, run and watermark read from>`: a retry of a
     run that did not commit reads from the same watermark and replaces its batch; a rerun after
@@ -263,18 +279,20 @@ def extract_jdbc_table(
     batch_outputs = [f"{path}/{FILE_ID}={batch_id}" for path in (raw_path, quarantine_path)]
     storage.delete_all(spark, batch_outputs)
 
-    # Read the database once: counts, the watermark and both outputs come from this snapshot.
-    changed = read_changed_rows(spark, endpoint, table, watermark, batch_id).persist()
-    try:
-        rows_read = changed.count()
-        newest = watermark
-        if rows_read:
-            typed_column = next(c for c in table.columns if c.name == column)
-            newest_value = changed.agg(F.max(parsing.parsed_value(typed_column)).cast("string")).collect()[0][0]
-            newest = newest_value or watermark
-            write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
-    finally:
-        changed.unpersist()
+    # The window's upper end is fixed before any row is read, so parallel range reads see one window.
+    column_type = next(c.type for c in table.columns if c.name == column)
+    source = table.jdbc
+    upper = reading_database(endpoint, table, lambda: jdbc.upper_bound(spark, endpoint, source, watermark, column_type))
+    rows_read, newest = 0, watermark
+    if upper is not None:
+        # Read the database once: counts and both outputs come from this read.
+        changed = read_changed_rows(spark, endpoint, table, (watermark, upper), batch_id).persist()
+        try:
+            rows_read, newest = changed.count(), upper
+            if rows_read:
+                write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
+        finally:
+            changed.unpersist()
     written = quarantined = 0
     if rows_read:  # nothing changed: no batch was written, nothing to count
         written = _counts_by_file(spark, raw_path, [batch_id]).get(batch_id, 0)
