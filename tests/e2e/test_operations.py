@@ -156,6 +156,9 @@ def test_a_run_stopped_while_holding_the_lease_does_not_block_the_next(stack):
         assert time.monotonic() < deadline, "the first run never reached Extract"
         time.sleep(0.5)
     cli.aws(cloud, "stepfunctions", "stop-execution", "--execution-arn", stopped["executionArn"])
+    while sfn.describe_execution(executionArn=stopped["executionArn"])["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the first run was not stopped"
+        time.sleep(0.2)
     assert sfn.describe_execution(executionArn=stopped["executionArn"])["status"] == "ABORTED"
     lease = cloud.client("dynamodb").get_item(
         TableName=outputs["LeaseTableName"], Key={"dataset": {"S": "consultations"}}

@@ -3,6 +3,7 @@ every table is known, or carry row values into error messages and notifications.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -86,3 +87,25 @@ def test_row_values_never_reach_the_error_message_or_the_notification(tmp_path):
     assert "VIH" not in notification.sms
     # The quarantine, in the lake, keeps the row as it was: values are data, not messages.
     assert "VIH" in "".join(p.read_bytes().decode("latin-1") for p in (lake / "quarantine").rglob("*.parquet"))
+
+
+def test_a_model_that_drops_fact_rows_is_not_published(tmp_path, monkeypatch):
+    from etl_lib.datasets import get_dataset
+    from etl_lib.steps import transform
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, "consultations_1.csv", [consultation(1), consultation(2), consultation(3)])
+    consultations = get_dataset("consultations")
+
+    def losing_a_row(silver):  # what an inner join on a key the rules let through would do
+        gold = consultations.build_gold(silver)
+        return {**gold, "fact_consultation": gold["fact_consultation"].where("consultation_id <> 2")}
+
+    lossy = dataclasses.replace(consultations, build_gold=losing_a_row)
+    monkeypatch.setattr(transform, "get_dataset", lambda name: lossy)
+    run_job("extract", "consultations", lake, "r1", landing)
+    with pytest.raises(
+        JobFailedError, match="rows lost in the model: fact_consultation has 2 rows but consultations has 3"
+    ):
+        run_job("transform", "consultations", lake, "r1")
+    assert not (lake / "gold/consultations/_manifests/r1.json").exists()  # load has nothing to publish

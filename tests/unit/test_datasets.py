@@ -100,3 +100,16 @@ def test_dim_date_covers_every_day_between_all_columns(spark):
     assert [r.is_weekend for r in dim] == [False, False, False, False, True]
     assert dim[0].day_name == "Tuesday"
     assert dim[0].quarter == 1
+
+
+def test_every_fact_table_declares_the_silver_table_it_has_one_row_per():
+    from etl_lib.steps.transform import unreconciled_facts
+
+    facts = {name: [g.rows_from for g in get_dataset(name).gold_tables if g.name.startswith("fact_")]
+             for name in available_datasets()}  # fmt: skip
+    assert facts == {"tpch": ["lineitem"], "consultations": ["consultations"], "retail": ["sales_order"]}
+    tpch = get_dataset("tpch")
+    assert unreconciled_facts(tpch, {"fact_sales": 10}, {"lineitem": 10}) == []
+    assert unreconciled_facts(tpch, {"fact_sales": 9}, {"lineitem": 10}) == [
+        "fact_sales has 9 rows but lineitem has 10"
+    ]

@@ -235,6 +235,9 @@ class GoldTable:
     name: str
     partition_by: tuple[str, ...] = ()
     key: tuple[str, ...] = ()  # with a key, the load job can upsert the table into a warehouse
+    # A fact table with one row per row of this silver table: the counts are reconciled, so a join
+    # of the model can never drop rows silently.
+    rows_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ DATASET = Dataset(
     name="consultations",
     tables=(CONSULTATIONS,),
     gold_tables=(
-        GoldTable("fact_consultation", partition_by=("year", "month")),
+        GoldTable("fact_consultation", partition_by=("year", "month"), rows_from="consultations"),
         GoldTable("agg_monthly_activity", partition_by=("year",)),
     ),
     build_gold=build_gold,

@@ -171,7 +171,7 @@ DATASET = Dataset(
         GoldTable("dim_staff", key=("staff_id",)),
         GoldTable("dim_product", key=("product_id",)),
         GoldTable("dim_date", key=("date_key",)),
-        GoldTable("fact_sales_order", partition_by=("order_year",), key=("sales_order_id",)),
+        GoldTable("fact_sales_order", partition_by=("order_year",), key=("sales_order_id",), rows_from="sales_order"),
     ),
     build_gold=build_gold,
 )

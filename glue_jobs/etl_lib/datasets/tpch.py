@@ -273,7 +273,7 @@ DATASET = Dataset(
         GoldTable("dim_supplier"),
         GoldTable("dim_part"),
         GoldTable("dim_date"),
-        GoldTable("fact_sales", partition_by=("order_year", "order_month")),
+        GoldTable("fact_sales", partition_by=("order_year", "order_month"), rows_from="lineitem"),
     ),
     build_gold=build_gold,
 )

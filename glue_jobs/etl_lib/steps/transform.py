@@ -35,7 +35,7 @@ from etl_lib.steps.common import (
     refuse_used_run_id,
     rule_counts,
 )
-from etl_lib.summary import RunSummary, TableCounts, new_summary, summary_path
+from etl_lib.summary import AccountingError, RunSummary, TableCounts, new_summary, summary_path
 
 
 def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
@@ -245,9 +245,24 @@ def transform_table(
     return counts, silver
 
 
+def unreconciled_facts(dataset: Dataset, gold_rows: Mapping[str, int], silver_rows: Mapping[str, int]) -> list[str]:
+    """Fact tables whose row count differs from the silver table they have one row per."""
+    facts = [(gold.name, gold.rows_from) for gold in dataset.gold_tables if gold.rows_from is not None]
+    counted = [(name, gold_rows.get(name, 0), parent, silver_rows.get(parent, 0)) for name, parent in facts]
+    return [f"{name} has {rows:,} rows but {parent} has {expected:,}" for name, rows, parent, expected in counted
+            if rows != expected]  # fmt: skip
+
+
 def write_gold(
-    spark: SparkSession, args: JobArgs, dataset: Dataset, silver: Mapping[str, DataFrame], created_at: str
+    spark: SparkSession,
+    args: JobArgs,
+    dataset: Dataset,
+    silver: Mapping[str, DataFrame],
+    silver_rows: Mapping[str, int],
+    created_at: str,
 ) -> dict[str, int]:
+    """The gold version's tables, then its manifest (what load publishes) only if every fact table
+    reconciles with its silver table."""
     frames = dataset.build_gold(silver)
     manifest_tables = {}
     rows = {}
@@ -263,6 +278,11 @@ def write_gold(
             "partition_by": list(gold.partition_by),
             "rows": rows[gold.name],
         }
+    unreconciled = unreconciled_facts(dataset, rows, silver_rows)
+    if unreconciled:
+        raise AccountingError(
+            f"gold version {args.run_id} not published, rows lost in the model: " + "; ".join(unreconciled)
+        )
     manifest = {"version": args.run_id, "created_at": created_at, "tables": manifest_tables}
     manifest_path = layout.gold_manifest_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
@@ -328,7 +348,8 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
     else:
         usable = {name: frame for name, frame in silver.items() if frame is not None}
-        for name, rows in write_gold(spark, args, dataset, usable, summary.started_at).items():
+        silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
+        for name, rows in write_gold(spark, args, dataset, usable, silver_rows, summary.started_at).items():
             summary.outputs[f"gold.{name}"] = str(rows)
         summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
     storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
