@@ -16,7 +16,7 @@ def run_in_local_cloud(landing: Path, lake: Path) -> tuple[dict[str, float], dic
     from glue_etl_local.executions import start_and_follow
 
     with LocalCloud(lake / "cloud") as cloud:
-        pipeline = resources.deploy(cloud)
+        pipeline = resources.deploy(cloud, landing_events=False)  # one execution, started below
         resources.upload_folder(cloud, landing, pipeline.landing_path("tpch"))
         followed = start_and_follow(cloud.client("stepfunctions"), pipeline.state_machine_arn, {"dataset": "tpch"},
                                     "bench", lambda _: None)  # fmt: skip

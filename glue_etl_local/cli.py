@@ -78,9 +78,11 @@ def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
         for key, value in cloud.environment.items():
             print(f"  export {key}={value}")
         if deploy:
-            pipeline = resources.deploy(cloud)
-            print(f"Pipeline deployed: state machine {pipeline.state_machine_arn}")
+            pipeline = resources.deploy(cloud, settle_seconds=5, show_commands=print)
+            print(f"Pipeline deployed from cloudformation/pipeline.yaml as stack {pipeline.name}-glue-etl")
+            print(f"  state machine: {pipeline.state_machine_arn}")
             print(f"  landing: {pipeline.landing_path('<dataset>')}   lake: {pipeline.lake_path}")
+            print("  files copied to landing start the pipeline, as on AWS (aws s3 cp --recursive ...)")
         print("Press Ctrl-C to stop.")
         try:
             while True:

@@ -51,6 +51,13 @@ def start_and_follow(
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))[
         "executionArn"
     ]
+    return follow(sfn, arn, show, poll_seconds, timeout_seconds)
+
+
+def follow(
+    sfn: Any, arn: str, show: Callable[[str], None] = print, poll_seconds: float = 0.5, timeout_seconds: float = 3600
+) -> Followed:
+    """Prints the execution's states as they happen and returns it once it has ended."""
     seen = 0
     deadline = time.monotonic() + timeout_seconds
     started: datetime | None = None
@@ -80,3 +87,30 @@ def start_and_follow(
         cause=description.get("cause"),
         events=events,
     )
+
+
+def entered_states(sfn: Any, arn: str) -> list[str]:
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+
+
+def follow_delivery(
+    sfn: Any, state_machine_arn: str, known: set[str], show: Callable[[str], None] = print, timeout: float = 3600
+) -> tuple[Followed | None, list[Followed]]:
+    """After files were dropped in landing: waits for the executions they started (those not in
+    known), follows the one that runs the delivery (it takes the dataset's lease), and returns it
+    with every new execution once none is running."""
+    deadline = time.monotonic() + timeout
+    runner: Followed | None = None
+    while True:
+        new = [e for e in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+               if e["executionArn"] not in known]  # fmt: skip
+        if runner is None:
+            running = next((e for e in new if "Extract" in entered_states(sfn, e["executionArn"])), None)
+            if running is not None:
+                runner = follow(sfn, running["executionArn"], show, timeout_seconds=timeout)
+        if new and all(e["status"] != "RUNNING" for e in new):
+            return runner, [follow(sfn, e["executionArn"], lambda _: None) for e in new]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"executions still running after {timeout}s")
+        time.sleep(1)

@@ -237,7 +237,7 @@ def patch_eventbridge_state_machine_targets() -> Undo:
     def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
         machines = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["states"]]
         others = [t for t in self.targets if t not in machines]
-        if machines and self.event_pattern.matches_event(original_event):
+        if machines and self.state == "ENABLED" and self.event_pattern.matches_event(original_event):
             for target in machines:
                 execution_input = transformed_input(target.get("InputTransformer"), original_event)
                 region = target["Arn"].split(":")[3]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.request
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +30,22 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+class UnmodelledResources(logging.Filter):
+    """moto logs one warning per template resource type it cannot create (alarms, Athena, policies):
+    they are collected here, to be said once, in one line, instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.types: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("No Moto CloudFormation support for "):
+            self.types.add(message.rsplit(" ", 1)[-1])
+            return False
+        return True
+
+
 class LocalCloud:
     def __init__(
         self, workdir: Path, port: int = 0, region: str = DEFAULT_REGION, retry_time_scale: float = 1.0
@@ -44,6 +61,7 @@ class LocalCloud:
         self._undo: list[Any] = []
         self._saved_environment: dict[str, str | None] = {}
         self.glue: GlueRunner | None = None
+        self.unmodelled = UnmodelledResources()
 
     @property
     def endpoint_url(self) -> str:
@@ -79,6 +97,8 @@ class LocalCloud:
         # The interpreter logs every caught task error with its whole parse tree; executions'
         # histories carry the same information readably.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        logging.getLogger("moto").addFilter(self.unmodelled)
+        warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto", category=UserWarning)
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
@@ -117,6 +137,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        logging.getLogger("moto").removeFilter(self.unmodelled)
         default_user_config["stepfunctions"]["execute_state_machine"] = False
         for key, value in self._saved_environment.items():
             if value is None:

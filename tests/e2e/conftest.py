@@ -53,7 +53,8 @@ def task_errors(followed: Followed) -> list[str]:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("local-cloud")
     with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
-        pipeline = resources.deploy(cloud, default_dataset="consultations")
+        # These tests start executions by hand: the sample's upload must not start any.
+        pipeline = resources.deploy(cloud, default_dataset="consultations", landing_events=False)
         sample = generate_consultations(root / "sample", rows=400, seed=5)
         resources.upload_folder(cloud, Path(root / "sample"), pipeline.landing_path("consultations"))
         yield Deployed(cloud, pipeline, sample)

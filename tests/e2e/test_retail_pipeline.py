@@ -24,8 +24,8 @@ pytestmark = pytest.mark.postgres
 def cloud_with_retail(retail_db: RetailDatabase, tmp_path: Path) -> Iterator[tuple[LocalCloud, resources.Pipeline]]:
     with LocalCloud(tmp_path / "cloud", retry_time_scale=0.001) as cloud:
         document = json.loads(Path(retail_db.secret.removeprefix("file:")).read_text())
-        arguments = resources.database_job_arguments(cloud, document)
-        yield cloud, resources.deploy(cloud, default_dataset="retail", job_arguments=arguments)
+        secrets = resources.store_database_secret(cloud, document)
+        yield cloud, resources.deploy(cloud, default_dataset="retail", parameters=secrets)
 
 
 def run(cloud: LocalCloud, pipeline: resources.Pipeline, name: str) -> Followed:
