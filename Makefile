@@ -54,10 +54,16 @@ local-cloud: setup
 test: setup lint postgres-check
 	$(BIN)/pytest
 
-# The JDBC tests start their own PostgreSQL server from Debian's packages.
+# The JDBC tests start their own PostgreSQL server from Debian's packages: installed here when
+# missing (as root, or with sudo), else one line saying what to install.
+POSTGRES_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(wildcard /usr/share/java/postgresql.jar),,libpostgresql-jdbc-java)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 postgres-check:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && test -f /usr/share/java/postgresql.jar || \
-		{ echo "The JDBC tests need PostgreSQL and its JDBC jar: apt-get install postgresql libpostgresql-jdbc-java"; exit 1; }
+	@if [ -n "$(strip $(POSTGRES_PACKAGES))" ]; then \
+		echo "Installing $(strip $(POSTGRES_PACKAGES)) (PostgreSQL for the JDBC tests and demo-jdbc) ..."; \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(strip $(POSTGRES_PACKAGES)); } >/dev/null || \
+		{ echo "The JDBC tests need PostgreSQL and its JDBC jar; install them: apt-get install postgresql libpostgresql-jdbc-java"; exit 1; }; \
+	fi
 
 unit: setup
 	$(BIN)/pytest tests/unit
