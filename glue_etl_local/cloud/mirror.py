@@ -40,6 +40,14 @@ def _local_files(folder: Path) -> dict[str, Path]:
     }
 
 
+def mirrorable(key: str) -> bool:
+    """Keys that name a file inside the bucket's folder: not a folder marker, not absolute, no `..`
+    (an object named `../../etc/x` must not be written outside the folder). Other keys are left
+    alone in both directions."""
+    parts = key.split("/")
+    return bool(key) and not key.endswith("/") and not key.startswith("/") and ".." not in parts and "." not in parts
+
+
 def _same(path: Path, size: int, etag: str) -> bool:
     return path.stat().st_size == size and ("-" in etag or _md5(path) == etag)
 
@@ -50,7 +58,7 @@ def download(s3: Any, bucket: str, folder: Path) -> int:
     local = _local_files(folder)
     changed = 0
     for key, (size, etag) in remote.items():
-        if key.endswith("/"):
+        if not mirrorable(key):
             continue
         target = folder / key
         if key in local and _same(local[key], size, etag):
@@ -75,7 +83,7 @@ def upload(s3: Any, bucket: str, folder: Path) -> int:
             continue
         s3.upload_file(str(path), bucket, key)
         changed += 1
-    stale = [key for key in remote if key not in local and not key.endswith("/")]
+    stale = [key for key in remote if key not in local and mirrorable(key)]
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in stale[start : start + 1000]]})
     return changed + len(stale)
