@@ -163,3 +163,35 @@ def test_database_access_is_wired_only_through_secret_references_and_the_network
     }
     assert secret_reads == {"ReadSourceDatabaseSecret": {"Ref": "SourceSecretArn"},
                             "ReadWarehouseSecret": {"Ref": "WarehouseSecretArn"}}  # fmt: skip
+
+
+def statements_of(template, role):
+    return {statement["Sid"]: statement for logical_id, statement in iam_statements(template) if logical_id == role}
+
+
+def test_the_lease_and_per_dataset_databases_are_granted_exactly():
+    template = load("pipeline.yaml")
+    machine = statements_of(template, "StateMachineRole")
+    assert machine["HoldTheDatasetLease"]["Resource"] == {"Fn::GetAtt": ["LeaseTable", "Arn"]}
+    assert set(machine["HoldTheDatasetLease"]["Action"]) == {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}  # fmt: skip
+    own_executions = machine["SeeWhetherTheLeaseHolderRuns"]["Resource"]["Fn::Sub"]
+    assert own_executions.endswith(":execution:${EnvironmentName}-glue-etl-pipeline:*")
+    assert machine["RunAgainForDeliveriesThatArrivedMeanwhile"]["Action"] == "states:StartExecution"
+    lease = template["Resources"]["LeaseTable"]["Properties"]
+    assert lease["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "KmsKeyArn"}
+    assert lease["KeySchema"] == [{"AttributeName": "dataset", "KeyType": "HASH"}]
+    jobs = statements_of(template, "GlueJobRole")
+    databases = [r["Fn::Sub"] for r in jobs["PublishGoldTables"]["Resource"]]
+    assert any(r.endswith(":database/${EnvironmentName}_glue_etl_*") for r in databases)
+    assert any(r.endswith(":table/${EnvironmentName}_glue_etl_*/*") for r in databases)
+    assert jobs["ListOnlyTheFoldersTheJobsUse"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "landing", "landing/*", "lake", "lake/*", "tmp", "tmp/*"]  # fmt: skip
+    events = statements_of(template, "EventsRole")["StartTheEncryptedStateMachine"]
+    assert events["Condition"]["StringEquals"] == {
+        "kms:EncryptionContext:aws:states:stateMachineArn": {"Ref": "StateMachine"}
+    }
+    named_queries = [r["Properties"]["Database"] for r in template["Resources"].values()
+                     if r["Type"] == "AWS::Athena::NamedQuery"]  # fmt: skip
+    assert named_queries == [{"Fn::Sub": "${EnvironmentName}_glue_etl_tpch"}] * 2 + [
+        {"Fn::Sub": "${EnvironmentName}_glue_etl_consultations"}]  # fmt: skip
