@@ -95,7 +95,7 @@ def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
 def start_execution(args: argparse.Namespace) -> int:
     import boto3
 
-    from glue_etl_local.executions import start_and_follow
+    from glue_etl_local.executions import outcome_line, start_and_follow
 
     sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint_url, region_name=args.region)
     state_machine_arn = args.state_machine_arn
@@ -105,9 +105,11 @@ def start_execution(args: argparse.Namespace) -> int:
         outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
         state_machine_arn = outputs["StateMachineArn"]
     followed = start_and_follow(sfn, state_machine_arn, json.loads(args.input), args.name or new_run_id())
-    print(f"\nExecution {followed.arn}: {followed.status}")
-    if followed.error:
-        print(f"  error: {followed.error}: {followed.cause}")
+    print(f"\nExecution {followed.arn}")
+    print(outcome_line(followed))
+    if args.json:
+        print(json.dumps({"status": followed.status, "error": followed.error, "cause": followed.cause,
+                          "output": followed.output}, indent=2, default=str))  # fmt: skip
     if followed.output:
         config = followed.output.get("config", {})
         summaries = f"_runs/{config.get('dataset')}/{config.get('run_id')}/"
@@ -233,6 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--name", default=None, help="execution name (default: a timestamped run id)")
     start.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4566 for the local cloud")
     start.add_argument("--region", default=None)
+    start.add_argument(
+        "--json", action="store_true", help="also print the execution's status, error and output as JSON"
+    )
 
     deploy = commands.add_parser("deploy", help="package and deploy the stacks with the AWS CLI (make deploy)")
     deploy.add_argument("--env", default="dev", help="environment name: stacks <env>-glue-etl(-bootstrap)")

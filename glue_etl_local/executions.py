@@ -39,6 +39,50 @@ def describe_event(event: dict[str, Any], started: datetime) -> str | None:
     return None
 
 
+# Failures the state machine handles itself (a lease held by another run), not the run's outcome.
+EXPECTED_TASK_ERRORS = {"DynamoDB.ConditionalCheckFailedException", "Sfn.ExecutionDoesNotExistException"}
+
+
+def first_failure(events: list[dict[str, Any]]) -> tuple[str, str, str] | None:
+    """(state, error, cause) of the first task failure that was not part of the lease protocol."""
+    state = ""
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "TaskFailed":
+            details = event.get("taskFailedEventDetails", {})
+            if details.get("error") not in EXPECTED_TASK_ERRORS:
+                return state, str(details.get("error", "")), str(details.get("cause", ""))
+    return None
+
+
+def error_message(cause: str) -> str:
+    """Glue's ErrorMessage when the cause is a Glue job run (JSON), else the cause itself."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(parsed.get("ErrorMessage") or cause) if isinstance(parsed, dict) else cause
+
+
+def outcome_line(followed: Followed) -> str:
+    """What happened, in one line: the state, and the failed step with Glue's error message."""
+    states = [e["stateEnteredEventDetails"]["name"] for e in followed.events if e["type"].endswith("StateEntered")]
+    config = (followed.output or {}).get("config", {})
+    run = f"{config.get('dataset', '?')} run {config.get('run_id', followed.arn.rsplit(':', 1)[-1])}"
+    if followed.status == "SUCCEEDED" and states and states[-1] == "Ignored":
+        return f"SUCCEEDED (ignored): {(followed.output or {}).get('ignored', 'not a delivery')}"
+    if followed.status == "SUCCEEDED" and states and states[-1] == "Coalesced":
+        return f"SUCCEEDED (coalesced): {run} was folded into the execution running it; it runs once more after that"
+    if followed.status == "SUCCEEDED":
+        return f"SUCCEEDED: {run}"
+    failure = first_failure(followed.events)
+    if failure is None:
+        return f"{followed.status}: {followed.error or ''} {followed.cause or ''}".strip()
+    state, error, cause = failure
+    return f"{followed.status} at {state}: {error_message(cause).splitlines()[0] if cause else error}"
+
+
 def start_and_follow(
     sfn: Any,
     state_machine_arn: str,
