@@ -150,8 +150,16 @@ def write_typed(
         storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
 
 
-def delivery_partitions(raw_path: str, quarantine_path: str, ids: Iterable[str]) -> list[str]:
-    return [f"{path}/{FILE_ID}={file_id}" for path in (raw_path, quarantine_path) for file_id in ids]
+def extract_paths(args: JobArgs, table: Table) -> tuple[str, str]:
+    """Where a table's extract writes: raw and the extract quarantine, both partitioned by _file_id."""
+    return (
+        layout.raw_path(args.lake_path, args.dataset, table.name),
+        layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name),
+    )
+
+
+def delivery_partitions(args: JobArgs, table: Table, ids: Iterable[str]) -> list[str]:
+    return [f"{path}/{FILE_ID}={file_id}" for path in extract_paths(args, table) for file_id in ids]
 
 
 def extract_table(
@@ -162,10 +170,9 @@ def extract_table(
     content, so a re-delivery is written beside the delivery it replaces; the caller removes the
     old one only once the ledger names the new one. On any mismatch the new partitions are
     removed and the previous deliveries stay as they were."""
-    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
-    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    raw_path, quarantine_path = extract_paths(args, table)
     ids = [info.file_id for info in files]
-    new_partitions = delivery_partitions(raw_path, quarantine_path, ids)
+    new_partitions = delivery_partitions(args, table, ids)
     storage.delete_all(spark, new_partitions)  # what an earlier, failed attempt at these deliveries left
     non_empty = [info for info in files if info.size > 0]
     notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
@@ -210,9 +217,7 @@ def remove_leftover_partitions(spark: SparkSession, args: JobArgs, table: Table,
     """Partitions of a file table that no ledger entry names (a run that failed before writing the
     ledger, or died before removing a replaced delivery) are removed, so raw holds exactly the
     current delivery of each landing file."""
-    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
-    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
-    for path in (raw_path, quarantine_path):
+    for path in extract_paths(args, table):
         for name in storage.list_directories(spark, path):
             if name.startswith(f"{FILE_ID}=") and name.removeprefix(f"{FILE_ID}=") not in current_ids:
                 storage.delete(spark, f"{path}/{name}")
@@ -273,8 +278,7 @@ def extract_jdbc_table(
     the commit reads from the new watermark into a new batch, so no batch is ever lost."""
     assert table.jdbc is not None
     column = table.jdbc.incremental_column
-    raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
-    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    raw_path, quarantine_path = extract_paths(args, table)
     batch_id = hashlib.sha256(f"{table.name}|{args.run_id}|{watermark}".encode()).hexdigest()[:16]
     batch_outputs = [f"{path}/{FILE_ID}={batch_id}" for path in (raw_path, quarantine_path)]
     storage.delete_all(spark, batch_outputs)
@@ -355,11 +359,33 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     if not args.source_path:
         raise ArgumentError(f"extract: --source_path is required: dataset {args.dataset} has landing-file tables")
 
+    processed = extract_landing_files(spark, args, dataset.file_tables, summary, ingested_at)
+    if not processed:
+        status = "succeeded" if database_rows else "no_new_files"
+        summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
+        return summary
+    totals = summary.totals()
+    extracted = (
+        f"extracted {processed} file(s): {totals['rows_written']} rows typed, {totals['rows_quarantined']} quarantined"
+    )
+    drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
+    if drift:
+        summary.warnings.append(f"schema drift: undeclared column(s) {', '.join(drift)} not loaded")
+    summary.finish("succeeded", "; ".join([extracted, *messages]))
+    return summary
+
+
+def extract_landing_files(
+    spark: SparkSession, args: JobArgs, tables: Sequence[Table], summary: RunSummary, ingested_at: datetime
+) -> int:
+    """Extracts the new deliveries of every file table into the summary, records them in the ledger,
+    then retires the deliveries they replace; returns how many files were extracted."""
+    assert args.source_path is not None
     ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
     seen = ledger.parse_ledger(storage.read_text(spark, ledger_path))
-    for table in dataset.file_tables:
+    for table in tables:
         remove_leftover_partitions(spark, args, table, ledger.file_ids(seen, table.name))
-    by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), dataset.file_tables)
+    by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), tables)
     summary.unclaimed_files = unclaimed
     if unclaimed:
         shown = ", ".join(uri.rsplit("/", 1)[-1] for uri in unclaimed[:5]) + (" ..." if len(unclaimed) > 5 else "")
@@ -368,11 +394,9 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in claimed.items()}
     fresh = {name: files for name, files in fresh.items() if files}
     if not fresh:
-        status = "succeeded" if database_rows else "no_new_files"
-        summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
-        return summary
+        return 0
 
-    for table in dataset.file_tables:
+    for table in tables:
         if table.name in fresh:
             summary.tables[table.name] = extract_table(spark, args, table, fresh[table.name], ingested_at)
     summary.check_accounting()
@@ -382,25 +406,11 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
                 if old not in {info.file_id for info in processed}}  # fmt: skip
     storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
-        table = dataset.table(table_of[uri])
-        raw_path = layout.raw_path(args.lake_path, args.dataset, table.name)
-        storage.delete_all(spark, delivery_partitions(raw_path, quarantine_of(args, table), [old_id]))
+        table = next(t for t in tables if t.name == table_of[uri])
+        storage.delete_all(spark, delivery_partitions(args, table, [old_id]))
         summary.tables[table.name].replaced_files.append(uri)
         summary.warnings.append(
             f"{uri.rsplit('/', 1)[-1]} was delivered again with other content: it replaces the delivery "
             f"read by run {seen[uri].get('run_id')}"
         )
-    totals = summary.totals()
-    extracted = (
-        f"extracted {len(processed)} file(s): {totals['rows_written']} rows typed, "
-        f"{totals['rows_quarantined']} quarantined"
-    )
-    drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
-    if drift:
-        summary.warnings.append(f"schema drift: undeclared column(s) {', '.join(drift)} not loaded")
-    summary.finish("succeeded", "; ".join([extracted, *messages]))
-    return summary
-
-
-def quarantine_of(args: JobArgs, table: Table) -> str:
-    return layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name)
+    return len(processed)
