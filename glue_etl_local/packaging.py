@@ -5,6 +5,7 @@ Used by the local cloud and by `glue-etl deploy`, so both ship exactly the same 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -43,11 +44,32 @@ def library_zip() -> bytes:
     return _zip(files)
 
 
+# Shipped inside the Lambda zip (the Python runtime has boto3 and jmespath, not these): the
+# release needs no layer and no network at deploy time, and runs the versions pinned here.
+LAMBDA_VENDORED = ("aws_lambda_powertools", "typing_extensions")
+
+
+def _installed_files(name: str) -> dict[str, bytes]:
+    """An installed module's source files, by their path in a zip's root (package or single module)."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin is not None, f"{name} is not installed"
+    origin = Path(spec.origin)
+    if origin.name != "__init__.py":
+        return {origin.name: origin.read_bytes()}
+    root = origin.parent
+    return {
+        path.relative_to(root.parent).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix in (".py", ".typed", ".json") and "__pycache__" not in path.parts
+    }
+
+
 def lambda_zip() -> bytes:
-    """The notify function, flat at the root of the zip (handler: handler.handler)."""
-    return _zip(
-        {path.name: path.read_bytes() for path in sorted(LAMBDA_DIR.glob("*.py")) if path.name != "__init__.py"}
-    )
+    """The notify function, flat at the root of the zip (handler: handler.handler), with the
+    libraries it imports that the runtime lacks."""
+    own = {path.name: path.read_bytes() for path in sorted(LAMBDA_DIR.glob("*.py")) if path.name != "__init__.py"}
+    vendored = {name: data for module in LAMBDA_VENDORED for name, data in _installed_files(module).items()}
+    return _zip({**vendored, **own})
 
 
 def job_script(job: str) -> bytes:

@@ -37,7 +37,7 @@ def test_deploy_creates_the_pipeline_from_the_template(stack):
     cloud, outputs, _ = stack
     for job in ("extract", "transform", "load"):
         job_description = aws(cloud, "glue", "get-job", "--job-name", outputs[f"{job.capitalize()}JobName"])["Job"]
-        assert job_description["GlueVersion"] == "5.0"
+        assert job_description["GlueVersion"] == "5.1"
         assert job_description["MaxRetries"] == 0
         assert job_description["Command"]["ScriptLocation"].endswith(f"/glue/{job}.py")
         assert job_description["DefaultArguments"]["--extra-py-files"].endswith("/glue/etl_lib.zip")

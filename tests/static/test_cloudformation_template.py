@@ -122,12 +122,14 @@ def test_state_machine_substitutions_fill_every_placeholder():
     assert machine["DefinitionS3Location"]["Key"] == {"Fn::Sub": "${ArtifactsPrefix}/state_machine/pipeline.asl.json"}
 
 
-def test_glue_jobs_are_glue_5_without_glue_retries():
-    resources = load("pipeline.yaml")["Resources"]
-    jobs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Glue::Job"]
+def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries():
+    template = load("pipeline.yaml")
+    assert template["Parameters"]["GlueVersion"]["Default"] == "5.1"
+    assert template["Parameters"]["GlueVersion"]["AllowedValues"] == ["5.0", "5.1", "6.0"]
+    jobs = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
     assert len(jobs) == 3
     for job in jobs:
-        assert job["GlueVersion"] == "5.0"
+        assert job["GlueVersion"] == {"Ref": "GlueVersion"}
         assert job["MaxRetries"] == 0  # retries live in the state machine
         assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
         assert job["DefaultArguments"]["--enable-continuous-cloudwatch-log"] == "true"

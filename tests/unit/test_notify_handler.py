@@ -75,3 +75,29 @@ def test_a_rerun_that_found_nothing_new_sends_nothing_and_any_other_run_does(aws
     handler.handler({"status": "SUCCEEDED", "config": config}, None)  # the rerun found files: told
     handler.handler({"status": "SUCCEEDED", "config": {**config, "rerun_of": None}}, None)
     assert len(received(sqs, queue)) == 3
+
+
+def test_the_release_zip_runs_the_handler_with_only_what_the_lambda_runtime_has(tmp_path):
+    """Extracted alone, the zip imports with boto3 (which the runtime has) and without this venv's
+    site-packages: Powertools and typing_extensions come inside it."""
+    import subprocess
+    import sys
+    import sysconfig
+    import zipfile
+
+    from glue_etl_local import packaging
+
+    folder = tmp_path / "function"
+    zipfile.ZipFile(__import__("io").BytesIO(packaging.lambda_zip())).extractall(folder)
+    runtime = tmp_path / "runtime"  # boto3 and its dependencies only, as in the python3.13 runtime
+    site = sysconfig.get_paths()["purelib"]
+    for name in ("boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six.py"):
+        source = __import__("pathlib").Path(site) / name
+        (runtime / name).parent.mkdir(parents=True, exist_ok=True)
+        (runtime / name).symlink_to(source)
+    code = "import handler; print(handler.LOGGER.service, handler.format_notification({}).subject)"
+    environment = {"PYTHONPATH": f"{folder}:{runtime}", "AWS_DEFAULT_REGION": "eu-west-1", "PATH": "/usr/bin"}
+    result = subprocess.run([sys.executable, "-S", "-c", code], env=environment, capture_output=True, text=True,
+                            cwd=tmp_path, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("glue-etl-notify [Glue ETL] status unknown")
