@@ -14,7 +14,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: postgres-check setup demo demo-jdbc demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -24,6 +24,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Glue 6.0's Spark (4.1) in a virtualenv of its own, over the project's pin (pip notes the conflict).
+SPARK4_VENV := .venv-spark4
+SPARK4_STAMP := $(SPARK4_VENV)/.installed
+$(SPARK4_STAMP): pyproject.toml
+	test -d $(SPARK4_VENV) || $(PYTHON) -m venv $(SPARK4_VENV)
+	$(SPARK4_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(SPARK4_VENV)/bin/pip install --quiet -e ".[dev]"
+	$(SPARK4_VENV)/bin/pip install --quiet pyspark==4.1.1 2>&1 | grep -v "incompatible\|dependency conflicts\|glue-etl-suite" || true
+	$(SPARK4_VENV)/bin/python -c "import pyspark; assert pyspark.__version__ == '4.1.1', pyspark.__version__"
+	touch $(SPARK4_STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -64,6 +75,10 @@ postgres-check:
 		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(strip $(POSTGRES_PACKAGES)); } >/dev/null || \
 		{ echo "The JDBC tests need PostgreSQL and its JDBC jar; install them: apt-get install postgresql libpostgresql-jdbc-java"; exit 1; }; \
 	fi
+
+## test-spark4: the integration tests (the job scripts on local Spark) on Spark 4.1, Glue 6.0's
+test-spark4: $(SPARK4_STAMP) postgres-check
+	$(SPARK4_VENV)/bin/pytest tests/integration
 
 unit: setup
 	$(BIN)/pytest tests/unit
@@ -118,4 +133,4 @@ package: setup
 	cp dist/release/glue/etl_lib.zip dist/etl_lib.zip
 
 clean:
-	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
+	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV) $(SPARK4_VENV)

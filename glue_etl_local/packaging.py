@@ -52,7 +52,8 @@ LAMBDA_VENDORED = ("aws_lambda_powertools", "typing_extensions")
 def _installed_files(name: str) -> dict[str, bytes]:
     """An installed module's source files, by their path in a zip's root (package or single module)."""
     spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.origin is not None, f"{name} is not installed"
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"{name} is not installed: run make setup")
     origin = Path(spec.origin)
     if origin.name != "__init__.py":
         return {origin.name: origin.read_bytes()}
