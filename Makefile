@@ -105,7 +105,7 @@ deploy: setup
 
 ## start: start an execution of the deployed pipeline and follow it (INPUT='{"dataset": "tpch"}')
 start: setup
-	$(BIN)/glue-etl start --stack $(ENV)-glue-etl --input '$(INPUT)' $(ENDPOINT_ARG)
+	$(BIN)/glue-etl start --stack $(ENV)-glue-etl --input '$(INPUT)' $(ENDPOINT_ARG) $(if $(ENDPOINT_URL),--inbox .local/cloud/inbox)
 
 format: setup
 	$(BIN)/ruff check --fix .

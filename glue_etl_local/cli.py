@@ -71,6 +71,7 @@ def format_summary(combined: dict[str, Any]) -> str:
 
 def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
     from glue_etl_local.cloud import resources
+    from glue_etl_local.cloud.notifications import Inbox
     from glue_etl_local.cloud.server import LocalCloud
 
     with LocalCloud(workdir, port=port) as cloud:
@@ -83,18 +84,22 @@ def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
             print(f"  state machine: {pipeline.state_machine_arn}")
             print(f"  landing: {pipeline.landing_path('<dataset>')}   lake: {pipeline.lake_path}")
             print("  files copied to landing start the pipeline, as on AWS (aws s3 cp --recursive ...)")
-        print("Press Ctrl-C to stop.")
+        inbox = Inbox(cloud.region, workdir / "inbox").start()
+        print(f"Email and SMS the topic delivers are shown here and kept in {workdir / 'inbox'}. Ctrl-C stops.")
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("stopping")
+        finally:
+            inbox.stop()
     return 0
 
 
 def start_execution(args: argparse.Namespace) -> int:
     import boto3
 
+    from glue_etl_local.cloud.notifications import read_inbox
     from glue_etl_local.executions import outcome_line, start_and_follow
 
     sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint_url, region_name=args.region)
@@ -110,6 +115,10 @@ def start_execution(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"status": followed.status, "error": followed.error, "cause": followed.cause,
                           "output": followed.output}, indent=2, default=str))  # fmt: skip
+    if args.inbox is not None and followed.output:
+        time.sleep(2)  # the local cloud writes its inbox every second
+        for message in read_inbox(args.inbox, str(followed.output.get("config", {}).get("run_id"))):
+            print(message)
     if followed.output:
         config = followed.output.get("config", {})
         summaries = f"_runs/{config.get('dataset')}/{config.get('run_id')}/"

@@ -32,7 +32,7 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
         samples.generate_consultations(data / "consultations", rows=2000)
         samples.generate_tpch(data / "tpch", tpch_scale)
         sfn = cloud.client("stepfunctions")
-        delivered = 0
+        inbox = notifications.Inbox(cloud.region, workdir / "inbox", show)
         for dataset in ("consultations", "tpch"):
             known = {
                 e["executionArn"] for e in sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)["executions"]
@@ -45,23 +45,17 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
             show(f"{len(every)} execution(s): one per uploaded file and one follow-up; one ran the delivery, the "
                  f"others were folded into it or found nothing new; {failed} failed")  # fmt: skip
             show(_rule(f"{dataset}: notifications as they would arrive"))
-            delivered = _show_new_notifications(cloud, pipeline.topic_arn, delivered, show)
+            inbox.collect()
         show(_rule("published gold tables (Glue Data Catalog, one database per dataset)"))
         for dataset in ("consultations", "tpch"):
             database = pipeline.database(dataset)
             tables = cloud.client("glue").get_tables(DatabaseName=database)["TableList"]
             for table in sorted(tables, key=lambda t: t["Name"]):
                 show(f"  {database}.{table['Name']:<24} {table['StorageDescriptor']['Location']}")
-    show(f"\nDemo finished in {time.monotonic() - started:.0f}s: "
+    show(f"\nThe email and SMS are kept in {workdir / 'inbox'} (.eml opens in a mail client).")
+    show(f"Demo finished in {time.monotonic() - started:.0f}s: "
          f"{'every execution succeeded' if not failures else f'{failures} delivery run(s) failed'}.")  # fmt: skip
     return 1 if failures else 0
-
-
-def _show_new_notifications(cloud: LocalCloud, topic_arn: str, already: int, show: Callable[[str], None]) -> int:
-    messages = notifications.deliveries(cloud.region, topic_arn)
-    for delivery in messages[already:]:
-        show(notifications.render(delivery))
-    return len(messages)
 
 
 def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
@@ -82,14 +76,14 @@ def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
         secrets = resources.store_database_secret(cloud, postgres.secret())
         pipeline = resources.deploy(cloud, default_dataset="retail", parameters=secrets, show=show)
         sfn = cloud.client("stepfunctions")
-        delivered = 0
+        inbox = notifications.Inbox(cloud.region, workdir / "inbox", show)
         for step, script in (("first run: everything", None), ("after updates.sql: only the changes", "updates")):
             if script:
                 apply_script(postgres.conninfo(), script)
             show(_rule(f"retail, {step}"))
             followed = start_and_follow(sfn, pipeline.state_machine_arn, {}, f"demo-retail-{time.time_ns()}", show)
             failures += followed.status != "SUCCEEDED"
-            delivered = _show_new_notifications(cloud, pipeline.topic_arn, delivered, show)
+            inbox.collect()
             with psycopg.connect(postgres.conninfo()) as connection:
                 counts = connection.execute(
                     "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'retail_dw' ORDER BY 1"
