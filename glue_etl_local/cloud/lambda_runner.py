@@ -74,6 +74,7 @@ class LambdaRunner:
             if spec is None or spec.loader is None:
                 raise ImportError(f"Unable to import module '{module_name}': no {path.name} in the function's code")
             module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # as an import does: dataclasses look their module up there
             sys.path.insert(0, str(folder))
             try:
                 spec.loader.exec_module(module)
