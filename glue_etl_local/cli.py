@@ -106,9 +106,7 @@ def start_execution(args: argparse.Namespace) -> int:
     state_machine_arn = args.state_machine_arn
     if state_machine_arn is None:
         cloudformation = boto3.client("cloudformation", endpoint_url=args.endpoint_url, region_name=args.region)
-        (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
-        outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
-        state_machine_arn = outputs["StateMachineArn"]
+        state_machine_arn = stack_outputs(cloudformation, args.stack)["StateMachineArn"]
     followed = start_and_follow(sfn, state_machine_arn, json.loads(args.input), args.name or new_run_id())
     print(f"\nExecution {followed.arn}")
     print(outcome_line(followed))
@@ -124,6 +122,30 @@ def start_execution(args: argparse.Namespace) -> int:
         summaries = f"_runs/{config.get('dataset')}/{config.get('run_id')}/"
         print(f"  output: lake {config.get('lake_path')}, run summaries in {summaries}")
     return 0 if followed.status == "SUCCEEDED" else 1
+
+
+def query_command(args: argparse.Namespace) -> int:
+    import boto3
+
+    from glue_etl_local.queries import QueryFailedError, format_table, run_athena_query
+
+    session = {"endpoint_url": args.endpoint_url, "region_name": args.region}
+    outputs = stack_outputs(boto3.client("cloudformation", **session), args.stack)
+    database = args.database or f"{outputs['GlueDatabasePrefix']}_{args.dataset}"
+    athena = boto3.client("athena", **session)
+    try:
+        columns, rows = run_athena_query(athena, args.sql, database, outputs.get("AthenaWorkGroup"))
+    except (QueryFailedError, athena.exceptions.InvalidRequestException) as error:
+        print(f"query failed: {error}", file=sys.stderr)
+        return 1
+    print(format_table(columns, rows))
+    print(f"({len(rows)} row(s), database {database})")
+    return 0
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    (description,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    return {item["OutputKey"]: item["OutputValue"] for item in description.get("Outputs", [])}
 
 
 def check_definition(path: Path | None) -> int:
@@ -247,6 +269,18 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--json", action="store_true", help="also print the execution's status, error and output as JSON"
     )
+    start.add_argument(
+        "--inbox", type=Path, default=None,
+        help="the local cloud's inbox folder: show the email and SMS of this run when it ends",
+    )  # fmt: skip
+
+    query = commands.add_parser("query", help="run SQL in Athena over the published gold tables")
+    query.add_argument("sql")
+    query.add_argument("--stack", default="local-glue-etl", help="the pipeline's stack (default: the local cloud's)")
+    query.add_argument("--dataset", default="tpch", help="query this dataset's Glue database")
+    query.add_argument("--database", default=None, help="a Glue database (instead of --dataset's)")
+    query.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4566 for the local cloud")
+    query.add_argument("--region", default=None)
 
     deploy = commands.add_parser("deploy", help="package and deploy the stacks with the AWS CLI (make deploy)")
     deploy.add_argument("--env", default="dev", help="environment name: stacks <env>-glue-etl(-bootstrap)")
@@ -324,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_local_cloud(args.workdir, args.port, deploy=not args.no_deploy)
         elif args.command == "start":
             return start_execution(args)
+        elif args.command == "query":
+            return query_command(args)
         elif args.command == "diagram":
             return diagram_command(args.write, args.check)
         elif args.command == "deploy":

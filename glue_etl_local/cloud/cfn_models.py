@@ -2,15 +2,17 @@
 
 moto skips AWS::Glue::Job, AWS::Glue::Database and AWS::SNS::Subscription, and creates state
 machines in its non-executing backend ignoring DefinitionS3Location and DefinitionSubstitutions.
-Alarms, dashboards, the Glue security configuration, Athena and resource policies stay skipped:
+Athena's work group and named queries are added too (the local Athena runs them). Alarms,
+dashboards, the Glue security configuration and resource policies stay skipped:
 they do not change what runs, and cfn-lint and checkov check them statically.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
+from moto.athena.models import athena_backends
 from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
@@ -170,6 +172,66 @@ class SnsSubscription(Model):
         sns_backends[account_id][region_name].unsubscribe(resource_name)
 
 
+class AthenaWorkGroup(Model):
+    TYPE = "AWS::Athena::WorkGroup"
+    NAME_PROPERTY = "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> AthenaWorkGroup:
+        p = cloudformation_json["Properties"]
+        athena_backends[account_id][region_name].create_work_group(
+            p["Name"], p.get("WorkGroupConfiguration", {}), p.get("Description", ""), p.get("Tags", [])
+        )
+        return cls(p["Name"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+        account_id: str, region_name: str,
+    ) -> AthenaWorkGroup:  # fmt: skip
+        return cast(AthenaWorkGroup, original_resource)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        athena_backends[account_id][region_name].delete_work_group(resource_name)
+
+
+class AthenaNamedQuery(Model):
+    """The stack's named queries, so they can be listed and run in the local cloud's Athena."""
+
+    TYPE = "AWS::Athena::NamedQuery"
+    NAME_PROPERTY = ""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> AthenaNamedQuery:
+        p = cloudformation_json["Properties"]
+        query_id = athena_backends[account_id][region_name].create_named_query(
+            p["Name"], p.get("Description", ""), p["Database"], p["QueryString"], p.get("WorkGroup", "primary")
+        )
+        return cls(query_id)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+        account_id: str, region_name: str,
+    ) -> AthenaNamedQuery:  # fmt: skip
+        backend = athena_backends[account_id][region_name]
+        backend.named_queries.pop(original_resource.physical_resource_id, None)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        athena_backends[account_id][region_name].named_queries.pop(resource_name, None)
+
+
 def _definition(properties: dict[str, Any], account_id: str) -> str:
     if "DefinitionS3Location" in properties:
         location = properties["DefinitionS3Location"]
@@ -237,5 +299,6 @@ class StateMachine(Model):
 
 
 MODELS: dict[str, type[Model]] = {
-    model.cloudformation_type(): model for model in (GlueDatabase, GlueJob, SnsSubscription, StateMachine)
+    model.cloudformation_type(): model
+    for model in (GlueDatabase, GlueJob, SnsSubscription, StateMachine, AthenaWorkGroup, AthenaNamedQuery)
 }

@@ -338,3 +338,52 @@ def patch_service_integration_casing() -> Undo:
             setattr(StateTaskService, name, method)
 
     return undo
+
+
+class AthenaQueryError(JsonRESTError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidRequestException", message)
+
+
+QUERIES = ("SELECT", "WITH", "VALUES", "SHOW", "DESCRIBE")
+
+
+def patch_athena_queries(folder_of: Callable[[str], Any]) -> Undo:
+    """moto's Athena runs nothing (every query returns no rows). Here a query runs for real in
+    DuckDB over the tables of the cloud's Glue Data Catalog (see athena.py); DDL keeps moto's
+    handling. folder_of maps an s3:// location to the folder holding its files."""
+    import duckdb
+    from moto.athena.models import AthenaBackend, QueryResults
+    from moto.glue.models import glue_backends
+
+    from glue_etl_local.cloud import athena
+
+    original = AthenaBackend.start_query_execution
+    if list(inspect.signature(original).parameters)[1:3] != ["query", "context"]:
+        raise RuntimeError("moto changed AthenaBackend.start_query_execution: review patch_athena_queries")
+
+    def start_query_execution(self: AthenaBackend, query: str, context: Any, *args: Any, **kwargs: Any) -> str:
+        execution_id = original(self, query, context, *args, **kwargs)
+        if not query.lstrip().upper().startswith(QUERIES):
+            return execution_id
+        glue = glue_backends[self.account_id][self.region_name]
+        catalog = {
+            database.name: {table.name: table.as_dict()["StorageDescriptor"]["Location"]
+                            for table in glue.get_tables(database.name, None)}
+            for database in glue.get_databases()
+        }  # fmt: skip
+        database = context.get("Database") if isinstance(context, dict) else None
+        try:
+            result = athena.run_query(query, database, catalog, folder_of)
+        except duckdb.Error as error:
+            raise AthenaQueryError(str(error).splitlines()[0]) from error
+        rows, info = athena.result_set(result)
+        self.query_results[execution_id] = QueryResults(rows, info)
+        return execution_id
+
+    AthenaBackend.start_query_execution = start_query_execution  # type: ignore[method-assign]
+
+    def undo() -> None:
+        AthenaBackend.start_query_execution = original  # type: ignore[method-assign]
+
+    return undo

@@ -77,6 +77,10 @@ class LocalCloud:
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
 
+    def s3_folder(self, uri: str) -> Path:
+        """The local folder that holds an s3:// location's files (what the Glue worker reads and writes)."""
+        return self.workdir / "s3" / uri.removeprefix("s3://")
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
@@ -122,6 +126,7 @@ class LocalCloud:
             patches.patch_eventbridge_state_machine_targets(),
             patches.patch_bucket_eventbridge_configuration(),
             patches.patch_service_integration_casing(),
+            patches.patch_athena_queries(self.s3_folder),
         ]
         jar = s3fs.ensure_jar(self.workdir / "cache")
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})

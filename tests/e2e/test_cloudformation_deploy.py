@@ -30,7 +30,9 @@ def stack(tmp_path_factory):
         assert result.returncode == 0, result.stdout + result.stderr
         (description,) = aws(cloud, "cloudformation", "describe-stacks", "--stack-name", STACK)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]}
+        inbox = notifications.Inbox(cloud.region, root / "inbox", lambda _: None).start()  # as glue-etl local-cloud
         yield cloud, outputs, root
+        inbox.stop()
 
 
 def test_deploy_creates_the_pipeline_from_the_template(stack):
@@ -94,6 +96,18 @@ def test_landing_rule_matches_new_landing_objects_and_its_input_selects_the_data
     execution = aws(cloud, "stepfunctions", "describe-execution", "--execution-arn",
                     f"{outputs['StateMachineArn'].replace(':stateMachine:', ':execution:')}:from-event")  # fmt: skip
     assert json.loads(execution["output"])["config"]["dataset"] == "consultations"
+
+
+def test_make_start_prints_the_runs_email_and_sms_from_the_local_inbox(stack):
+    cloud, _, root = stack
+    started = run(cloud, str(BIN / "glue-etl"), "start", "--stack", STACK, "--endpoint-url", cloud.endpoint_url,
+                  "--name", "cli-inbox", "--input", json.dumps({"dataset": "consultations"}),
+                  "--inbox", str(root / "inbox"))  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "SUCCEEDED: consultations run cli-inbox" in started.stdout
+    assert "Subject: [Glue ETL] succeeded: consultations run cli-inbox" in started.stdout
+    assert "--- SMS (" in started.stdout
+    assert any(path.suffix == ".eml" for path in (root / "inbox").iterdir())
 
 
 def test_a_parameter_change_updates_the_stack(stack):

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from glue_etl_local.cloud import notifications
@@ -112,6 +113,48 @@ def test_each_dataset_publishes_to_its_own_database(stack):
     assert all("/gold/tpch/" in location for location in tpch.values())
     load = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/consultations/{run_id}/load.json")
     assert load["tables"]["fact_consultation"]["rows_written"] == sample.clean_rows
+
+
+def gold_straight_from_parquet(cloud, outputs, dataset: str, sql: str) -> list[list[str | None]]:
+    """The same SQL over the published version's Parquet, found through its manifest (not the catalog)."""
+    location = tables(cloud, f"{PREFIX}_{dataset}")
+    version = next(iter(location.values())).rsplit("version=", 1)[1]
+    manifest = cli.read_json(cloud, f"{outputs['LakePath']}/gold/{dataset}/_manifests/{version}.json")
+    connection = duckdb.connect()
+    for name, entry in manifest["tables"].items():
+        files = f"{cloud.s3_folder(entry['location'])}/**/*.parquet"
+        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{files}', hive_partitioning = true)")
+    return [[None if v is None else str(v) for v in row] for row in connection.execute(sql).fetchall()]
+
+
+def test_the_stacks_named_queries_run_in_athena_over_the_published_gold(stack):
+    cloud, outputs, _ = stack
+    ids = cli.aws(cloud, "athena", "list-named-queries", "--work-group", outputs["AthenaWorkGroup"])["NamedQueryIds"]
+    named = [cli.aws(cloud, "athena", "get-named-query", "--named-query-id", i)["NamedQuery"] for i in ids]
+    assert sorted(q["Database"] for q in named) == [f"{PREFIX}_consultations", f"{PREFIX}_tpch", f"{PREFIX}_tpch"]
+    for query in named:
+        started = cli.aws(cloud, "athena", "start-query-execution", "--query-string", query["QueryString"],
+                          "--query-execution-context", f"Database={query['Database']}",
+                          "--work-group", outputs["AthenaWorkGroup"])  # fmt: skip
+        execution_id = started["QueryExecutionId"]
+        state = cli.aws(cloud, "athena", "get-query-execution", "--query-execution-id", execution_id)
+        assert state["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+        result = cli.aws(cloud, "athena", "get-query-results", "--query-execution-id", execution_id)["ResultSet"]
+        rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in result["Rows"]]
+        dataset = query["Database"].removeprefix(f"{PREFIX}_")
+        expected = gold_straight_from_parquet(cloud, outputs, dataset, query["QueryString"])
+        assert rows[1:] == expected, query["Name"]
+        assert len(expected) > 0, query["Name"]
+    shortcut = cli.run(cloud, str(cli.BIN / "glue-etl"), "query", "SELECT count(*) AS n FROM fact_sales",
+                       "--stack", STACK, "--endpoint-url", cloud.endpoint_url)  # fmt: skip
+    assert shortcut.returncode == 0, shortcut.stderr
+    assert shortcut.stdout.splitlines()[2].strip() == str(tables_rows(cloud, outputs, "fact_sales"))
+
+
+def tables_rows(cloud, outputs, table: str) -> int:
+    location = tables(cloud, f"{PREFIX}_tpch")[table]
+    version = location.rsplit("version=", 1)[1]
+    return cli.read_json(cloud, f"{outputs['LakePath']}/gold/tpch/_manifests/{version}.json")["tables"][table]["rows"]
 
 
 def test_two_executions_started_at_the_same_moment_never_fail_and_gold_stays_whole(stack):
