@@ -27,6 +27,7 @@ class Pipeline:
     function_name: str
     database_prefix: str
     lease_table: str
+    work_group: str  # Athena's, with the stack's named queries
     job_names: dict[str, str]
 
     @property
@@ -50,6 +51,7 @@ def pipeline_from_outputs(name: str, outputs: Mapping[str, str]) -> Pipeline:
         function_name=outputs["NotifyFunctionName"],
         database_prefix=outputs["GlueDatabasePrefix"],
         lease_table=outputs["LeaseTableName"],
+        work_group=outputs["AthenaWorkGroup"],
         job_names={job: outputs[f"{job.capitalize()}JobName"] for job in ("extract", "transform", "load")},
     )
 

@@ -327,3 +327,34 @@ def test_service_integrations_take_and_give_pascal_case_only_when_patched(aws):
         assert json.loads(started["input"]) == {"a": 1}
     finally:
         undo()
+
+
+def query_rows(sql, database):
+    athena = boto3.client("athena", region_name=REGION)
+    execution = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": database})
+    rows = athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])["ResultSet"]["Rows"]
+    return [[cell.get("VarCharValue") for cell in row["Data"]] for row in rows]
+
+
+def test_athena_runs_queries_over_the_catalogs_parquet_only_when_patched(aws, tmp_path):
+    import duckdb
+
+    folder = tmp_path / "s3" / "lake" / "gold" / "sales" / "version=v1"
+    (folder / "year=2024").mkdir(parents=True)
+    duckdb.sql("SELECT * FROM (VALUES (1, 10.5), (2, NULL)) t(id, amount)").write_parquet(
+        str(folder / "year=2024" / "part-0.parquet")
+    )
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": "gold_tpch"})
+    storage = {"Location": "s3://lake/gold/sales/version=v1", "Columns": [{"Name": "id", "Type": "int"}]}
+    glue.create_table(DatabaseName="gold_tpch", TableInput={"Name": "sales", "StorageDescriptor": storage})
+    sql = "SELECT id, amount, year FROM sales ORDER BY id"
+    assert query_rows(sql, "gold_tpch") == [], "moto's Athena runs queries now: drop patch_athena_queries"
+    undo = patches.patch_athena_queries(lambda uri: tmp_path / "s3" / uri.removeprefix("s3://"))
+    try:
+        assert query_rows(sql, "gold_tpch") == [["id", "amount", "year"], ["1", "10.5", "2024"], ["2", None, "2024"]]
+        assert query_rows("SELECT count(*) AS n FROM gold_tpch.sales", "gold_tpch") == [["n"], ["2"]]
+        with pytest.raises(ClientError, match="InvalidRequestException"):
+            query_rows("SELECT * FROM missing_table", "gold_tpch")
+    finally:
+        undo()
