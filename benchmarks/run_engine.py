@@ -11,13 +11,13 @@ from pathlib import Path
 
 def run_in_local_cloud(landing: Path, lake: Path) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
     """The state machine in the local cloud, as `make demo` runs it: (stage seconds, statuses, gold folders)."""
-    from glue_etl_local.cloud import resources
+    from glue_etl_local.cloud import stack
     from glue_etl_local.cloud.server import LocalCloud
     from glue_etl_local.executions import start_and_follow
 
     with LocalCloud(lake / "cloud") as cloud:
-        pipeline = resources.deploy(cloud, landing_events=False)  # one execution, started below
-        resources.upload_folder(cloud, landing, pipeline.landing_path("tpch"))
+        pipeline = stack.deploy_stack(cloud, landing_events=False)  # one execution, started below
+        stack.upload_folder(cloud, landing, pipeline.landing_path("tpch"))
         followed = start_and_follow(cloud.client("stepfunctions"), pipeline.state_machine_arn, {"dataset": "tpch"},
                                     "bench", lambda _: None)  # fmt: skip
         if followed.status != "SUCCEEDED":

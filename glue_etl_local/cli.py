@@ -70,7 +70,7 @@ def format_summary(combined: dict[str, Any]) -> str:
 
 
 def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
-    from glue_etl_local.cloud import resources
+    from glue_etl_local.cloud import stack
     from glue_etl_local.cloud.notifications import Inbox
     from glue_etl_local.cloud.server import LocalCloud
 
@@ -79,7 +79,7 @@ def serve_local_cloud(workdir: Path, port: int, deploy: bool) -> int:
         for key, value in cloud.environment.items():
             print(f"  export {key}={value}")
         if deploy:
-            pipeline = resources.deploy(cloud, settle_seconds=5, show_commands=print)
+            pipeline = stack.deploy_stack(cloud, settle_seconds=5, show_commands=print)
             print(f"Pipeline deployed from cloudformation/pipeline.yaml as stack {pipeline.name}-glue-etl")
             print(f"  state machine: {pipeline.state_machine_arn}")
             print(f"  landing: {pipeline.landing_path('<dataset>')}   lake: {pipeline.lake_path}")

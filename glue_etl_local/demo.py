@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glue_etl_local import samples
-from glue_etl_local.cloud import notifications, resources
+from glue_etl_local.cloud import notifications, stack
 from glue_etl_local.cloud.server import LocalCloud
 from glue_etl_local.executions import follow_delivery, start_and_follow
 from glue_etl_local.queries import format_table, run_athena_query
@@ -27,7 +27,7 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
     failures = 0
     with LocalCloud(workdir / "cloud") as cloud:
         show("Deploying cloudformation/pipeline.yaml into it (glue-etl deploy) ...")
-        pipeline = resources.deploy(cloud, settle_seconds=2, show=show)
+        pipeline = stack.deploy_stack(cloud, settle_seconds=2, show=show)
         show(f"Local cloud at {cloud.endpoint_url}; state machine {pipeline.state_machine_arn}")
         data = workdir / "sample-data"
         samples.generate_consultations(data / "consultations", rows=2000)
@@ -38,7 +38,7 @@ def run_demo(workdir: Path, tpch_scale: float = 0.01, show: Callable[[str], None
             known = {
                 e["executionArn"] for e in sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)["executions"]
             }
-            count = resources.upload_folder(cloud, data / dataset, pipeline.landing_path(dataset))
+            count = stack.upload_folder(cloud, data / dataset, pipeline.landing_path(dataset))
             show(_rule(f"{dataset}: {count} file(s) uploaded to {pipeline.landing_path(dataset)}"))
             runner, every = follow_delivery(sfn, pipeline.state_machine_arn, known, show)
             failures += runner is None or any(f.status != "SUCCEEDED" for f in every)
@@ -86,8 +86,8 @@ def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
         apply_script(postgres.conninfo(), "schema")
         apply_script(postgres.conninfo(), "seed")
         show(f"PostgreSQL on 127.0.0.1:{postgres.port}, database {postgres.database}: retail sample seeded")
-        secrets = resources.store_database_secret(cloud, postgres.secret())
-        pipeline = resources.deploy(cloud, default_dataset="retail", parameters=secrets, show=show)
+        secrets = stack.store_database_secret(cloud, postgres.secret())
+        pipeline = stack.deploy_stack(cloud, default_dataset="retail", parameters=secrets, show=show)
         sfn = cloud.client("stepfunctions")
         inbox = notifications.Inbox(cloud.region, workdir / "inbox", show)
         for step, script in (("first run: everything", None), ("after updates.sql: only the changes", "updates")):

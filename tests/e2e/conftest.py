@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from glue_etl_local.cloud import notifications, resources
+from glue_etl_local.cloud import notifications, stack
 from glue_etl_local.cloud.server import LocalCloud
 from glue_etl_local.executions import Followed, start_and_follow
 from glue_etl_local.samples import ConsultationsSample, generate_consultations
@@ -20,7 +20,7 @@ from glue_etl_local.samples import ConsultationsSample, generate_consultations
 @dataclass
 class Deployed:
     cloud: LocalCloud
-    pipeline: resources.Pipeline
+    pipeline: stack.Pipeline
     sample: ConsultationsSample
 
     def run(self, name: str, **execution_input: Any) -> Followed:
@@ -54,7 +54,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("local-cloud")
     with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
         # These tests start executions by hand: the sample's upload must not start any.
-        pipeline = resources.deploy(cloud, default_dataset="consultations", landing_events=False)
+        pipeline = stack.deploy_stack(cloud, default_dataset="consultations", landing_events=False)
         sample = generate_consultations(root / "sample", rows=400, seed=5)
-        resources.upload_folder(cloud, Path(root / "sample"), pipeline.landing_path("consultations"))
+        stack.upload_folder(cloud, Path(root / "sample"), pipeline.landing_path("consultations"))
         yield Deployed(cloud, pipeline, sample)

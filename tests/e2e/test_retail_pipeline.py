@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from glue_etl_local.cloud import notifications, resources
+from glue_etl_local.cloud import notifications, stack
 from glue_etl_local.cloud.server import LocalCloud
 from glue_etl_local.executions import Followed, start_and_follow
 from glue_etl_local.postgres import RETAIL_SQL
@@ -21,19 +21,19 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def cloud_with_retail(retail_db: RetailDatabase, tmp_path: Path) -> Iterator[tuple[LocalCloud, resources.Pipeline]]:
+def cloud_with_retail(retail_db: RetailDatabase, tmp_path: Path) -> Iterator[tuple[LocalCloud, stack.Pipeline]]:
     with LocalCloud(tmp_path / "cloud", retry_time_scale=0.001) as cloud:
         document = json.loads(Path(retail_db.secret.removeprefix("file:")).read_text())
-        secrets = resources.store_database_secret(cloud, document)
-        yield cloud, resources.deploy(cloud, default_dataset="retail", parameters=secrets)
+        secrets = stack.store_database_secret(cloud, document)
+        yield cloud, stack.deploy_stack(cloud, default_dataset="retail", parameters=secrets)
 
 
-def run(cloud: LocalCloud, pipeline: resources.Pipeline, name: str) -> Followed:
+def run(cloud: LocalCloud, pipeline: stack.Pipeline, name: str) -> Followed:
     sfn = cloud.client("stepfunctions")
     return start_and_follow(sfn, pipeline.state_machine_arn, {}, f"{name}-{time.time_ns()}", lambda _: None)
 
 
-def read_summary(cloud: LocalCloud, pipeline: resources.Pipeline, run_id: str, job: str) -> dict[str, Any]:
+def read_summary(cloud: LocalCloud, pipeline: stack.Pipeline, run_id: str, job: str) -> dict[str, Any]:
     key = f"lake/_runs/retail/{run_id}/{job}.json"
     return json.loads(cloud.client("s3").get_object(Bucket=pipeline.lake_bucket, Key=key)["Body"].read())
 

@@ -56,7 +56,7 @@ def pipeline_from_outputs(name: str, outputs: Mapping[str, str]) -> Pipeline:
     )
 
 
-def deploy(
+def deploy_stack(
     cloud: LocalCloud,
     name: str = "local",
     default_dataset: str = "tpch",
