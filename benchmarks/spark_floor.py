@@ -22,8 +22,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib import parsing, quality, storage
+from etl_lib import parsing, storage
 from etl_lib.datasets.tpch import LINEITEM
+from etl_lib.rules import row_checks
 from etl_lib.runtime import local_spark_session
 from etl_lib.steps.common import INGESTED_AT, METADATA, RUN_ID
 from etl_lib.steps.extract import read_landing
@@ -33,7 +34,9 @@ def variants(strings: Callable[[], DataFrame], output: str) -> dict[str, Callabl
     def typed(checks: bool) -> DataFrame:
         stamped = strings().withColumn(INGESTED_AT, F.lit(datetime.now(UTC))).withColumn(RUN_ID, F.lit("floor"))
         candidates = parsing.with_typed_candidates(stamped, LINEITEM)
-        rows, _ = quality.passing_rows(quality.Checked.of(candidates, parsing.parse_checks(LINEITEM) if checks else []))
+        rows, _ = row_checks.passing_rows(
+            row_checks.Checked.of(candidates, parsing.parse_checks(LINEITEM) if checks else [])
+        )
         return parsing.to_typed(rows, LINEITEM, METADATA)
 
     def discard(df: DataFrame) -> None:

@@ -37,17 +37,20 @@ def run_pipeline(
     dataset: str, source: str | None, lake: str, run_id: str, reprocess: bool = False, **secrets: str | None
 ) -> dict[str, Any]:
     """extract -> transform -> load, as the state machine runs them; returns the combined summary.
-    secrets: source_secret, warehouse_secret, warehouse_schema (references, as the jobs take them)."""
+    secrets: source_secret, warehouse_secret, warehouse_schema (references, as the jobs take them),
+    rules_path (transform: a folder of <table>.dqdl rulesets)."""
     from etl_lib.job import Step, run_job
     from etl_lib.steps import run_extract, run_load, run_transform
 
     common = ["--dataset", dataset, "--lake_path", lake, "--run_id", run_id, "--reprocess", str(reprocess).lower()]
     steps: dict[str, Step] = {"extract": run_extract, "transform": run_transform, "load": run_load}
     combined: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "lake": lake, "jobs": {}}
+    rules_path = secrets.pop("rules_path", None)
     for name, value in secrets.items():
         common += [f"--{name}", value] if value else []
     for job, step in steps.items():
         extra = ["--source_path", source] if job == "extract" and source else []
+        extra += ["--rules_path", rules_path] if job == "transform" and rules_path else []
         argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", *common, *extra]
         combined["jobs"][job] = run_job(job, argv, step, echo=False).to_dict()
     return combined
@@ -187,18 +190,33 @@ def diagram_command(write: Path | None, check: Path | None) -> int:
     return 0
 
 
-def rules_command(action: str, dataset_name: str, path: Path | None) -> int:
-    from etl_lib import rules_config
+def rules_command(action: str, dataset_name: str, folder: Path | None) -> int:
+    """export: every table's ruleset (the dataset's key and foreign keys included) as DQDL files
+    in a folder, a starting point for --rules_path; check: a --rules_path folder, as transform reads it."""
     from etl_lib.datasets import get_dataset
+    from etl_lib.rules import rulesets
 
     dataset = get_dataset(dataset_name)
     if action == "export":
-        print(rules_config.export_rules(dataset))
+        for table, rules in rulesets.dataset_rules(dataset).items():
+            text = rulesets.ruleset_text(rules)
+            if folder is None:
+                print(f"# {table}.dqdl\n{text}")
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{table}.dqdl").write_text(text)
+        if folder is not None:
+            print(f"wrote {len(dataset.tables)} rulesets of dataset {dataset_name} to {folder}")
         return 0
-    if path is None:
-        raise ValueError("glue-etl rules check needs --file")
-    configured = rules_config.load_rules(path.read_text(), dataset, str(path))
-    print(f"{path}: valid rules for {', '.join(sorted(configured))} of dataset {dataset_name}")
+    if folder is None or not folder.is_dir():
+        raise ValueError("glue-etl rules check needs --rules-path DIR (a folder of <table>.dqdl files)")
+    files = {path.name: path for path in folder.glob("*.dqdl")}
+    unknown = rulesets.unknown_ruleset_files(dataset, files)
+    if unknown:
+        raise ValueError(f"{folder}: {', '.join(unknown)} name no table of dataset {dataset_name}")
+    checked = rulesets.dataset_rules(dataset, lambda name: files[name].read_text() if name in files else None)
+    counts = ", ".join(f"{name} {len(checked[name[:-5]].rules)} rules" for name in sorted(files))
+    print(f"{folder}: valid DQDL for dataset {dataset_name} ({counts or 'no .dqdl files: built-in rulesets'})")
     return 0
 
 
@@ -225,21 +243,22 @@ def docker_command(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glue-etl", description="Run the Glue ETL suite locally.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command")
 
     job = commands.add_parser("job", help="run one Glue job script with the arguments Glue would pass")
     job.add_argument("job", choices=JOBS)
     job.add_argument("job_args", nargs=argparse.REMAINDER, help="--dataset ... --lake_path ... (Glue style)")
 
     run = commands.add_parser("run", help="run extract, transform and load in order")
-    run.add_argument("--dataset", required=True)
+    run.add_argument("--dataset")
     run.add_argument("--source", default=None, help="landing folder (or s3:// URI) of a dataset of files")
     run.add_argument("--source-secret", default=None, help="database secret: a Secrets Manager id or file:PATH")
     run.add_argument("--warehouse-secret", default=None, help="warehouse secret, to upsert gold tables with a key")
     run.add_argument("--warehouse-schema", default=None, help="warehouse schema (default: <dataset>_dw)")
-    run.add_argument("--lake", required=True, help="lake root: raw/, silver/, quarantine/, gold/ go below it")
+    run.add_argument("--lake", help="lake root: raw/, silver/, quarantine/, gold/ go below it")
     run.add_argument("--run-id", default=None)
     run.add_argument("--reprocess", action="store_true", help="re-read every landing file, not only new ones")
+    run.add_argument("--rules-path", default=None, help="a folder of <table>.dqdl rulesets replacing the built-in ones")
     run.add_argument("--json", action="store_true", help="print the combined run summary as JSON")
 
     demo = commands.add_parser("demo", help="the whole pipeline in the local cloud (make demo)")
@@ -251,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sample_db = commands.add_parser("sample-db", help="apply the retail sample's SQL to a PostgreSQL database")
     sample_db.add_argument("script", choices=["schema", "seed", "updates"])
-    sample_db.add_argument("--conninfo", required=True, help='libpq string, e.g. "host=db dbname=shop user=etl"')
+    sample_db.add_argument("--conninfo", help='libpq string, e.g. "host=db dbname=shop user=etl"')
 
     cloud = commands.add_parser("local-cloud", help="serve the local cloud on 127.0.0.1 for the AWS CLI")
     cloud.add_argument("--port", type=int, default=4566)
@@ -304,14 +323,14 @@ def _parser() -> argparse.ArgumentParser:
     docker.add_argument("--aws-config", type=Path, default=None, help="mount this ~/.aws (read-only) for real S3")
     docker.add_argument("--profile", default=None, help="AWS_PROFILE inside the container")
 
-    rules = commands.add_parser("rules", help="export a dataset's rules as a configuration file, or check one")
+    rules = commands.add_parser("rules", help="export a dataset's DQDL rulesets to a folder, or check a folder")
     rules.add_argument("action", choices=["export", "check"])
-    rules.add_argument("--dataset", required=True)
-    rules.add_argument("--file", type=Path, help="check: the rules file to validate")
+    rules.add_argument("--dataset")
+    rules.add_argument("--rules-path", type=Path, help="export: where to write; check: the folder to validate")
 
     generate = commands.add_parser("generate", help="generate sample landing data")
     generate.add_argument("dataset", choices=["tpch", "consultations"])
-    generate.add_argument("--output", required=True, type=Path)
+    generate.add_argument("--output", type=Path)
     generate.add_argument("--scale", type=float, default=0.1, help="tpch scale factor (1 = 1 GB of CSV)")
     generate.add_argument("--parts", type=int, default=None, help="tpch: files per table")
     generate.add_argument("--rows", type=int, default=2000, help="consultations rows")
@@ -339,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 source_secret=args.source_secret,
                 warehouse_secret=args.warehouse_secret,
                 warehouse_schema=args.warehouse_schema,
+                rules_path=_absolute(args.rules_path) if args.rules_path else None,
             )
             print(json.dumps(combined, indent=2) if args.json else format_summary(combined))
         elif args.command == "demo":
@@ -367,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             deploy(args.env, read_parameters(args.parameters, args.overrides), args.endpoint_url, args.region)
         elif args.command == "rules":
-            return rules_command(args.action, args.dataset, args.file)
+            return rules_command(args.action, args.dataset, args.rules_path)
         elif args.command == "docker":
             return docker_command(args)
         elif args.command == "check-definition":

@@ -36,12 +36,20 @@ def _zip(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+# Shipped inside the library zip (pure Python): Glue jobs need no internet to install them.
+LIBRARY_VENDORED = ("lark",)
+
+
 def library_zip() -> bytes:
-    """etl_lib as a zip for Glue's --extra-py-files (the package at the root of the archive)."""
-    files = {
-        path.relative_to(JOB_SCRIPTS_DIR).as_posix(): path.read_bytes() for path in sorted(LIBRARY_DIR.rglob("*.py"))
+    """etl_lib (code and built-in DQDL rulesets) as a zip for Glue's --extra-py-files, the package
+    at the root of the archive, with the libraries it imports that Glue lacks."""
+    own = {
+        path.relative_to(JOB_SCRIPTS_DIR).as_posix(): path.read_bytes()
+        for path in sorted(LIBRARY_DIR.rglob("*"))
+        if path.suffix in (".py", ".dqdl") and "__pycache__" not in path.parts
     }
-    return _zip(files)
+    vendored = {name: data for module in LIBRARY_VENDORED for name, data in _installed_files(module).items()}
+    return _zip({**vendored, **own})
 
 
 # Shipped inside the Lambda zip (the Python runtime has boto3 and jmespath, not these): the

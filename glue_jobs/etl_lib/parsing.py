@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl_lib.datasets.base import Column, Table
-from etl_lib.quality import Check, quoted
+from etl_lib.rules.row_checks import Check, quoted
 
 CORRUPT_RECORD = "_corrupt_record"
 

@@ -5,15 +5,16 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DecimalType, IntegerType, StringType, StructField, StructType
 
-from etl_lib import parsing, quality
+from etl_lib import parsing
 from etl_lib.datasets.base import Column, Table
+from etl_lib.rules import row_checks as quality
 
 TABLE = Table(
     name="t",
     file_pattern="t*.csv",
     key=("id",),
     columns=(
-        Column("id", "int", required=True),
+        Column("id", "int"),
         Column("day", "date", date_format="dd/MM/yyyy"),
         Column("amount", "decimal(6,2)"),
         Column("label", "string"),

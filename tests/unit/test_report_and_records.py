@@ -1,5 +1,5 @@
 from etl_lib.records import FileRecords, csv_records, line_records, mismatches
-from etl_lib.report import QualityReport, RuleResult, extract_results, render_markdown
+from etl_lib.rules.report import QualityReport, RuleResult, extract_results, render_markdown
 
 
 def test_line_records_count_non_blank_lines_without_the_header(spark):
@@ -23,20 +23,37 @@ def test_mismatches_name_each_file_with_both_counts():
     assert mismatches(physical, {"f1": 3, "f2": 1}, ["f1", "f2"]) == ["f2: 2 records in the file but 1 read"]
 
 
-def test_report_status_and_markdown():
-    report = QualityReport("tpch", "r1", "2026-11-21T00:00:00+00:00")
-    report.tables["orders"] = {"rows_read": 10, "rows_written": 8, "rows_quarantined": 2}
-    report.results += extract_results("orders", {"rows_read": 10, "quarantine_by_rule": {"parse:o_orderdate": 1}})
-    report.results.append(RuleResult("orders", "allowed_values:o_orderstatus", "transform", "quarantine", 9, 1,
-                                      "quarantined", samples=("o_orderstatus='X' is not one of F, O, P",)))  # fmt: skip
+def test_report_status_and_markdown_show_dqdl_rules_and_glue_outcomes():
+    results = (
+        *extract_results("orders", {"rows_read": 10, "quarantine_by_rule": {"parse:o_orderdate": 1}}),
+        RuleResult("orders", 'ColumnValues "o_orderstatus" in ["F","O","P"]', "transform", "quarantine", 9, 1,
+                   "quarantined", samples=("orders.csv, o_orderkey='7'",), evaluated_metrics={"Compliance": 8 / 9}),
+        RuleResult("orders", "RowCount > 100", "transform", "warn", 1, 1, "warned",
+                   "Value: 9 does not meet the constraint requirement", evaluated_metrics={"Dataset.*.RowCount": 9.0}),
+    )  # fmt: skip
+    report = QualityReport("tpch", "r1", "2026-11-21T00:00:00+00:00", results,
+                           tables={"orders": {"rows_read": 10, "rows_written": 8, "rows_quarantined": 2}})  # fmt: skip
     assert report.status == "quarantined"
     data = report.to_dict()
-    assert (data["rules_broken"], data["rules_checked"]) == (2, 2)
+    assert (data["rules_broken"], data["rules_checked"]) == (3, 3)
+    assert [rule["outcome"] for rule in data["rules"]] == ["Failed", "Failed", "Failed"]
     markdown = render_markdown(data)
-    assert "**Status: QUARANTINED** - 2 of 2 rules broken" in markdown
+    assert "**Status: QUARANTINED** - 3 of 3 rules broken" in markdown
     assert "| orders | 10 | 8 | 2 |" in markdown
-    assert "| orders | extract | `parse:o_orderdate` | quarantine | 10 | 1 | quarantined |" in markdown
-    assert "- o_orderstatus='X' is not one of F, O, P" in markdown
-    report.failures.append("orders: min_rows (severity fail): 0 clean rows")
-    assert report.status == "failed"
-    assert "## Failures" in render_markdown(report.to_dict())
+    assert "| orders | extract | `parse:o_orderdate` | Failed | quarantine | 10 | 1 | quarantined |" in markdown
+    assert (
+        '| orders | transform | `ColumnValues "o_orderstatus" in ["F","O","P"]` | Failed | quarantine | 9 | 1 |'
+        in markdown
+    )
+    assert "- orders.csv, o_orderkey='7'" in markdown
+    assert "- Value: 9 does not meet the constraint requirement" in markdown
+    assert "- Dataset.*.RowCount = 9" in markdown
+    failed = QualityReport(
+        "tpch", "r1", "2026-11-21T00:00:00+00:00", results, ("orders: RowCount > 0 (severity fail)",)
+    )
+    assert failed.status == "failed"
+    assert "## Failures" in render_markdown(failed.to_dict())
+    passed = QualityReport(
+        "tpch", "r1", "t", (RuleResult("orders", "RowCount > 0", "transform", "fail", 1, 0, "passed"),)
+    )
+    assert (passed.status, passed.to_dict()["rules"][0]["outcome"]) == ("passed", "Passed")

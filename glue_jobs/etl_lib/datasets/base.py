@@ -1,5 +1,6 @@
 """How a dataset is declared: its source tables (landing files or JDBC tables), their schemas,
-keys, rules and its gold model.
+keys and foreign keys, and its gold model. Data-quality rules are DQDL rulesets beside it
+(etl_lib/rulesets/<dataset>/<table>.dqdl, see etl_lib.rules).
 
 A dataset module (`etl_lib.datasets.<name>`) exposes `DATASET`; the jobs find it by name, so a
 new dataset never touches the job scripts.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from pyspark.sql import DataFrame
 
@@ -21,153 +21,17 @@ from pyspark.sql import DataFrame
 class Column:
     name: str
     type: str  # a Spark SQL type: string, int, bigint, double, decimal(p,s), date
-    required: bool = False
     date_format: str = "yyyy-MM-dd"
     optional_in_source: bool = False  # files may omit this column; it is then null
 
 
-QUARANTINE = "quarantine"  # the row goes to quarantine with the rule and a reason
-FAIL = "fail"  # the job fails, naming the rule and the numbers
-WARN = "warn"  # table-level rules only: reported, nothing else
-ROW_SEVERITIES = (QUARANTINE, FAIL)
-TABLE_SEVERITIES = (FAIL, WARN)
-
-
-class NamedByColumn:
-    """A rule checked on one column, named `<kind>:<column>` in quarantines and reports."""
-
-    KIND: ClassVar[str]
-    column: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.KIND}:{self.column}"
-
-
-@dataclass(frozen=True)
-class NotNull(NamedByColumn):
-    KIND: ClassVar[str] = "not_null"
-    column: str
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class NotBlank(NamedByColumn):
-    """Null, empty or whitespace-only values break this rule (stricter than not_null)."""
-
-    KIND: ClassVar[str] = "not_blank"
-    column: str
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class AllowedValues(NamedByColumn):
-    KIND: ClassVar[str] = "allowed_values"
-    column: str
-    values: tuple[str, ...]
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class Range(NamedByColumn):
-    KIND: ClassVar[str] = "range"
-    column: str
-    minimum: float | None = None
-    maximum: float | None = None
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class Regex(NamedByColumn):
-    KIND: ClassVar[str] = "regex"
-    column: str
-    pattern: str
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class DateFormat(NamedByColumn):
-    """A string column whose values must parse as dates in this format."""
-
-    KIND: ClassVar[str] = "date_format"
-    column: str
-    format: str
-    severity: str = QUARANTINE
-
-
-@dataclass(frozen=True)
-class Unique:
-    """Besides the key: the first row (in deduplication order) of each value is kept."""
-
-    columns: tuple[str, ...]
-    severity: str = QUARANTINE
-
-    @property
-    def name(self) -> str:
-        return f"unique:{','.join(self.columns)}"
-
-
-RowRule = NotNull | NotBlank | AllowedValues | Range | Regex | DateFormat
-
-
 @dataclass(frozen=True)
 class ForeignKey:
+    """Rows of this table reference a parent table's rows (checked as a DQDL ReferentialIntegrity rule)."""
+
     columns: tuple[str, ...]
     parent_table: str
     parent_columns: tuple[str, ...]
-    severity: str = QUARANTINE
-
-    @property
-    def name(self) -> str:
-        return f"foreign_key:{','.join(self.columns)}->{self.parent_table}"
-
-
-@dataclass(frozen=True)
-class MinRows:
-    KIND: ClassVar[str] = "min_rows"
-    value: int
-    severity: str = FAIL
-
-    @property
-    def name(self) -> str:
-        return self.KIND
-
-
-@dataclass(frozen=True)
-class MaxQuarantineRatio:
-    """Rows quarantined by transform / rows it read, at most this ratio."""
-
-    KIND: ClassVar[str] = "max_quarantine_ratio"
-    value: float
-    severity: str = FAIL
-
-    @property
-    def name(self) -> str:
-        return self.KIND
-
-
-@dataclass(frozen=True)
-class Freshness(NamedByColumn):
-    """The newest value of a date column is at most max_age_days old (at the run's date)."""
-
-    KIND: ClassVar[str] = "freshness"
-    column: str
-    max_age_days: int
-    severity: str = FAIL
-
-
-TableRule = MinRows | MaxQuarantineRatio | Freshness
-
-
-@dataclass(frozen=True)
-class TableRules:
-    """Everything about a table that configuration may change (see etl_lib.rules_config)."""
-
-    rules: tuple[RowRule, ...] = ()
-    unique: tuple[Unique, ...] = ()
-    foreign_keys: tuple[ForeignKey, ...] = ()
-    table_rules: tuple[TableRule, ...] = ()
-    newest_first: tuple[str, ...] = ("_ingested_at", "_source_file")  # deduplication: which row of a key wins
 
 
 @dataclass(frozen=True)
@@ -198,10 +62,8 @@ class Table:
     key: tuple[str, ...]
     file_pattern: str = ""  # fnmatch pattern on the landing file name, e.g. "lineitem*.csv"
     renames: Mapping[str, str] = field(default_factory=dict)
-    rules: tuple[RowRule, ...] = ()
-    unique: tuple[Unique, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
-    table_rules: tuple[TableRule, ...] = ()
+    # Deduplication: which row of a key (or of an IsUnique rule's columns) is kept.
     newest_first: tuple[str, ...] = ("_ingested_at", "_source_file")
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
@@ -217,17 +79,6 @@ class Table:
 
     def silver_name(self, source_name: str) -> str:
         return self.renames.get(source_name, source_name)
-
-    def declared_rules(self) -> TableRules:
-        """The rules written in the dataset module: required columns become not_null rules."""
-        required = tuple(NotNull(self.silver_name(c.name)) for c in self.columns if c.required)
-        return TableRules(
-            rules=(*required, *self.rules),
-            unique=self.unique,
-            foreign_keys=self.foreign_keys,
-            table_rules=self.table_rules,
-            newest_first=self.newest_first,
-        )
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl_lib.datasets.base import (
-    WARN,
     Column,
     Dataset,
     ForeignKey,
     GoldTable,
     JdbcSource,
-    MaxQuarantineRatio,
-    MinRows,
-    Range,
-    Regex,
-    RowRule,
     Table,
-    TableRule,
 )
 from etl_lib.modelling import build_dim_date, date_key
 
-CHANGE_TRACKING = (Column("created_at", "timestamp", required=True), Column("last_updated", "timestamp", required=True))
+CHANGE_TRACKING = (Column("created_at", "timestamp"), Column("last_updated", "timestamp"))
 
 
 def source(table: str, key: str) -> JdbcSource:
@@ -40,55 +33,49 @@ def oltp_table(
     name: str,
     key: str,
     columns: tuple[Column, ...],
-    rules: tuple[RowRule, ...] = (),
     foreign_keys: tuple[ForeignKey, ...] = (),
-    table_rules: tuple[TableRule, ...] = (),
 ) -> Table:
     """public.<name>: an integer key, the given columns, created_at and last_updated."""
     return Table(
         name=name,
         key=(key,),
         jdbc=source(name, key),
-        columns=(Column(key, "int", required=True), *columns, *CHANGE_TRACKING),
-        rules=rules,
+        columns=(Column(key, "int"), *columns, *CHANGE_TRACKING),
         foreign_keys=foreign_keys,
-        table_rules=table_rules,
     )
 
 
 CURRENCY = oltp_table(
     "currency",
     "currency_id",
-    (Column("currency_code", "string", required=True), Column("currency_name", "string")),
-    rules=(Regex("currency_code", r"^[A-Z]{3}$"),),
+    (Column("currency_code", "string"), Column("currency_name", "string")),
 )
 ADDRESS = oltp_table(
     "address",
     "address_id",
     (
-        Column("address_line", "string", required=True),
-        Column("city", "string", required=True),
+        Column("address_line", "string"),
+        Column("city", "string"),
         Column("postal_code", "string"),
-        Column("country", "string", required=True),
+        Column("country", "string"),
     ),
 )
 CUSTOMER = oltp_table(
     "customer",
     "customer_id",
     (
-        Column("customer_name", "string", required=True),
+        Column("customer_name", "string"),
         Column("email", "string"),
-        Column("address_id", "int", required=True),
+        Column("address_id", "int"),
     ),
-    rules=(Regex("email", r"^[^@\s]+@[^@\s]+$"),),
     foreign_keys=(ForeignKey(("address_id",), "address", ("address_id",)),),
 )
 STAFF = oltp_table(
     "staff",
     "staff_id",
     (
-        Column("first_name", "string", required=True),
-        Column("last_name", "string", required=True),
+        Column("first_name", "string"),
+        Column("last_name", "string"),
         Column("department", "string"),
         Column("email", "string"),
     ),
@@ -97,32 +84,29 @@ PRODUCT = oltp_table(
     "product",
     "product_id",
     (
-        Column("product_name", "string", required=True),
+        Column("product_name", "string"),
         Column("category", "string"),
-        Column("list_price", "decimal(10,2)", required=True),
+        Column("list_price", "decimal(10,2)"),
     ),
-    rules=(Range("list_price", minimum=0),),
 )
 SALES_ORDER = oltp_table(
     "sales_order",
     "sales_order_id",
     (
-        Column("customer_id", "int", required=True),
-        Column("staff_id", "int", required=True),
-        Column("product_id", "int", required=True),
-        Column("currency_id", "int", required=True),
-        Column("units_sold", "int", required=True),
-        Column("unit_price", "decimal(10,2)", required=True),
+        Column("customer_id", "int"),
+        Column("staff_id", "int"),
+        Column("product_id", "int"),
+        Column("currency_id", "int"),
+        Column("units_sold", "int"),
+        Column("unit_price", "decimal(10,2)"),
         Column("agreed_delivery_date", "date"),
     ),
-    rules=(Range("units_sold", minimum=1), Range("unit_price", minimum=0)),
     foreign_keys=(
         ForeignKey(("customer_id",), "customer", ("customer_id",)),
         ForeignKey(("staff_id",), "staff", ("staff_id",)),
         ForeignKey(("product_id",), "product", ("product_id",)),
         ForeignKey(("currency_id",), "currency", ("currency_id",)),
     ),
-    table_rules=(MinRows(1), MaxQuarantineRatio(0.05, severity=WARN)),
 )
 
 

@@ -9,16 +9,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl_lib.datasets.base import (
-    WARN,
-    AllowedValues,
     Column,
     Dataset,
     ForeignKey,
     GoldTable,
-    MaxQuarantineRatio,
-    MinRows,
-    Range,
-    Regex,
     Table,
 )
 from etl_lib.modelling import build_dim_date, date_key
@@ -31,8 +25,8 @@ REGION = Table(
     file_pattern="region*.csv",
     key=("r_regionkey",),
     columns=(
-        Column("r_regionkey", "int", required=True),
-        Column("r_name", "string", required=True),
+        Column("r_regionkey", "int"),
+        Column("r_name", "string"),
         Column("r_comment", "string"),
     ),
 )
@@ -41,9 +35,9 @@ NATION = Table(
     file_pattern="nation*.csv",
     key=("n_nationkey",),
     columns=(
-        Column("n_nationkey", "int", required=True),
-        Column("n_name", "string", required=True),
-        Column("n_regionkey", "int", required=True),
+        Column("n_nationkey", "int"),
+        Column("n_name", "string"),
+        Column("n_regionkey", "int"),
         Column("n_comment", "string"),
     ),
     foreign_keys=(ForeignKey(("n_regionkey",), "region", ("r_regionkey",)),),
@@ -53,16 +47,15 @@ CUSTOMER = Table(
     file_pattern="customer*.csv",
     key=("c_custkey",),
     columns=(
-        Column("c_custkey", "bigint", required=True),
-        Column("c_name", "string", required=True),
+        Column("c_custkey", "bigint"),
+        Column("c_name", "string"),
         Column("c_address", "string"),
-        Column("c_nationkey", "int", required=True),
+        Column("c_nationkey", "int"),
         Column("c_phone", "string"),
         Column("c_acctbal", MONEY),
         Column("c_mktsegment", "string"),
         Column("c_comment", "string"),
     ),
-    rules=(Regex("c_phone", PHONE),),
     foreign_keys=(ForeignKey(("c_nationkey",), "nation", ("n_nationkey",)),),
 )
 SUPPLIER = Table(
@@ -70,10 +63,10 @@ SUPPLIER = Table(
     file_pattern="supplier*.csv",
     key=("s_suppkey",),
     columns=(
-        Column("s_suppkey", "bigint", required=True),
-        Column("s_name", "string", required=True),
+        Column("s_suppkey", "bigint"),
+        Column("s_name", "string"),
         Column("s_address", "string"),
-        Column("s_nationkey", "int", required=True),
+        Column("s_nationkey", "int"),
         Column("s_phone", "string"),
         Column("s_acctbal", MONEY),
         Column("s_comment", "string"),
@@ -85,7 +78,7 @@ PART = Table(
     file_pattern="part.*csv",  # part.csv or part.N.csv, never partsupp.csv
     key=("p_partkey",),
     columns=(
-        Column("p_partkey", "bigint", required=True),
+        Column("p_partkey", "bigint"),
         Column("p_name", "string"),
         Column("p_mfgr", "string"),
         Column("p_brand", "string"),
@@ -101,8 +94,8 @@ PARTSUPP = Table(
     file_pattern="partsupp*.csv",
     key=("ps_partkey", "ps_suppkey"),
     columns=(
-        Column("ps_partkey", "bigint", required=True),
-        Column("ps_suppkey", "bigint", required=True),
+        Column("ps_partkey", "bigint"),
+        Column("ps_suppkey", "bigint"),
         Column("ps_availqty", "int"),
         Column("ps_supplycost", MONEY),
         Column("ps_comment", "string"),
@@ -117,33 +110,31 @@ ORDERS = Table(
     file_pattern="orders*.csv",
     key=("o_orderkey",),
     columns=(
-        Column("o_orderkey", "bigint", required=True),
-        Column("o_custkey", "bigint", required=True),
-        Column("o_orderstatus", "string", required=True),
+        Column("o_orderkey", "bigint"),
+        Column("o_custkey", "bigint"),
+        Column("o_orderstatus", "string"),
         Column("o_totalprice", MONEY),
-        Column("o_orderdate", "date", required=True),
+        Column("o_orderdate", "date"),
         Column("o_orderpriority", "string"),
         Column("o_clerk", "string"),
         Column("o_shippriority", "int"),
         Column("o_comment", "string"),
     ),
-    rules=(AllowedValues("o_orderstatus", ("F", "O", "P")),),
     foreign_keys=(ForeignKey(("o_custkey",), "customer", ("c_custkey",)),),
-    table_rules=(MinRows(1), MaxQuarantineRatio(0.01, severity=WARN)),
 )
 LINEITEM = Table(
     name="lineitem",
     file_pattern="lineitem*.csv",
     key=("l_orderkey", "l_linenumber"),
     columns=(
-        Column("l_orderkey", "bigint", required=True),
-        Column("l_partkey", "bigint", required=True),
-        Column("l_suppkey", "bigint", required=True),
-        Column("l_linenumber", "int", required=True),
-        Column("l_quantity", MONEY, required=True),
-        Column("l_extendedprice", MONEY, required=True),
-        Column("l_discount", MONEY, required=True),
-        Column("l_tax", MONEY, required=True),
+        Column("l_orderkey", "bigint"),
+        Column("l_partkey", "bigint"),
+        Column("l_suppkey", "bigint"),
+        Column("l_linenumber", "int"),
+        Column("l_quantity", MONEY),
+        Column("l_extendedprice", MONEY),
+        Column("l_discount", MONEY),
+        Column("l_tax", MONEY),
         Column("l_returnflag", "string"),
         Column("l_linestatus", "string"),
         Column("l_shipdate", "date"),
@@ -153,17 +144,11 @@ LINEITEM = Table(
         Column("l_shipmode", "string"),
         Column("l_comment", "string"),
     ),
-    rules=(
-        Range("l_quantity", minimum=0),
-        Range("l_discount", minimum=0, maximum=1),
-        Range("l_tax", minimum=0, maximum=1),
-    ),
     foreign_keys=(
         ForeignKey(("l_orderkey",), "orders", ("o_orderkey",)),
         ForeignKey(("l_partkey",), "part", ("p_partkey",)),
         ForeignKey(("l_suppkey",), "supplier", ("s_suppkey",)),
     ),
-    table_rules=(MinRows(1), MaxQuarantineRatio(0.01, severity=WARN)),
 )
 
 

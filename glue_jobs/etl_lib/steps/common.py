@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, SparkSession
 
-from etl_lib import layout, quality, storage
+from etl_lib import layout, storage
 from etl_lib.args import JobArgs
+from etl_lib.rules import row_checks
 from etl_lib.summary import RunSummary, summary_path
 
 SOURCE_FILE = "_source_file"
@@ -16,7 +17,7 @@ METADATA = [SOURCE_FILE, INGESTED_AT, RUN_ID, FILE_ID]
 
 
 def rule_counts(df: DataFrame) -> dict[str, int]:
-    return {row[quality.RULE]: int(row["count"]) for row in df.groupBy(quality.RULE).count().collect()}
+    return {row[row_checks.RULE]: int(row["count"]) for row in df.groupBy(row_checks.RULE).count().collect()}
 
 
 def count_rows(spark: SparkSession, path: str, where: Column | None = None) -> int:

@@ -15,11 +15,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import jdbc, layout, ledger, parsing, quality, records, storage, watermarks
+from etl_lib import jdbc, layout, ledger, parsing, records, storage, watermarks
 from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
+from etl_lib.rules import row_checks
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
@@ -142,11 +143,11 @@ def write_typed(
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
     into raw, and the rows that cannot be typed into quarantine, both partitioned by _file_id."""
     stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
-    checked = quality.Checked.of(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
-    typed, observation = quality.passing_rows(checked)
+    checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
+    typed, observation = row_checks.passing_rows(checked)
     storage.write_parquet(parsing.to_typed(typed, table, METADATA), raw_path, [FILE_ID])
     if observation.get["broken"]:  # the source is read again, for the few rows that cannot be typed
-        rejected = quality.broken_rows(checked)
+        rejected = row_checks.broken_rows(checked)
         storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
 
 

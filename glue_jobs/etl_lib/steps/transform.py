@@ -7,16 +7,20 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from etl_lib import layout, quality, rules_config, storage
+from etl_lib import layout, storage
 from etl_lib.args import JobArgs
 from etl_lib.datasets import get_dataset
-from etl_lib.datasets.base import FAIL, QUARANTINE, Dataset, MaxQuarantineRatio, MinRows, Table, TableRules
-from etl_lib.report import (
+from etl_lib.datasets.base import Dataset, Table
+from etl_lib.rules import row_checks, rulesets, table_checks
+from etl_lib.rules.model import FAIL, Rule, RulesetError
+from etl_lib.rules.model import PASSED as OUTCOME_PASSED
+from etl_lib.rules.report import (
     FAILED,
     PASSED,
     WARNED,
@@ -27,6 +31,8 @@ from etl_lib.report import (
     render_markdown,
     row_rule_status,
 )
+from etl_lib.rules.row_checks import Checked
+from etl_lib.rules.rulesets import TableRules
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
@@ -47,43 +53,49 @@ def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
 def newest_versions(prepared: DataFrame, table: Table) -> DataFrame:
     """A database table's raw holds every version read of each row: keep the newest per key (by
     the incremental column, then the latest extract). Rows with a NULL key are all kept, for the
-    not_null rule to quarantine."""
+    key rule to quarantine."""
     assert table.jdbc is not None
     newest_first = [F.col(table.silver_name(table.jdbc.incremental_column)).desc(), F.col(INGESTED_AT).desc()]
     by_key = Window.partitionBy(*table.key).orderBy(*newest_first)
-    rank = F.when(quality.all_present(table.key), F.row_number().over(by_key)).otherwise(1)
+    rank = F.when(row_checks.all_present(table.key), F.row_number().over(by_key)).otherwise(1)
     return prepared.withColumn("_version_rank", rank).where(F.col("_version_rank") == 1).drop("_version_rank")
 
 
-def rule_severities(rules: TableRules) -> dict[str, str]:
-    severities = {"duplicate_key": QUARANTINE}
-    for rule in (*rules.rules, *rules.unique, *rules.foreign_keys):
-        severities[rule.name] = rule.severity
-    return severities
+@dataclass(frozen=True)
+class Parents:
+    """The tables validated so far (None: no usable rows) and each table's key."""
+
+    frames: Mapping[str, DataFrame | None]
+    keys: Mapping[str, tuple[str, ...]]
+
+    def unique(self, fk: row_checks.ForeignKey) -> bool:
+        """The parent's rows are unique on these columns (its validated key): no distinct needed."""
+        return self.frames.get(fk.parent_table) is not None and set(fk.parent_columns) == set(
+            self.keys[fk.parent_table]
+        )
 
 
-def validate_table(
-    prepared: DataFrame,
-    rules: TableRules,
-    key: Sequence[str],
-    parents: Mapping[str, DataFrame | None],
-    parent_keys: Mapping[str, Sequence[str]],
-) -> quality.Checked:
-    """The rows and their checks: row rules, the key, unique rules, then foreign keys (parents
-    are validated silver tables, unique by their key). Deduplication (a sort of the whole table)
-    only runs when a key repeats."""
-    checked = quality.Checked.of(prepared, [quality.rule_check(rule) for rule in rules.rules])
-    newest_first = [F.col(column).desc() for column in rules.newest_first]
-    for columns, rule in [(key, "duplicate_key"), *((u.columns, u.name) for u in rules.unique)]:
-        if not quality.repeated_keys(prepared, columns).isEmpty():
-            checked = quality.with_duplicate_check(checked, columns, newest_first, rule)
-    for foreign_key in rules.foreign_keys:
-        parent = parents.get(foreign_key.parent_table)
+def validate_table(prepared: DataFrame, rules: TableRules, table: Table, parents: Parents, now: datetime) -> Checked:
+    """The rows and their row checks: completeness of the key, the simple row rules, key and
+    unique rules (deduplication, a sort of the whole table, only when a value repeats), then
+    foreign keys against the validated parents (unique by their key)."""
+    simple = [r for r in rules.quarantining if not isinstance(r, Rule) or r.type in row_checks.SIMPLE_ROW_TYPES]
+    keys = [r for r in rules.quarantining if isinstance(r, Rule) and r.type in row_checks.KEY_TYPES]
+    references = [r for r in rules.quarantining if isinstance(r, Rule) and r.type == "ReferentialIntegrity"]
+    key_rule = next(r for r in keys if r.type == "IsPrimaryKey" and r.parameters == table.key)
+    checks = [row_checks.key_completeness_check(key_rule), *(row_checks.row_check(r, now) for r in simple)]
+    checked = Checked.of(prepared, checks)
+    newest_first = [F.col(column).desc() for column in table.newest_first]
+    for rule in keys:
+        if not row_checks.repeated_keys(prepared, rule.parameters).isEmpty():
+            checked = row_checks.with_duplicate_check(checked, rule.parameters, newest_first, rule.text, rule.severity)
+    for rule in references:
+        fk = rulesets.reference(rule)
+        parent = parents.frames.get(fk.parent_table)
         if parent is None:
-            schema = prepared.select(*foreign_key.columns).schema
-            parent = prepared.sparkSession.createDataFrame([], schema).toDF(*foreign_key.parent_columns)
-        unique = set(foreign_key.parent_columns) == set(parent_keys.get(foreign_key.parent_table, ()))
-        checked = quality.with_orphan_check(checked, foreign_key, parent, parent_unique=unique)
+            schema = prepared.select(*fk.columns).schema
+            parent = prepared.sparkSession.createDataFrame([], schema).toDF(*fk.parent_columns)
+        checked = row_checks.with_orphan_check(checked, fk, parent, parents.unique(fk), str(rule.severity))
     return checked
 
 
@@ -99,75 +111,57 @@ def quarantine_samples(quarantined: DataFrame, key: Sequence[str], per_rule: int
     """Where a few broken rows of each rule are: their file (or source table) and key, never their
     values, so the report, the failure message and the notification carry no personal data."""
     source = F.regexp_extract(F.col(SOURCE_FILE), r"[^/#]+$", 0) if SOURCE_FILE in quarantined.columns else F.lit("")
-    location = F.concat_ws(", ", F.nullif(source, F.lit("")), quality.key_description(key))
-    window = Window.partitionBy(quality.RULE).orderBy("_location")
+    location = F.concat_ws(", ", F.nullif(source, F.lit("")), row_checks.key_description(key))
+    window = Window.partitionBy(row_checks.RULE).orderBy("_location")
     rows = (
-        quarantined.select(quality.RULE, location.alias("_location"))
+        quarantined.select(row_checks.RULE, location.alias("_location"))
         .withColumn("_sample", F.row_number().over(window))
         .where(F.col("_sample") <= per_rule)
         .collect()
     )
     samples: dict[str, list[str]] = defaultdict(list)
     for row in rows:
-        samples[row[quality.RULE]].append(row["_location"])
+        samples[row[row_checks.RULE]].append(row["_location"])
     return {rule: tuple(locations) for rule, locations in samples.items()}
 
 
 def row_rule_results(
-    table: str,
-    severities: Mapping[str, str],
-    by_rule: Mapping[str, int],
-    rows_read: int,
-    samples: Mapping[str, tuple[str, ...]],
+    table: str, rules: TableRules, by_rule: Mapping[str, int], rows_read: int, samples: Mapping[str, tuple[str, ...]]
 ) -> list[RuleResult]:
     results = []
-    for rule, severity in severities.items():
-        broken = by_rule.get(rule, 0)
-        status = row_rule_status(broken, severity)
-        results.append(RuleResult(table, rule, "transform", severity, rows_read, broken, status,
-                                  samples=samples.get(rule, ())))  # fmt: skip
+    for rule in rules.quarantining:
+        broken = by_rule.get(rule.text, 0)
+        status = row_rule_status(broken, str(rule.severity))
+        share = (rows_read - broken) / rows_read if rows_read else 1.0
+        metrics = {"Compliance": share}
+        result = RuleResult(table, rule.text, "transform", str(rule.severity), rows_read, broken, status)
+        results.append(replace(result, samples=samples.get(rule.text, ()), evaluated_metrics=metrics))
     return results
 
 
-def row_rule_failure(table: str, result: RuleResult) -> str:
-    example = f", e.g. the row at {result.samples[0]}" if result.samples else ""
-    return f"{table}: rule {result.rule} (severity fail) broken by {result.broken:,} row(s){example}"
-
-
-def table_rule_results(
-    table: Table, rules: TableRules, counts: TableCounts, silver: DataFrame | None, run_date: date
+def dataset_rule_results(
+    table: str, rules: TableRules, prepared: DataFrame, parents: Parents, now: datetime
 ) -> list[RuleResult]:
+    """The rules judged on the whole table (on the rows read), Glue DQ's outcome for each."""
     results = []
-    for rule in rules.table_rules:
-        if isinstance(rule, MinRows):
-            broken = counts.rows_written < rule.value
-            detail = f"{counts.rows_written:,} clean rows, at least {rule.value:,} expected"
-        elif isinstance(rule, MaxQuarantineRatio):
-            ratio = counts.rows_quarantined / counts.rows_read if counts.rows_read else 0.0
-            broken = ratio > rule.value
-            detail = f"{ratio:.2%} of {counts.rows_read:,} rows quarantined, at most {rule.value:.2%} allowed"
-        else:
-            newest = silver.agg(F.max(rule.column)).collect()[0][0] if silver is not None else None
-            age = (run_date - newest).days if isinstance(newest, date) else None
-            broken = age is None or age > rule.max_age_days
-            limit = f"at most {rule.max_age_days:,} allowed"
-            detail = (
-                f"no {rule.column} value"
-                if age is None
-                else f"newest {rule.column} {newest} is {age:,} days old, {limit}"
-            )
+    for rule in rules.judged_on_dataset:
+        outcome = table_checks.evaluate(rule, prepared, parents.frames, now)
+        broken = outcome.outcome != OUTCOME_PASSED
         status = (FAILED if rule.severity == FAIL else WARNED) if broken else PASSED
-        results.append(RuleResult(table.name, rule.name, "transform", rule.severity, 1, int(broken), status, detail))
+        results.append(RuleResult(table, rule.text, "transform", str(rule.severity), 1, int(broken), status,
+                                  outcome.failure_reason, evaluated_metrics=outcome.evaluated_metrics))  # fmt: skip
     return results
 
 
-def _write_checked(
-    spark: SparkSession,
-    checked: quality.Checked,
-    silver_path: str,
-    quarantine_path: str,
-    run_id: str,
-    quarantine_first: bool,
+def failure_line(result: RuleResult) -> str:
+    if result.samples:
+        example = f"e.g. the row at {result.samples[0]}"
+        return f"{result.table}: rule {result.rule} (severity fail) broken by {result.broken:,} row(s), {example}"
+    return f"{result.table}: rule {result.rule} (severity fail): {result.detail}"
+
+
+def write_checked(
+    spark: SparkSession, checked: Checked, paths: tuple[str, str], run_id: str, quarantine_first: bool
 ) -> dict[str, int]:
     """Writes silver (clean rows) and quarantine; returns the quarantined rows by rule.
 
@@ -175,9 +169,10 @@ def _write_checked(
     quarantine is only computed when there are any. With fail-severity rules the quarantine is
     written first instead, so a failing run leaves the previous silver in place.
     """
-    quarantine = quality.broken_rows(checked).withColumn("_quarantined_by_run", F.lit(run_id))
+    silver_path, quarantine_path = paths
+    quarantine = row_checks.broken_rows(checked).withColumn("_quarantined_by_run", F.lit(run_id))
     if not quarantine_first:
-        clean, observation = quality.passing_rows(checked)
+        clean, observation = row_checks.passing_rows(checked)
         storage.write_parquet(clean, silver_path)
         storage.delete(spark, quarantine_path)
         if not observation.get["broken"]:
@@ -187,62 +182,73 @@ def _write_checked(
     return rule_counts(written) if written is not None else {}
 
 
-def transform_table(
-    spark: SparkSession,
-    args: JobArgs,
-    table: Table,
-    rules: TableRules,
-    parents: Mapping[str, DataFrame | None],
-    parent_keys: Mapping[str, Sequence[str]],
-    report: QualityReport,
-) -> tuple[TableCounts, DataFrame | None]:
-    silver_path = layout.silver_path(args.lake_path, args.dataset, table.name)
-    quarantine_path = layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name)
+@dataclass(frozen=True)
+class TableOutcome:
+    """What transform did with one table: counts, rule results, and the silver rows for children."""
+
+    counts: TableCounts
+    results: tuple[RuleResult, ...] = ()
+    silver: DataFrame | None = None
+
+    @property
+    def row_failures(self) -> list[str]:
+        return [failure_line(r) for r in self.results if r.status == FAILED and r.samples]
+
+    @property
+    def failures(self) -> list[str]:
+        return [failure_line(r) for r in self.results if r.status == FAILED]
+
+
+def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> tuple[DataFrame, int, int] | None:
+    """The table's rows for silver (a database table's newest versions, cached) with the rows
+    read and the older versions set aside."""
     raw = storage.read_parquet(spark, layout.raw_path(args.lake_path, args.dataset, table.name))
     if raw is None:
-        storage.delete_all(spark, [silver_path, quarantine_path])
-        return TableCounts(), None
-    prepared = prepare_silver(raw, table)
-    rows_read = raw.count()
-    superseded = 0
-    if table.jdbc is not None:
-        prepared = newest_versions(prepared, table).cache()
-        superseded = rows_read - prepared.count()
+        return None
+    prepared, rows_read = prepare_silver(raw, table), raw.count()
+    if table.jdbc is None:
+        return prepared, rows_read, 0
+    newest = newest_versions(prepared, table).cache()
+    return newest, rows_read, rows_read - newest.count()
+
+
+def transform_table(
+    spark: SparkSession, args: JobArgs, table: Table, rules: TableRules, parents: Parents, now: datetime
+) -> TableOutcome:
+    paths = (layout.silver_path(args.lake_path, args.dataset, table.name),
+             layout.quarantine_path(args.lake_path, args.dataset, "transform", table.name))  # fmt: skip
+    read = read_prepared(spark, args, table)
+    if read is None:
+        storage.delete_all(spark, list(paths))
+        return TableOutcome(TableCounts())
+    prepared, rows_read, superseded = read
     try:
-        checked = validate_table(prepared, rules, table.key, parents, parent_keys)
-        severities = rule_severities(rules)
-        quarantine_first = FAIL in severities.values()
-        by_rule = _write_checked(spark, checked, silver_path, quarantine_path, args.run_id, quarantine_first)
-        written_quarantine = storage.read_parquet(spark, quarantine_path) if by_rule else None
-        samples = quarantine_samples(written_quarantine, table.key) if written_quarantine is not None else {}
-        row_results = row_rule_results(table.name, severities, by_rule, rows_read, samples)
-        report.results.extend(row_results)
-        failures = [row_rule_failure(table.name, r) for r in row_results if r.status == FAILED]
-        report.failures.extend(failures)
-        if failures:  # this table's own: table rules of earlier tables abort once every table is known
-            raise DataQualityError("; ".join(failures))
+        checked = validate_table(prepared, rules, table, parents, now)
+        dataset_results = dataset_rule_results(table.name, rules, prepared, parents, now)
+        quarantine_first = any(rule.severity == FAIL for rule in rules.quarantining)
+        by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
+        quarantined = storage.read_parquet(spark, paths[1]) if by_rule else None
+        samples = quarantine_samples(quarantined, table.key) if quarantined is not None else {}
+        results = (*row_rule_results(table.name, rules, by_rule, rows_read, samples), *dataset_results)
+        if any(r.status == FAILED and r.samples for r in results):  # silver is left as it was
+            return TableOutcome(TableCounts(rows_read=rows_read), results)
         if quarantine_first:  # no fail rule broken: the clean rows can replace silver now
-            storage.write_parquet(quality.passing_rows(checked)[0], silver_path)
+            storage.write_parquet(row_checks.passing_rows(checked)[0], paths[0])
     finally:
         prepared.unpersist()
+    counts = TableCounts(rows_read=rows_read, rows_quarantined=sum(by_rule.values()), rows_superseded=superseded)
+    return finished_table(spark, paths, replace(counts, quarantine_path=paths[1], quarantine_by_rule=by_rule), results)
 
+
+def finished_table(
+    spark: SparkSession, paths: tuple[str, str], counts: TableCounts, results: Sequence[RuleResult]
+) -> TableOutcome:
+    silver_path = paths[0]
     written = count_rows(spark, silver_path)
-    counts = TableCounts(
-        rows_read=rows_read,
-        rows_written=written,
-        rows_quarantined=sum(by_rule.values()),
-        rows_superseded=superseded,
-        output_path=silver_path if written else None,
-        quarantine_path=quarantine_path,
-        quarantine_by_rule=by_rule,
-    )
     if not written:
         storage.delete(spark, silver_path)  # no usable rows: nothing is published downstream
-    silver = spark.read.parquet(silver_path) if written else None
-    results = table_rule_results(table, rules, counts, silver, datetime.fromisoformat(report.generated_at).date())
-    report.results.extend(results)
-    report.failures.extend(f"{table.name}: {r.rule} (severity fail): {r.detail}" for r in results if r.status == FAILED)
-    return counts, silver
+    counts = replace(counts, rows_written=written, output_path=silver_path if written else None)
+    return TableOutcome(counts, tuple(results), spark.read.parquet(silver_path) if written else None)
 
 
 def unreconciled_facts(dataset: Dataset, gold_rows: Mapping[str, int], silver_rows: Mapping[str, int]) -> list[str]:
@@ -289,25 +295,76 @@ def write_gold(
     return rows
 
 
+def ruleset_reader(spark: SparkSession, rules_path: str) -> rulesets.RulesetReader:
+    """Reads `<table>.dqdl` files from the --rules_path folder (S3 or local)."""
+    folder = rules_path.rstrip("/")
+    if not storage.list_files(spark, folder):
+        raise RulesetError(f"--rules_path {rules_path}: no .dqdl files there")
+    return lambda name: storage.read_text(spark, f"{folder}/{name}")
+
+
 def load_table_rules(spark: SparkSession, args: JobArgs, dataset: Dataset) -> dict[str, TableRules]:
     if not args.rules_path:
-        return rules_config.effective_rules(dataset)
-    text = storage.read_text(spark, args.rules_path)
-    if text is None:
-        raise rules_config.RulesConfigError(f"--rules_path {args.rules_path} does not exist")
-    configured = rules_config.load_rules(text, dataset, args.rules_path.rsplit("/", 1)[-1])
-    return rules_config.effective_rules(dataset, configured)
+        return rulesets.dataset_rules(dataset)
+    names = {info.uri.rsplit("/", 1)[-1]: info for info in storage.list_files(spark, args.rules_path.rstrip("/"))}
+    unknown = rulesets.unknown_ruleset_files(dataset, names)
+    if unknown:
+        tables = ", ".join(table.name for table in dataset.tables)
+        raise RulesetError(
+            f"--rules_path {args.rules_path}: {', '.join(unknown)} name no table of {dataset.name} ({tables})"
+        )
+    return rulesets.dataset_rules(dataset, ruleset_reader(spark, args.rules_path))
 
 
 def write_quality_report(spark: SparkSession, args: JobArgs, report: QualityReport) -> None:
     extract = storage.read_text(spark, summary_path(args.lake_path, args.dataset, args.run_id, "extract"))
     extract_tables = json.loads(extract).get("tables", {}) if extract else {}
-    for name, counts in extract_tables.items():
-        report.results[:0] = extract_results(name, counts)
-    data = report.to_dict()
+    extracted = [result for name, counts in extract_tables.items() for result in extract_results(name, counts)]
+    data = replace(report, results=(*extracted, *report.results)).to_dict()
     base = layout.quality_report_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, f"{base}.json", json.dumps(data, indent=2, sort_keys=True))
     storage.write_text(spark, f"{base}.md", render_markdown(data))
+
+
+def transform_tables(spark: SparkSession, args: JobArgs, dataset: Dataset, now: datetime) -> dict[str, TableOutcome]:
+    """Every table, parents first; stops after a table whose fail-severity row rule is broken."""
+    table_rules = load_table_rules(spark, args, dataset)
+    outcomes: dict[str, TableOutcome] = {}
+    keys = {table.name: table.key for table in dataset.tables}
+    for table in dataset.tables_in_dependency_order():
+        parents = Parents({name: outcome.silver for name, outcome in outcomes.items()}, keys)
+        outcomes[table.name] = transform_table(spark, args, table, table_rules[table.name], parents, now)
+        if outcomes[table.name].row_failures:
+            break
+    return outcomes
+
+
+def quality_report(args: JobArgs, started_at: str, outcomes: Mapping[str, TableOutcome]) -> QualityReport:
+    counted = ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
+    return QualityReport(
+        args.dataset,
+        args.run_id,
+        started_at,
+        results=tuple(result for outcome in outcomes.values() for result in outcome.results),
+        failures=tuple(failure for outcome in outcomes.values() for failure in outcome.failures),
+        tables={name: {k: getattr(o.counts, k) for k in counted} for name, o in outcomes.items()},
+    )
+
+
+def publish_gold(
+    spark: SparkSession, args: JobArgs, dataset: Dataset, summary: RunSummary, outcomes: Mapping[str, TableOutcome]
+) -> None:
+    empty = [name for name, outcome in outcomes.items() if outcome.silver is None]
+    totals = summary.totals()
+    counted = f"{totals['rows_written']} clean rows, {totals['rows_quarantined']} quarantined"
+    if empty:
+        summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
+        return
+    usable = {name: outcome.silver for name, outcome in outcomes.items() if outcome.silver is not None}
+    silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
+    for name, rows in write_gold(spark, args, dataset, usable, silver_rows, summary.started_at).items():
+        summary.outputs[f"gold.{name}"] = str(rows)
+    summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
 
 
 def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
@@ -320,37 +377,17 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         summary.finish("up_to_date", f"raw data unchanged since run {previous.get('run_id')}; nothing rewritten")
         return summary
     refuse_used_run_id(spark, args)
-    table_rules = load_table_rules(spark, args, dataset)
-
-    report = QualityReport(args.dataset, args.run_id, summary.started_at)
-    silver: dict[str, DataFrame | None] = {}
-    parent_keys = {table.name: table.key for table in dataset.tables}
+    outcomes: dict[str, TableOutcome] = {}
     try:
-        for table in dataset.tables_in_dependency_order():
-            counts, silver[table.name] = transform_table(
-                spark, args, table, table_rules[table.name], silver, parent_keys, report
-            )
-            summary.tables[table.name] = counts
-            report.tables[table.name] = {
-                k: getattr(counts, k) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
-            }
+        outcomes = transform_tables(spark, args, dataset, datetime.fromisoformat(summary.started_at))
+        summary.tables.update({name: outcome.counts for name, outcome in outcomes.items()})
+        failures = [failure for outcome in outcomes.values() for failure in outcome.failures]
+        if failures:
+            raise DataQualityError("; ".join(failures))
         summary.check_accounting()
-        if report.failures:
-            raise DataQualityError("; ".join(report.failures))
     finally:
-        write_quality_report(spark, args, report)
+        write_quality_report(spark, args, quality_report(args, summary.started_at, outcomes))
     summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
-
-    empty = [name for name, frame in silver.items() if frame is None]
-    totals = summary.totals()
-    counted = f"{totals['rows_written']} clean rows, {totals['rows_quarantined']} quarantined"
-    if empty:
-        summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
-    else:
-        usable = {name: frame for name, frame in silver.items() if frame is not None}
-        silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
-        for name, rows in write_gold(spark, args, dataset, usable, silver_rows, summary.started_at).items():
-            summary.outputs[f"gold.{name}"] = str(rows)
-        summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
+    publish_gold(spark, args, dataset, summary, outcomes)
     storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
     return summary

@@ -1,10 +1,16 @@
-"""The data-quality report of a run: JSON for machines, Markdown for people. Pure functions."""
+"""The data-quality report of a run: JSON for machines, Markdown for people. Pure functions.
+
+Each rule's result carries Glue Data Quality's outcome (`outcome`: Passed/Failed, `failure_reason`,
+`evaluated_metrics`) and this suite's `status`: what its severity did (quarantined, failed, warned).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from etl_lib.rules import model
 
 PASSED, QUARANTINED, FAILED, WARNED = "passed", "quarantined", "failed", "warned"
 
@@ -22,18 +28,23 @@ class RuleResult:
     checked: int  # rows the rule was checked on (for table rules: 1)
     broken: int
     status: str
-    detail: str = ""
+    detail: str = ""  # Glue DQ's FailureReason, or what the numbers were
     samples: tuple[str, ...] = ()
+    evaluated_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return model.FAILED if self.status != PASSED else model.PASSED
 
 
-@dataclass
+@dataclass(frozen=True)
 class QualityReport:
     dataset: str
     run_id: str
     generated_at: str
-    results: list[RuleResult] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    results: tuple[RuleResult, ...] = ()
+    failures: tuple[str, ...] = ()
+    tables: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -47,9 +58,9 @@ class QualityReport:
             "run_id": self.run_id,
             "generated_at": self.generated_at,
             "status": self.status,
-            "failures": self.failures,
-            "tables": self.tables,
-            "rules": [asdict(result) for result in self.results],
+            "failures": list(self.failures),
+            "tables": {name: dict(counts) for name, counts in self.tables.items()},
+            "rules": [{**asdict(result), "outcome": result.outcome} for result in self.results],
             "rules_broken": sum(1 for r in self.results if r.broken),
             "rules_checked": len(self.results),
         }
@@ -58,7 +69,7 @@ class QualityReport:
 def row_rule_status(broken: int, severity: str) -> str:
     if not broken:
         return PASSED
-    return FAILED if severity == "fail" else QUARANTINED
+    return {model.FAIL: FAILED, model.WARN: WARNED}.get(severity, QUARANTINED)
 
 
 def extract_results(table: str, extract_counts: Mapping[str, Any]) -> list[RuleResult]:
@@ -71,10 +82,10 @@ def extract_results(table: str, extract_counts: Mapping[str, Any]) -> list[RuleR
             table,
             rule,
             "extract",
-            "quarantine",
+            model.QUARANTINE,
             checked,
             int(by_rule.get(rule, 0)),
-            row_rule_status(int(by_rule.get(rule, 0)), "quarantine"),
+            row_rule_status(int(by_rule.get(rule, 0)), model.QUARANTINE),
         )
         for rule in names
     ]
@@ -99,20 +110,22 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {counts['rows_read']:,} | {counts['rows_written']:,} | {counts['rows_quarantined']:,} |"
         )
-    lines += ["", "## Rules", "", "| table | stage | rule | severity | checked | broken | status |",
-              "| --- | --- | --- | --- | ---: | ---: | --- |"]  # fmt: skip
+    lines += ["", "## Rules", "", "| table | stage | rule | outcome | severity | checked | broken | status |",
+              "| --- | --- | --- | --- | --- | ---: | ---: | --- |"]  # fmt: skip
     for rule in report["rules"]:
         lines.append(
-            f"| {rule['table']} | {rule['stage']} | `{_cell(rule['rule'])}` | {rule['severity']} | "
-            f"{rule['checked']:,} | {rule['broken']:,} | {rule['status']} |"
+            f"| {rule['table']} | {rule['stage']} | `{_cell(rule['rule'])}` | {rule.get('outcome', '')} | "
+            f"{rule['severity']} | {rule['checked']:,} | {rule['broken']:,} | {rule['status']} |"
         )
-    samples = [rule for rule in report["rules"] if rule["samples"] or rule["detail"]]
+    samples = [rule for rule in report["rules"] if rule["samples"] or rule["detail"] or rule.get("evaluated_metrics")]
     if samples:
-        lines += ["", "## Examples", ""]
+        lines += ["", "## Details", ""]
         for rule in samples:
             lines.append(f"**{rule['table']} `{_cell(rule['rule'])}`**")
             if rule["detail"]:
                 lines.append(f"- {_cell(rule['detail'])}")
+            metrics = rule.get("evaluated_metrics") or {}
+            lines += [f"- {name} = {value:g}" for name, value in metrics.items()]
             lines += [f"- {_cell(sample)}" for sample in rule["samples"]]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
