@@ -8,25 +8,15 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks.peer_rules import simple_rules, to_sql
 from etl_lib.datasets.tpch import DATASET
 
 TYPES = {"int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR", "date": "DATE", "decimal(15,2)": "DECIMAL(15,2)"}
 
 
 def _rules_sql(table) -> str:
-    conditions = [f"{c.name} IS NOT NULL" for c in table.columns if c.required]
-    for rule in table.rules:
-        kind = type(rule).__name__
-        if kind == "AllowedValues":
-            values = ", ".join(f"'{v}'" for v in rule.values)
-            conditions.append(f"({rule.column} IS NULL OR {rule.column} IN ({values}))")
-        elif kind == "Range":
-            low = "" if rule.minimum is None else f" AND {rule.column} >= {rule.minimum}"
-            high = "" if rule.maximum is None else f" AND {rule.column} <= {rule.maximum}"
-            conditions.append(f"({rule.column} IS NULL OR (TRUE{low}{high}))")
-        elif kind == "Regex":
-            conditions.append(f"({rule.column} IS NULL OR regexp_matches({rule.column}, '{rule.pattern}'))")
-    return " AND ".join(conditions) or "TRUE"
+    key = [f"{column} IS NOT NULL" for column in table.key]
+    return " AND ".join([*key, *(to_sql(rule) for rule in simple_rules(table))]) or "TRUE"
 
 
 def run(landing: Path, lake: Path, threads: int) -> dict[str, float]:

@@ -14,6 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from benchmarks.peer_rules import passes, simple_rules
 from etl_lib.datasets.tpch import DATASET
 
 TYPES = {"int": pa.int32(), "bigint": pa.int64(), "string": pa.string(), "date": pa.date32(),
@@ -32,22 +33,10 @@ def _read(landing: Path, table) -> pa.Table:
 
 def _valid(frame: pd.DataFrame, table) -> pd.Series:
     keep = pd.Series(True, index=frame.index)
-    for column in table.columns:
-        if column.required:
-            keep &= frame[column.name].notna()
-    for rule in table.rules:
-        values = frame[rule.column]
-        kind = type(rule).__name__
-        if kind == "AllowedValues":
-            keep &= values.isna() | values.isin(rule.values)
-        elif kind == "Range":
-            numbers = values.astype("float64")
-            if rule.minimum is not None:
-                keep &= values.isna() | (numbers >= rule.minimum)
-            if rule.maximum is not None:
-                keep &= values.isna() | (numbers <= rule.maximum)
-        elif kind == "Regex":
-            keep &= values.isna() | values.str.match(rule.pattern)
+    for column in table.key:
+        keep &= frame[column].notna()
+    for rule in simple_rules(table):
+        keep &= passes(frame, rule)
     return keep.fillna(False).astype(bool)
 
 

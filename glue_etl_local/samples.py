@@ -53,14 +53,18 @@ SHORT_HEADER = (
     "montant",
 )
 
-# defect name -> the quarantine rule the pipeline must report for it
+AGE_RULE = (
+    '((ColumnValues "patient_age" >= 0) and (ColumnValues "patient_age" <= 120)) or (ColumnValues "patient_age" = NULL)'
+)
+# defect name -> the quarantine rule the pipeline must report for it (extract's typing checks, or
+# the DQDL text of the consultations ruleset's rule)
 DEFECT_RULES = {
-    "missing_diagnostic": "not_blank:diagnostic",
-    "blank_diagnostic": "not_blank:diagnostic",
+    "missing_diagnostic": 'ColumnValues "diagnostic" not in [NULL,EMPTY,WHITESPACES_ONLY]',
+    "blank_diagnostic": 'ColumnValues "diagnostic" not in [NULL,EMPTY,WHITESPACES_ONLY]',
     "bad_date": "parse:date_consultation",
     "bad_age": "parse:patient_age",
-    "age_out_of_range": "range:patient_age",
-    "duplicate_id": "duplicate_key",
+    "age_out_of_range": AGE_RULE,
+    "duplicate_id": 'IsPrimaryKey "consultation_id"',
     "extra_field": "malformed_record",
 }
 

@@ -1,7 +1,6 @@
 """The real ASL, job scripts and Lambda, end to end in the local cloud."""
 
-import json
-
+from glue_etl_local.samples import AGE_RULE, DEFECT_RULES
 from tests.e2e.conftest import entered, task_errors
 
 
@@ -27,13 +26,14 @@ def test_empty_input_runs_the_default_dataset_and_notifies(deployed):
     assert quality["status"] == "quarantined"
     broken = {(r["stage"], r["rule"]): r["broken"] for r in quality["rules"]}
     expected = deployed.sample.expected_quarantine_by_rule()
-    assert broken[("transform", "not_blank:diagnostic")] == expected["not_blank:diagnostic"]
+    diagnostic = DEFECT_RULES["blank_diagnostic"]
+    assert broken[("transform", diagnostic)] == expected[diagnostic]
     assert broken[("extract", "malformed_record")] == expected["malformed_record"]
     report_uri = f"{config['lake_path']}/_runs/consultations/{config['run_id']}/quality.md"
     bucket, _, key = report_uri.removeprefix("s3://").partition("/")
     markdown = deployed.cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     assert markdown.startswith(f"# Data quality: consultations run {config['run_id']}")
-    assert "| consultations | transform | `not_blank:diagnostic` | quarantine |" in markdown
+    assert f"| consultations | transform | `{diagnostic}` | Failed | quarantine |" in markdown
 
     email, sms = sorted(deployed.deliveries_for(config["run_id"]), key=lambda d: d.protocol)
     assert (email.protocol, sms.protocol) == ("email", "sms")
@@ -114,12 +114,10 @@ def test_notification_that_keeps_failing_fails_the_execution(deployed):
 
 
 def test_a_fail_severity_rule_fails_the_run_and_the_notification_names_it(deployed):
-    strict = {"tables": {"consultations": {"rules": [
-        {"type": "not_null", "column": "consultation_id"}, {"type": "not_blank", "column": "diagnostic"},
-        {"type": "range", "column": "patient_age", "min": 0, "max": 120, "severity": "fail"}]}}}  # fmt: skip
-    rules_uri = f"s3://{deployed.pipeline.lake_bucket}/config/strict-rules.json"
+    strict = f"Rules = [\n  {DEFECT_RULES['blank_diagnostic']},\n  # severity: fail\n  {AGE_RULE}\n]\n"
+    rules_uri = f"s3://{deployed.pipeline.lake_bucket}/config/strict-rules/"
     deployed.cloud.client("s3").put_object(
-        Bucket=deployed.pipeline.lake_bucket, Key="config/strict-rules.json", Body=json.dumps(strict)
+        Bucket=deployed.pipeline.lake_bucket, Key="config/strict-rules/consultations.dqdl", Body=strict.encode()
     )
     followed = deployed.run("strict", lake_path=deployed.lake("strict"), rules_path=rules_uri)
     assert followed.status == "FAILED"
@@ -128,7 +126,7 @@ def test_a_fail_severity_rule_fails_the_run_and_the_notification_names_it(deploy
     email = next(d for d in deployed.deliveries_for(run_id) if d.protocol == "email")
     assert email.subject == f"[Glue ETL] FAILED at Transform: consultations run {run_id}"
     out_of_range = deployed.sample.defects["age_out_of_range"]
-    assert (f"DataQualityError: consultations: rule range:patient_age (severity fail) broken by {out_of_range} row(s), "
+    assert (f"DataQualityError: consultations: rule {AGE_RULE} (severity fail) broken by {out_of_range} row(s), "
             "e.g. the row at consultations_") in email.text  # fmt: skip
     assert "patient_age=" not in email.text  # where the row is, never its values
     assert "Data quality: FAILED" in email.text

@@ -157,6 +157,8 @@ def test_a_later_delivery_of_the_same_id_replaces_the_earlier_row(spark, tmp_pat
     run_all("consultations", landing, tmp_path / "lake", "r1")
     (landing / "consultations_b.csv").write_text(f"{header}\n1,2024-05-01,C001,P1,40,F,generaliste,angine,20,30.00\n")
     summaries = run_all("consultations", landing, tmp_path / "lake", "r2")
-    assert summaries["transform"]["tables"]["consultations"]["quarantine_by_rule"] == {"duplicate_key": 1}
+    assert summaries["transform"]["tables"]["consultations"]["quarantine_by_rule"] == {
+        'IsPrimaryKey "consultation_id"': 1
+    }
     gold = spark.read.parquet(published_location(tmp_path / "lake", "consultations", GOLD)).collect()
     assert [(r.consultation_id, r.diagnostic) for r in gold] == [(1, "angine")]

@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from etl_lib.job import JobFailedError
+from glue_etl_local.samples import DEFECT_RULES
 from tests.integration.conftest import run_job
 
 
@@ -41,8 +42,8 @@ REGION_CASES = [
     Case("blank_lines", REGION_HEADER + b"\n13,BLANK,l\n   \n\n", 1),
     Case("header_only", REGION_HEADER, 0),
     Case("empty_file", b"", 0),
-    Case("null_key", REGION_HEADER + b",NO KEY,m\n", 1, {}, {"not_null:r_regionkey": 1}),
-    Case("duplicate_key", REGION_HEADER + b"14,FIRST,n\n14,SECOND,o\n", 2, {}, {"duplicate_key": 1}),
+    Case("null_key", REGION_HEADER + b",NO KEY,m\n", 1, {}, {'IsPrimaryKey "r_regionkey"': 1}),
+    Case("duplicate_key", REGION_HEADER + b"14,FIRST,n\n14,SECOND,o\n", 2, {}, {'IsPrimaryKey "r_regionkey"': 1}),
     Case("escaped_quotes", REGION_HEADER + b'15,"SAID ""HI""",p\n', 1),
     Case("padded_number", REGION_HEADER + b" 16 ,PADDED,q\n", 1),
     Case("undeclared_column", b"r_regionkey,r_name,r_comment,r_extra\n17,EXTRA,r,ignored\n", 1),
@@ -114,20 +115,32 @@ CONSULTATION_CASES = [
         1,
     ),
     Case(
-        "blank_diagnostic", CONSULTATIONS_HEADER + consultation(12, diagnostic="  "), 1, {}, {"not_blank:diagnostic": 1}
+        "blank_diagnostic",
+        CONSULTATIONS_HEADER + consultation(12, diagnostic="  "),
+        1,
+        {},
+        {DEFECT_RULES["blank_diagnostic"]: 1},
     ),
     Case(
         "duplicate_id",
         CONSULTATIONS_HEADER + consultation(13) + consultation(13, montant="30.00"),
         2,
         {},
-        {"duplicate_key": 1},
+        {DEFECT_RULES["duplicate_id"]: 1},
     ),
     Case(
-        "age_out_of_range", CONSULTATIONS_HEADER + consultation(14, patient_age="150"), 1, {}, {"range:patient_age": 1}
+        "age_out_of_range",
+        CONSULTATIONS_HEADER + consultation(14, patient_age="150"),
+        1,
+        {},
+        {DEFECT_RULES["age_out_of_range"]: 1},
     ),
     Case(
-        "bad_centre_code", CONSULTATIONS_HEADER + consultation(15, id_centre="centre-1"), 1, {}, {"regex:centre_id": 1}
+        "bad_centre_code",
+        CONSULTATIONS_HEADER + consultation(15, id_centre="centre-1"),
+        1,
+        {},
+        {'ColumnValues "centre_id" matches "C\\d{3}"': 1},
     ),
 ]
 

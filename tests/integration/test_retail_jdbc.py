@@ -47,7 +47,7 @@ def test_first_run_loads_everything_then_a_run_reads_only_the_changed_rows(retai
     first = run_retail(retail_db, lake, "r1")
     in_source = {table: retail_db.query(f"SELECT count(*) FROM {table}")[0][0] for table in SOURCE_TABLES}
     assert rows_read(first["extract"]) == in_source
-    assert first["transform"]["tables"]["sales_order"]["quarantine_by_rule"] == {"range:units_sold": 4}
+    assert first["transform"]["tables"]["sales_order"]["quarantine_by_rule"] == {'ColumnValues "units_sold" >= 1': 4}
     assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
     assert len(retail_db.orders_in_warehouse()) == 996
     newest = retail_db.query("SELECT max(last_updated) FROM sales_order")[0][0]

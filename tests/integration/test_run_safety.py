@@ -42,39 +42,35 @@ def test_table_rule_failures_are_reported_together_once_every_table_is_known(tmp
     landing.mkdir()
     (landing / "region.csv").write_text("r_regionkey,r_name,r_comment\n0,AFRICA,a\n1,AMERICA,b\n")
     (landing / "nation.csv").write_text("n_nationkey,n_name,n_regionkey,n_comment\n0,ALGERIA,0,x\n")
-    many = [{"type": "min_rows", "value": 1000}]
-    region_key = {"columns": ["n_regionkey"], "parent_table": "region", "parent_columns": ["r_regionkey"]}
-    rules = {"tables": {
-        "region": {"rules": [{"type": "not_null", "column": "r_regionkey"}], "table_rules": many},
-        "nation": {"rules": [{"type": "not_null", "column": c} for c in ("n_nationkey", "n_regionkey")],
-                   "foreign_keys": [region_key], "table_rules": many}}}  # fmt: skip
-    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for table in ("region", "nation"):
+        (rules / f"{table}.dqdl").write_text("Rules = [ RowCount > 999 ]")
     run_job("extract", "tpch", lake, "r1", landing)
     with pytest.raises(JobFailedError) as raised:
-        run_job("transform", "tpch", lake, "r1", rules_path=str(tmp_path / "rules.json"))
+        run_job("transform", "tpch", lake, "r1", rules_path=str(rules))
     message = str(raised.value)
-    assert "region: min_rows (severity fail): 2 clean rows, at least 1,000 expected" in message
-    assert "nation: min_rows (severity fail): 1 clean rows, at least 1,000 expected" in message
+    assert "region: rule RowCount > 999 (severity fail): Value: 2 does not meet the constraint requirement" in message
+    assert "nation: rule RowCount > 999 (severity fail): Value: 1 does not meet the constraint requirement" in message
     assert (lake / "silver/tpch/nation").exists()  # nation was validated, not aborted by region's rule
     quality = json.loads((lake / "_runs/tpch/r1/quality.json").read_text())
-    assert {r["table"] for r in quality["rules"] if r["rule"] == "min_rows" and r["status"] == "failed"} >= {
-        "region",
-        "nation",
-    }
+    failed = {(r["table"], r["outcome"], r["status"]) for r in quality["rules"] if r["rule"] == "RowCount > 999"}
+    assert failed == {("region", "Failed", "failed"), ("nation", "Failed", "failed")}
 
 
 def test_row_values_never_reach_the_error_message_or_the_notification(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     deliver(landing, "consultations_1.csv", [consultation(1), consultation(2, diagnostic="seropositif-VIH")])
-    rules = {"tables": {"consultations": {"rules": [
-        {"type": "not_null", "column": "consultation_id"},
-        {"type": "allowed_values", "column": "diagnostic", "values": ["grippe"], "severity": "fail"}]}}}  # fmt: skip
-    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "consultations.dqdl").write_text(
+        'Rules = [\n  # severity: fail\n  ColumnValues "diagnostic" in ["grippe"]\n]'
+    )
     run_job("extract", "consultations", lake, "r1", landing)
     with pytest.raises(JobFailedError) as raised:
-        run_job("transform", "consultations", lake, "r1", rules_path=str(tmp_path / "rules.json"))
+        run_job("transform", "consultations", lake, "r1", rules_path=str(rules))
     message = str(raised.value)
-    assert "allowed_values:diagnostic (severity fail) broken by 1 row(s)" in message
+    assert 'rule ColumnValues "diagnostic" in ["grippe"] (severity fail) broken by 1 row(s)' in message
     assert "e.g. the row at consultations_1.csv, consultation_id='2'" in message
     assert "VIH" not in message
     quality = (lake / "_runs/consultations/r1/quality.json").read_text()
@@ -82,7 +78,7 @@ def test_row_values_never_reach_the_error_message_or_the_notification(tmp_path):
     event = {"status": "FAILED", "config": {"dataset": "consultations", "run_id": "r1", "lake_path": str(lake)},
              "error": {"Error": "States.TaskFailed", "Cause": json.dumps({"ErrorMessage": message})}}  # fmt: skip
     notification = format_notification(event, {"quality": json.loads(quality)})
-    assert "allowed_values:diagnostic" in notification.email
+    assert 'ColumnValues "diagnostic" in ["grippe"]' in notification.email
     assert "VIH" not in notification.email
     assert "VIH" not in notification.sms
     # The quarantine, in the lake, keeps the row as it was: values are data, not messages.

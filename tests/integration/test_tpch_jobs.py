@@ -1,13 +1,14 @@
 """TPC-H at scale factor 0.01 through the three job scripts, with a handful of injected defects."""
 
 import csv
+import json
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from pyspark.sql import functions as F
 
 from glue_etl_local.samples import generate_tpch
-from tests.integration.conftest import merged_rule_counts, published_location, run_all
+from tests.integration.conftest import merged_rule_counts, published_location, run_all, run_job
 
 UNKNOWN_CUSTOMER_ORDER = "99999991"
 
@@ -55,13 +56,13 @@ def test_defects_are_quarantined_with_reasons_and_nothing_is_lost(tpch):
     assert all(s["status"] == "succeeded" for s in summaries.values())
     extract, transform = summaries["extract"], summaries["transform"]
     assert merged_rule_counts(extract, transform, table="orders") == {
-        "duplicate_key": 1,
-        "foreign_key:o_custkey->customer": 1,
+        'IsPrimaryKey "o_orderkey"': 1,
+        'ReferentialIntegrity "o_custkey" "customer.c_custkey" = 1.0': 1,
     }
     assert merged_rule_counts(extract, transform, table="lineitem") == {
-        "foreign_key:l_orderkey->orders": 1,
+        'ReferentialIntegrity "l_orderkey" "orders.o_orderkey" = 1.0': 1,
         "parse:l_shipdate": 1,
-        "range:l_discount": 1,
+        '(ColumnValues "l_discount" >= 0) and (ColumnValues "l_discount" <= 1)': 1,
         "malformed_record": 1,
     }
     assert extract["tables"]["lineitem"]["rows_read"] == len(clean_lineitems) + 4
@@ -111,3 +112,52 @@ def test_fact_sales_is_partitioned_by_order_year_and_month(tpch):
     years = sorted(p.name for p in (root / "lake" / location.split("/lake/", 1)[1]).iterdir() if p.is_dir())
     assert years[0] == "order_year=1992"
     assert years[-1] == "order_year=1998"
+
+
+ORDERS_RULES = """Rules = [
+    ColumnValues "o_orderstatus" in ["F","O","P"],
+    # severity: warn
+    ColumnValues "o_totalprice" > 100000 where "o_orderstatus = 'F'" with threshold >= 0.99,
+    ColumnValues "o_orderpriority" in ["1-URGENT","2-HIGH","3-MEDIUM","4-NOT SPECIFIED","5-LOW"] with threshold = 1.0
+]"""
+LINEITEM_RULES = """Rules = [
+    ColumnValues "l_shipmode" != "AIR" where "l_returnflag = 'R'",
+    # severity: warn
+    ReferentialIntegrity "l_partkey" "part.p_partkey" >= 0.99
+]"""
+
+
+def test_a_dqdl_ruleset_with_where_threshold_and_referential_integrity(spark, tpch, tmp_path):
+    root, _, _ = tpch
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "orders.dqdl").write_text(ORDERS_RULES)
+    (rules / "lineitem.dqdl").write_text(LINEITEM_RULES)
+    summary = run_job("transform", "tpch", root / "lake", "dq1", rules_path=str(rules))
+    raw = {name: spark.read.parquet(str(root / f"lake/raw/tpch/{name}")) for name in ("orders", "lineitem")}
+    finished = raw["orders"].where("o_orderstatus = 'F'")
+    expected_share = finished.where("o_totalprice > 100000").count() / finished.count()
+    air_returns = raw["lineitem"].where("l_returnflag = 'R' AND l_shipmode = 'AIR'").count()
+    assert 0 < expected_share < 0.99  # the sample exercises the threshold
+    assert air_returns > 0
+
+    quality = json.loads((root / "lake/_runs/tpch/dq1/quality.json").read_text())
+    results = {(r["table"], r["rule"]): r for r in quality["rules"] if r["stage"] == "transform"}
+    where_rule = 'ColumnValues "l_shipmode" != "AIR" where "l_returnflag = \'R\'"'
+    assert (results["lineitem", where_rule]["broken"], results["lineitem", where_rule]["status"]) == (
+        air_returns, "quarantined")  # fmt: skip
+    threshold = 'ColumnValues "o_totalprice" > 100000 where "o_orderstatus = \'F\'" with threshold >= 0.99'
+    assert (results["orders", threshold]["outcome"], results["orders", threshold]["status"]) == ("Failed", "warned")
+    assert results["orders", threshold]["evaluated_metrics"] == {
+        "Column.o_totalprice.ColumnValues.Compliance": pytest.approx(expected_share)}  # fmt: skip
+    priorities = next(r for (table, rule), r in results.items() if table == "orders" and "o_orderpriority" in rule)
+    assert (priorities["outcome"], priorities["severity"]) == ("Passed", "fail")
+    reference = results["lineitem", 'ReferentialIntegrity "l_partkey" "part.p_partkey" >= 0.99']
+    assert (reference["outcome"], reference["evaluated_metrics"]) == (
+        "Passed", {"Column.l_partkey.ReferentialIntegrity": 1.0})  # fmt: skip
+    # The model's own rules are still checked: the orphan order and its line are quarantined.
+    assert results["orders", 'ReferentialIntegrity "o_custkey" "customer.c_custkey" = 1.0']["broken"] == 1
+    lineitem = summary["tables"]["lineitem"]
+    assert lineitem["quarantine_by_rule"][where_rule] == air_returns
+    assert lineitem["rows_read"] == lineitem["rows_written"] + lineitem["rows_quarantined"]
+    assert "## Details" in (root / "lake/_runs/tpch/dq1/quality.md").read_text()

@@ -206,3 +206,16 @@ def test_a_rules_folder_replaces_only_the_tables_it_has_and_names_strays():
     assert "RowCount > 0" not in [r.text for r in rules["orders"].rules]  # the shipped orders rules are replaced
     assert "RowCount > 0" in [r.text for r in rules["lineitem"].rules]  # the others are kept
     assert rulesets.unknown_ruleset_files(TPCH, {"order.dqdl": 1, "orders.dqdl": 1, "notes.txt": 1}) == ["order.dqdl"]
+
+
+def test_glue_etl_rules_export_then_check_a_folder(tmp_path, capsys):
+    from glue_etl_local.cli import main
+
+    assert main(["rules", "export", "--dataset", "tpch", "--rules-path", str(tmp_path)]) == 0
+    assert sorted(path.name for path in tmp_path.glob("*.dqdl")) == sorted(f"{t.name}.dqdl" for t in TPCH.tables)
+    assert 'IsPrimaryKey "o_orderkey"' in (tmp_path / "orders.dqdl").read_text()
+    assert main(["rules", "check", "--dataset", "tpch", "--rules-path", str(tmp_path)]) == 0
+    assert "valid DQDL for dataset tpch (customer.dqdl 5 rules," in capsys.readouterr().out
+    (tmp_path / "orders.dqdl").write_text('Rules = [ ColumnValues "o_orderstatus" in ["F" ]')
+    assert main(["rules", "check", "--dataset", "tpch", "--rules-path", str(tmp_path)]) == 1
+    assert "orders.dqdl:1:" in capsys.readouterr().err

@@ -48,9 +48,11 @@ class QualityReport:
 
     @property
     def status(self) -> str:
+        """failed, else quarantined (rows were set aside), else warned, else passed."""
         if self.failures:
             return FAILED
-        return QUARANTINED if any(r.broken for r in self.results) else PASSED
+        statuses = {result.status for result in self.results}
+        return next((status for status in (QUARANTINED, WARNED) if status in statuses), PASSED)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -152,10 +152,13 @@ def _reference_compliance(rule: Rule, df: DataFrame, parents: Mapping[str, DataF
     return rows.join(keys, on=list(fk.columns), how="left_semi").count() / total
 
 
-def evaluate(rule: AnyRule, df: DataFrame, parents: Mapping[str, DataFrame | None], now: datetime) -> Outcome:
-    """The rule's outcome on the table `df` (parents: the dataset's validated tables)."""
+def evaluate(
+    rule: AnyRule, df: DataFrame, parents: Mapping[str, DataFrame | None], now: datetime, rows: int | None = None
+) -> Outcome:
+    """The rule's outcome on the table `df` (parents: the dataset's validated tables; rows: its
+    row count when already known, so RowCount costs no Spark job)."""
     if isinstance(rule, Composite):
-        members = [evaluate(member, df, parents, now) for member in rule.rules]
+        members = [evaluate(member, df, parents, now, rows) for member in rule.rules]
         passed = [m.outcome == PASSED for m in members]
         ok = all(passed) if rule.operator == "and" else any(passed)
         reasons = "; ".join(f"{m.rule}: {m.failure_reason}" for m in members if m.outcome == FAILED)
@@ -186,6 +189,8 @@ def evaluate(rule: AnyRule, df: DataFrame, parents: Mapping[str, DataFrame | Non
         return _judged(rule, f"{label}.{rule.type}", _grouped_metric(rule, df), rule.condition)
     if rule.type == "CustomSql":
         return _judged(rule, "Dataset.*.CustomSQL", _custom_sql(rule, df), rule.condition)
+    if rule.type == "RowCount" and rule.where is None and rows is not None:
+        return _judged(rule, "Dataset.*.RowCount", float(rows), rule.condition)
     return _judged(rule, f"{label}.{rule.type}", _aggregate(rule, df), rule.condition)
 
 

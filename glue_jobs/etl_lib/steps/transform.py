@@ -140,12 +140,12 @@ def row_rule_results(
 
 
 def dataset_rule_results(
-    table: str, rules: TableRules, prepared: DataFrame, parents: Parents, now: datetime
+    table: str, rules: TableRules, prepared: tuple[DataFrame, int], parents: Parents, now: datetime
 ) -> list[RuleResult]:
-    """The rules judged on the whole table (on the rows read), Glue DQ's outcome for each."""
+    """The rules judged on the whole table (the rows read, and how many), Glue DQ's outcome for each."""
     results = []
     for rule in rules.judged_on_dataset:
-        outcome = table_checks.evaluate(rule, prepared, parents.frames, now)
+        outcome = table_checks.evaluate(rule, prepared[0], parents.frames, now, rows=prepared[1])
         broken = outcome.outcome != OUTCOME_PASSED
         status = (FAILED if rule.severity == FAIL else WARNED) if broken else PASSED
         results.append(RuleResult(table, rule.text, "transform", str(rule.severity), 1, int(broken), status,
@@ -224,7 +224,7 @@ def transform_table(
     prepared, rows_read, superseded = read
     try:
         checked = validate_table(prepared, rules, table, parents, now)
-        dataset_results = dataset_rule_results(table.name, rules, prepared, parents, now)
+        dataset_results = dataset_rule_results(table.name, rules, (prepared, rows_read - superseded), parents, now)
         quarantine_first = any(rule.severity == FAIL for rule in rules.quarantining)
         by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
         quarantined = storage.read_parquet(spark, paths[1]) if by_rule else None
