@@ -4,6 +4,9 @@ Spark jobs check. The dataset's key and foreign keys are checked by the peers th
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import pandas as pd
 
 from etl_lib.datasets.base import Table
@@ -33,36 +36,33 @@ def to_sql(rule: AnyRule) -> str:
     if rule.type == "IsComplete":
         return f"{column} IS NOT NULL"
     assert rule.condition is not None
-    operator, values = rule.condition.operator, rule.condition.values
+    comparison, values = rule.condition.operator, rule.condition.values
     if values == (Keyword("NULL"),):
         return f"{column} IS NULL"
-    if operator == "in":
+    if comparison == "in":
         return f"{column} IN ({', '.join(_sql_value(v) for v in values)})"
-    if operator == "matches":
+    if comparison == "matches":
         return f"regexp_full_match({column}, {_sql_value(values[0])})"
-    return f"COALESCE({column} {operator} {_sql_value(values[0])}, FALSE)"
+    return f"COALESCE({column} {comparison} {_sql_value(values[0])}, FALSE)"
 
 
 def passes(frame: pd.DataFrame, rule: AnyRule) -> pd.Series:
     if isinstance(rule, Composite):
         parts = [passes(frame, member) for member in rule.rules]
-        combined = parts[0]
-        for part in parts[1:]:
-            combined = (combined & part) if rule.operator == "and" else (combined | part)
-        return combined
+        return functools.reduce(operator.and_ if rule.operator == "and" else operator.or_, parts)
     assert isinstance(rule, Rule)
     values = frame[rule.parameters[0]]
     if rule.type == "IsComplete":
         return values.notna()
     assert rule.condition is not None
-    operator, expected = rule.condition.operator, rule.condition.values
+    comparison, expected = rule.condition.operator, rule.condition.values
     if expected == (Keyword("NULL"),):
         return values.isna()
-    if operator == "in":
+    if comparison == "in":
         return values.isin([str(v) for v in expected]).fillna(False).astype(bool)
-    if operator == "matches":
+    if comparison == "matches":
         return values.str.fullmatch(str(expected[0])).fillna(False).astype(bool)
     number = float(expected[0].value) if isinstance(expected[0], Number) else expected[0]
     compared = {">": values.astype("float64") > number, ">=": values.astype("float64") >= number,
                 "<": values.astype("float64") < number, "<=": values.astype("float64") <= number}  # fmt: skip
-    return compared[operator].fillna(False).astype(bool)
+    return compared[comparison].fillna(False).astype(bool)

@@ -130,6 +130,14 @@ def s3_console_link(uri: str, region: str | None) -> str | None:
     return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key, safe='/')}"
 
 
+def _rule_outcome(rule: dict[str, Any]) -> str:
+    """Rows a row rule broke, or a table rule's Glue DQ outcome and failure reason (aggregates only)."""
+    if rule.get("checked", 2) != 1:  # a table rule is checked once, on the whole table
+        return f"{rule.get('broken', 0):,} row(s)"
+    reason = rule.get("detail") or ""
+    return f"{rule.get('outcome', 'Failed')}" + (f": {reason}" if reason else "")
+
+
 def _quality_lines(summaries: dict[str, Any], config: dict[str, Any], region: str | None) -> list[str]:
     quality = summaries.get("quality")
     if not isinstance(quality, dict):
@@ -142,7 +150,7 @@ def _quality_lines(summaries: dict[str, Any], config: dict[str, Any], region: st
         lines.append(f"  FAILED {failure}")
     broken = [r for r in quality.get("rules") or [] if isinstance(r, dict) and r.get("broken")]
     for rule in broken[:8]:
-        lines.append(f"  {rule.get('table')}: {rule.get('rule')} {rule.get('broken'):,} row(s) ({rule.get('status')})")
+        lines.append(f"  {rule.get('table')}: {rule.get('rule')} {_rule_outcome(rule)} ({rule.get('status')})")
     if len(broken) > 8:
         lines.append(f"  ... and {len(broken) - 8} more rules in the report")
     lake, dataset, run_id = config.get("lake_path"), config.get("dataset"), config.get("run_id")

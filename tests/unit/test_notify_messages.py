@@ -95,19 +95,26 @@ def test_sns_message_structure_has_default_email_and_sms():
 
 
 def test_quality_report_is_summarised_and_linked():
+    age = 'ColumnValues "patient_age" <= 120'
     rules = [
-        {"table": "consultations", "rule": "range:patient_age", "broken": 3, "status": "failed"},
-        {"table": "consultations", "rule": "not_null:centre_id", "broken": 0, "status": "passed"},
-    ]
-    failure = "consultations: rule range:patient_age (severity fail) broken by 3 row(s)"
+        {"table": "consultations", "rule": age, "broken": 3, "checked": 40, "status": "failed"},
+        {"table": "consultations", "rule": 'IsComplete "centre_id"', "broken": 0, "checked": 40, "status": "passed"},
+        {"table": "consultations", "rule": "RowCount > 50", "broken": 1, "checked": 1, "status": "warned",
+         "outcome": "Failed", "detail": "Value: 40 does not meet the constraint requirement (> 50)"},
+    ]  # fmt: skip
+    failure = f"consultations: rule {age} (severity fail) broken by 3 row(s)"
     quality = {"status": "failed", "rules_broken": 2, "rules_checked": 30, "failures": [failure], "rules": rules}
     note = format_notification(
         event("FAILED", error={"Error": "States.TaskFailed", "Cause": "{}"}), {"quality": quality}
     )
     assert "Data quality: FAILED - 2 of 30 rules broken by at least one row" in note.email
-    assert "  FAILED consultations: rule range:patient_age (severity fail) broken by 3 row(s)" in note.email
-    assert "  consultations: range:patient_age 3 row(s) (failed)" in note.email
-    assert "not_null:centre_id" not in note.email
+    assert f"  FAILED consultations: rule {age} (severity fail) broken by 3 row(s)" in note.email
+    assert f"  consultations: {age} 3 row(s) (failed)" in note.email
+    assert (
+        "  consultations: RowCount > 50 Failed: Value: 40 does not meet the constraint requirement (> 50) (warned)"
+        in note.email
+    )
+    assert "centre_id" not in note.email
     assert "Report: s3://lake-bucket/lake/_runs/tpch/run-42/quality.md" in note.email
     assert (
         "https://s3.console.aws.amazon.com/s3/object/lake-bucket?region=eu-west-1&prefix=lake/_runs/tpch/run-42/quality.md"

@@ -14,6 +14,8 @@ IsUnique / IsPrimaryKey and ReferentialIntegrity need the other rows: `with_dupl
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,30 +77,30 @@ def _equals(column: Column, value: Value, now: datetime) -> Column:
     return column == _literal(value, now)
 
 
-def _compare(column: Column, operator: str, value: Column) -> Column:
+def _compare(column: Column, comparison: str, value: Column) -> Column:
     comparisons = {">": column > value, ">=": column >= value, "<": column < value, "<=": column <= value}
-    return comparisons[operator]
+    return comparisons[comparison]
 
 
 def condition_holds(column: Column, condition: Condition, now: datetime) -> Column:
     """True where the value meets the condition, never NULL. NULL meets only `!=`, `not in`, and
     conditions that name NULL (as in Glue Data Quality). `between` excludes its bounds."""
-    values, operator = condition.values, condition.operator
-    if operator == "in":
+    values, comparison = condition.values, condition.operator
+    if comparison == "in":
         member = F.lit(False)
         for value in values:
             member = member | F.coalesce(_equals(column, value, now), F.lit(False))
         return ~member if condition.negated else member
-    if operator == "=" or operator == "!=":
+    if comparison == "=" or comparison == "!=":
         equal = F.coalesce(_equals(column, values[0], now), F.lit(False))
-        return ~equal if operator == "!=" else equal
-    if operator == "matches":
+        return ~equal if comparison == "!=" else equal
+    if comparison == "matches":
         full = F.coalesce(column.cast("string").rlike(f"^(?:{values[0]})$"), F.lit(False))
         return (~full & column.isNotNull()) if condition.negated else full
-    if operator == "between":
+    if comparison == "between":
         inside = (column > _literal(values[0], now)) & (column < _literal(values[1], now))
         return F.coalesce(~inside if condition.negated else inside, F.lit(False))
-    return F.coalesce(_compare(column, operator, _literal(values[0], now)), F.lit(False))
+    return F.coalesce(_compare(column, comparison, _literal(values[0], now)), F.lit(False))
 
 
 def _age_hours(column: Column, now: datetime) -> Column:
@@ -114,10 +116,7 @@ def row_passes(rule: AnyRule, now: datetime) -> Column:
     """True where the row satisfies the rule (rows its `where` clause leaves out satisfy it)."""
     if isinstance(rule, Composite):
         parts = [row_passes(member, now) for member in rule.rules]
-        combined = parts[0]
-        for part in parts[1:]:
-            combined = (combined & part) if rule.operator == "and" else (combined | part)
-        return combined
+        return functools.reduce(operator.and_ if rule.operator == "and" else operator.or_, parts)
     column = F.col(rule.parameters[0])
     if rule.type == "IsComplete":
         passes = column.isNotNull()
