@@ -102,7 +102,7 @@ def summarize_gold(locations: dict[str, str]) -> dict[str, dict[str, str]]:
         numeric = [c for c, t in zip(relation.columns, relation.types, strict=True)
                    if str(t).startswith(("INTEGER", "BIGINT", "DECIMAL", "SMALLINT"))]  # fmt: skip
         sums = ", ".join(f"sum({c})::DECIMAL(38,2) AS {c}" for c in numeric)
-        row = db.sql(
+        row = db.execute(
             f"SELECT count(*) AS rows, {sums} FROM read_parquet('{location}', hive_partitioning = true)"
         ).fetchone()
         assert row is not None

@@ -4,6 +4,12 @@ A secret reference is a Secrets Manager secret id or ARN (on AWS and in the loca
 `file:` and the path of a JSON file (plain local runs). The secret is the JSON document RDS and
 Secrets Manager rotation use: `engine`, `host`, `port`, `dbname`, `username`, `password`; a full
 JDBC `url` may replace engine, host, port and dbname.
+
+A Snowflake warehouse secret has `engine: snowflake`, `account`, `user`, `private_key` (PEM, PKCS#8:
+key-pair authentication), optionally `private_key_passphrase`, and `warehouse`, `database`, `role`,
+`stage` (an external stage, created with a storage integration, whose URL is the lake root).
+`host`/`port`/`protocol` override the account's address (PrivateLink, or an emulator);
+`network_timeout` (seconds) bounds the connector's retries.
 """
 
 from __future__ import annotations
@@ -61,6 +67,45 @@ def endpoint_from_secret(document: Mapping[str, Any], reference: str) -> JdbcEnd
         protocol, driver, default_port = ENGINES[engine]
         url = f"jdbc:{protocol}://{document['host']}:{document.get('port') or default_port}/{document['dbname']}"
     return JdbcEndpoint(url=url, user=str(document["username"]), password=str(document["password"]), driver=driver)
+
+
+@dataclass(frozen=True)
+class SnowflakeAccount:
+    account: str
+    user: str
+    private_key: str = field(repr=False)
+    warehouse: str
+    database: str
+    stage: str
+    role: str | None = None
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    address: Mapping[str, Any] = field(default_factory=dict)  # host, port, protocol when not the account's
+
+
+def snowflake_from_secret(document: Mapping[str, Any], reference: str) -> SnowflakeAccount:
+    required = ("account", "user", "private_key", "warehouse", "database", "stage")
+    missing = [key for key in required if not document.get(key)]
+    if missing:
+        raise SecretError(f"secret {reference}: missing field(s) {', '.join(missing)} for a Snowflake warehouse")
+    if "BEGIN" not in str(document["private_key"]):
+        raise SecretError(f"secret {reference}: private_key must be a PEM private key (key-pair authentication)")
+    address = {key: document[key] for key in ("host", "port", "protocol", "network_timeout") if document.get(key)}
+    return SnowflakeAccount(
+        **{key: str(document[key]) for key in required},
+        role=str(document["role"]) if document.get("role") else None,
+        private_key_passphrase=str(document["private_key_passphrase"])
+        if document.get("private_key_passphrase")
+        else None,
+        address=address,
+    )
+
+
+def resolve_warehouse(reference: str) -> JdbcEndpoint | SnowflakeAccount:
+    """A JDBC database (PostgreSQL, Redshift, ...) or a Snowflake account, by the secret's engine."""
+    document = read_secret(reference)
+    if str(document.get("engine", "")).lower() == "snowflake":
+        return snowflake_from_secret(document, reference)
+    return endpoint_from_secret(document, reference)
 
 
 def read_secret(reference: str) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from etl_lib import layout, storage, warehouse, watermarks
+from etl_lib import layout, snowflake, storage, warehouse, watermarks
 from etl_lib.args import JobArgs
 from etl_lib.catalog import Catalog, FileCatalog, GlueCatalog, GoldTableVersion, Partition
-from etl_lib.connections import resolve_endpoint
+from etl_lib.connections import SnowflakeAccount, resolve_warehouse
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Dataset
 from etl_lib.summary import RunSummary, TableCounts, new_summary
@@ -92,22 +92,46 @@ def remove_old_versions(spark: SparkSession, args: JobArgs, table: str, keep: Co
             storage.delete(spark, f"{root}/{name}")
 
 
+def partition_values(folder: str) -> tuple[tuple[str, str], ...]:
+    """order_year=1996/order_month=3 -> (("order_year", "1996"), ("order_month", "3"))."""
+    pairs = (part.partition("=") for part in folder.split("/") if "=" in part)
+    return tuple((column, value) for column, _, value in pairs)
+
+
+def gold_export(spark: SparkSession, name: str, location: str, key: tuple[str, ...]) -> snowflake.GoldExport:
+    """A gold table as Snowflake's stage on the lake root sees it: its folder, columns and files."""
+    frame = spark.read.parquet(location)
+    version_folder = "/" + location.rstrip("/").rsplit("/", 1)[-1] + "/"  # version=<v>
+    by_folder: dict[str, list[str]] = {}
+    for info in storage.list_files(spark, location):
+        folder, _, file = info.uri.split(version_folder, 1)[1].rpartition("/")
+        by_folder.setdefault(folder, []).append(file)
+    folders = tuple(snowflake.GoldFolder(partition_values(f), tuple(files)) for f, files in sorted(by_folder.items()))
+    columns = tuple((field.name, field.dataType.simpleString()) for field in frame.schema.fields)
+    path = "/".join(location.rstrip("/").split("/")[-4:])  # gold/<dataset>/<table>/version=<v>
+    return snowflake.GoldExport(name, path, columns, key, folders)
+
+
 def load_warehouse(
     spark: SparkSession, args: JobArgs, dataset: Dataset, version: str, entries: Mapping[str, Mapping[str, object]]
 ) -> tuple[bool, str]:
     """Upserts the gold tables that declare a key; returns whether it loaded, and what happened."""
     assert args.warehouse_secret is not None
     schema = args.warehouse_schema or f"{dataset.name}_dw"
-    tables = {
-        gold.name: (spark.read.parquet(str(entries[gold.name]["location"])), gold.key)
-        for gold in dataset.warehouse_tables
-        if gold.name in entries
-    }
-    upserted = warehouse.upsert(spark, resolve_endpoint(args.warehouse_secret), schema, dataset.name, version, tables)
+    keyed = [gold for gold in dataset.warehouse_tables if gold.name in entries]
+    target = resolve_warehouse(args.warehouse_secret)
+    if isinstance(target, SnowflakeAccount):
+        exports = [gold_export(spark, gold.name, str(entries[gold.name]["location"]), gold.key) for gold in keyed]
+        upserted = snowflake.upsert(target, schema, dataset.name, version, exports)
+        where = f"Snowflake schema {target.database}.{schema.upper()}"
+    else:
+        tables = {gold.name: (spark.read.parquet(str(entries[gold.name]["location"])), gold.key) for gold in keyed}
+        upserted = warehouse.upsert(spark, target, schema, dataset.name, version, tables)
+        where = f"warehouse schema {schema}"
     if upserted is None:
-        return False, f"warehouse schema {schema} already has version {version}"
+        return False, f"{where} already has version {version}"
     changes = ", ".join(f"{name} +{u.inserted}/~{u.updated}" for name, u in upserted.items())
-    return True, f"upserted {len(upserted)} table(s) into warehouse schema {schema} (inserted/updated: {changes})"
+    return True, f"upserted {len(upserted)} table(s) into {where} (inserted/updated: {changes})"
 
 
 def commit_watermarks(spark: SparkSession, args: JobArgs) -> bool:
