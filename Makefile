@@ -14,7 +14,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-snowflake demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -48,6 +48,10 @@ demo: setup
 ## demo-jdbc: the retail dataset from a throwaway PostgreSQL to a warehouse schema, in the local cloud
 demo-jdbc: setup postgres-check
 	$(BIN)/glue-etl demo-jdbc --workdir $(DEMO_DIR)-jdbc
+
+## demo-snowflake: the same, upserting into the local Snowflake emulator through the lake as its stage
+demo-snowflake: setup postgres-check
+	$(BIN)/glue-etl demo-jdbc --warehouse snowflake --workdir $(DEMO_DIR)-snowflake
 
 ## demo-spark: the three jobs on local Spark only (no local cloud)
 demo-spark: setup

@@ -267,6 +267,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo_jdbc = commands.add_parser("demo-jdbc", help="retail from PostgreSQL to a warehouse, in the local cloud")
     demo_jdbc.add_argument("--workdir", type=Path, default=Path(".local/demo-jdbc"))
+    warehouses = ["postgres", "snowflake"]
+    demo_jdbc.add_argument("--warehouse", choices=warehouses, default="postgres", help="where load upserts gold")
 
     sample_db = commands.add_parser("sample-db", help="apply the retail sample's SQL to a PostgreSQL database")
     sample_db.add_argument("script", choices=["schema", "seed", "updates"])
@@ -368,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo-jdbc":
             from glue_etl_local.demo import run_jdbc_demo
 
-            return run_jdbc_demo(args.workdir.resolve())
+            return run_jdbc_demo(args.workdir.resolve(), args.warehouse)
         elif args.command == "sample-db":
             from glue_etl_local.postgres import apply_script
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from glue_etl_local import samples
 from glue_etl_local.cloud import notifications, stack
@@ -71,36 +75,63 @@ def show_named_query(cloud: LocalCloud, work_group: str, name: str, show: Callab
     show(format_table(columns, rows[:12]) + (f"\n... {len(rows) - 12} more row(s)" if len(rows) > 12 else ""))
 
 
-def run_jdbc_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
+def run_jdbc_demo(workdir: Path, warehouse: str = "postgres", show: Callable[[str], None] = print) -> int:
     """The retail dataset: a throwaway PostgreSQL seeded with the sample, credentials in the local
-    Secrets Manager, two executions (before and after the updates script) upserting a warehouse
-    schema in the same server. 0 when both succeeded."""
-    import psycopg
-
+    Secrets Manager, two executions (before and after the updates script) upserting a warehouse:
+    a schema in the same server, or (warehouse="snowflake") the local Snowflake emulator reading the
+    lake as its external stage. 0 when both succeeded."""
     from glue_etl_local.postgres import LocalPostgres, apply_script
+    from glue_etl_local.snowflake_emulator import LocalSnowflake
 
     shutil.rmtree(workdir, ignore_errors=True)
     started = time.monotonic()
     failures = 0
-    with LocalPostgres() as postgres, LocalCloud(workdir / "cloud") as cloud:
+    with LocalPostgres() as postgres, LocalCloud(workdir / "cloud") as cloud, contextlib.ExitStack() as stack_:
         apply_script(postgres.conninfo(), "schema")
         apply_script(postgres.conninfo(), "seed")
         show(f"PostgreSQL on 127.0.0.1:{postgres.port}, database {postgres.database}: retail sample seeded")
         secrets = stack.store_database_secret(cloud, postgres.secret())
+        if warehouse == "snowflake":  # its secret is filled in once the lake bucket's name is known
+            secrets |= stack.store_database_secret(cloud, {}, "retail/snowflake", parameter="WarehouseSecretArn")
         pipeline = stack.deploy_stack(cloud, default_dataset="retail", parameters=secrets, show=show)
-        sfn = cloud.client("stepfunctions")
+        count_warehouse = partial(_postgres_warehouse_counts, postgres.conninfo())
+        if warehouse == "snowflake":
+            lake = cloud.workdir / "s3" / pipeline.lake_bucket / "lake"
+            snowflake = stack_.enter_context(LocalSnowflake(workdir / "snowflake", lake))
+            cloud.client("secretsmanager").put_secret_value(
+                SecretId=secrets["WarehouseSecretArn"], SecretString=json.dumps(snowflake.secret())
+            )
+            show(
+                f"Snowflake emulator on 127.0.0.1 (database {snowflake.database}, stage {snowflake.stage} on the lake)"
+            )
+            count_warehouse = partial(_snowflake_warehouse_counts, snowflake)
         inbox = notifications.Inbox(cloud.region, workdir / "inbox", show)
         for step, script in (("first run: everything", None), ("after updates.sql: only the changes", "updates")):
             if script:
                 apply_script(postgres.conninfo(), script)
             show(_rule(f"retail, {step}"))
+            sfn = cloud.client("stepfunctions")
             followed = start_and_follow(sfn, pipeline.state_machine_arn, {}, f"demo-retail-{time.time_ns()}", show)
             failures += followed.status != "SUCCEEDED"
             inbox.collect()
-            with psycopg.connect(postgres.conninfo()) as connection:
-                counts = connection.execute(
-                    "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'retail_dw' ORDER BY 1"
-                ).fetchall()
-            show("warehouse retail_dw: " + ", ".join(f"{name} {rows:,}" for name, rows in counts))
+            show(count_warehouse())
     show(f"\nDemo finished in {time.monotonic() - started:.0f}s: {2 - failures} of 2 executions succeeded.")
     return 1 if failures else 0
+
+
+def _postgres_warehouse_counts(conninfo: str) -> str:
+    import psycopg
+
+    with psycopg.connect(conninfo) as connection:
+        counts = connection.execute(
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'retail_dw' ORDER BY 1"
+        ).fetchall()
+    return "warehouse retail_dw: " + ", ".join(f"{name} {rows:,}" for name, rows in counts)
+
+
+def _snowflake_warehouse_counts(snowflake: Any) -> str:
+    schema = f"{snowflake.database}.RETAIL_DW"
+    tables = ("DIM_CURRENCY", "DIM_CUSTOMER", "DIM_STAFF", "DIM_PRODUCT", "DIM_DATE", "FACT_SALES_ORDER")
+    counts = [(table, snowflake.query(f"SELECT count(*) FROM {schema}.{table}")[0][0]) for table in tables]
+    version = snowflake.query(f"SELECT VERSION FROM {schema}.ETL_LOAD_STATE")[0][0]
+    return f"Snowflake {schema} (version {version}): " + ", ".join(f"{name} {rows:,}" for name, rows in counts)

@@ -34,6 +34,7 @@ def _serve() -> Iterator[dict[str, Any]]:
     """fakesnow's server app on a free loopback port, in a thread (as `fakesnow.server()` does; that
     helper's name is shadowed by its own module once imported, so a second call would fail)."""
     import importlib
+    import logging
     import socket
     import threading
     import time
@@ -41,6 +42,7 @@ def _serve() -> Iterator[dict[str, Any]]:
     import uvicorn
 
     fakesnow_server = importlib.import_module("fakesnow.server")  # the module, with its ASGI `app`
+    logging.getLogger("fakesnow.server").setLevel(logging.WARNING)  # not a line per login and query
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -88,11 +88,13 @@ def deploy_stack(
     return pipeline_from_outputs(name, outputs)
 
 
-def store_database_secret(cloud: LocalCloud, secret: Mapping[str, Any], name: str = "retail/oltp") -> dict[str, str]:
+def store_database_secret(
+    cloud: LocalCloud, secret: Mapping[str, Any], name: str = "retail/oltp", parameter: str | None = None
+) -> dict[str, str]:
     """Stores a database secret in the cloud's Secrets Manager; returns the stack parameters that
-    use it: extract reads the database, load upserts it as the warehouse."""
+    use it: extract reads the database, load upserts it as the warehouse (or only `parameter`)."""
     arn = cloud.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(dict(secret)))["ARN"]
-    return {"SourceSecretArn": arn, "WarehouseSecretArn": arn}
+    return {parameter: arn} if parameter else {"SourceSecretArn": arn, "WarehouseSecretArn": arn}
 
 
 def upload_folder(cloud: LocalCloud, folder: Path, destination: str) -> int:
