@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # checkov pins an older boto3 than the project, so it lives in its own virtualenv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# Airflow 3 and its Amazon provider pin other versions of the project's libraries: a virtualenv of their own.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 ENV ?= dev
 PARAMETERS ?= cloudformation/parameters/$(ENV).json
 ENDPOINT_URL ?=
@@ -14,7 +17,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-snowflake demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-snowflake demo-airflow demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -36,6 +39,12 @@ $(SPARK4_STAMP): pyproject.toml
 	$(SPARK4_VENV)/bin/python -c "import pyspark; assert pyspark.__version__ == '4.1.1', pyspark.__version__"
 	touch $(SPARK4_STAMP)
 
+$(AIRFLOW_STAMP): requirements-airflow.txt
+	test -d $(AIRFLOW_VENV) || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(AIRFLOW_VENV)/bin/pip install --quiet -r requirements-airflow.txt
+	touch $(AIRFLOW_STAMP)
+
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
@@ -53,6 +62,10 @@ demo-jdbc: setup postgres-check
 demo-snowflake: setup postgres-check
 	$(BIN)/glue-etl demo-jdbc --warehouse snowflake --workdir $(DEMO_DIR)-snowflake
 
+## demo-airflow: the Airflow DAGs (airflow dags test) starting and watching the pipeline in the local cloud
+demo-airflow: setup $(AIRFLOW_STAMP)
+	$(BIN)/glue-etl demo-airflow --workdir $(DEMO_DIR)-airflow
+
 ## demo-spark: the three jobs on local Spark only (no local cloud)
 demo-spark: setup
 	rm -rf $(DEMO_DIR)-spark
@@ -66,7 +79,7 @@ local-cloud: setup
 	$(BIN)/glue-etl local-cloud --port 4566
 
 ## test: lint, then every test (unit, integration, e2e)
-test: setup lint postgres-check
+test: setup $(AIRFLOW_STAMP) lint postgres-check
 	$(BIN)/pytest
 
 # The JDBC tests start their own PostgreSQL server from Debian's packages: installed here when
@@ -90,7 +103,7 @@ unit: setup
 integration: setup postgres-check
 	$(BIN)/pytest tests/integration
 
-e2e: setup postgres-check
+e2e: setup $(AIRFLOW_STAMP) postgres-check
 	$(BIN)/pytest tests/e2e
 
 lint: setup $(CHECKOV_STAMP)
@@ -137,4 +150,4 @@ package: setup
 	cp dist/release/glue/etl_lib.zip dist/etl_lib.zip
 
 clean:
-	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV) $(SPARK4_VENV)
+	rm -rf .local dist build .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV) $(SPARK4_VENV) $(AIRFLOW_VENV)

@@ -265,6 +265,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workdir", type=Path, default=Path(".local/demo"))
     demo.add_argument("--tpch-scale", type=float, default=0.01)
 
+    demo_airflow = commands.add_parser("demo-airflow", help="the Airflow DAG starting the pipeline in the local cloud")
+    demo_airflow.add_argument("--workdir", type=Path, default=Path(".local/demo-airflow"))
     demo_jdbc = commands.add_parser("demo-jdbc", help="retail from PostgreSQL to a warehouse, in the local cloud")
     demo_jdbc.add_argument("--workdir", type=Path, default=Path(".local/demo-jdbc"))
     warehouses = ["postgres", "snowflake"]
@@ -367,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from glue_etl_local.demo import run_demo
 
             return run_demo(args.workdir.resolve(), args.tpch_scale)
+        elif args.command == "demo-airflow":
+            from glue_etl_local.demo import run_airflow_demo
+
+            return run_airflow_demo(args.workdir.resolve())
         elif args.command == "demo-jdbc":
             from glue_etl_local.demo import run_jdbc_demo
 

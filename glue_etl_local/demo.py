@@ -135,3 +135,34 @@ def _snowflake_warehouse_counts(snowflake: Any) -> str:
     counts = [(table, snowflake.query(f"SELECT count(*) FROM {schema}.{table}")[0][0]) for table in tables]
     version = snowflake.query(f"SELECT VERSION FROM {schema}.ETL_LOAD_STATE")[0][0]
     return f"Snowflake {schema} (version {version}): " + ", ".join(f"{name} {rows:,}" for name, rows in counts)
+
+
+def run_airflow_demo(workdir: Path, show: Callable[[str], None] = print) -> int:
+    """The state machine DAG (airflow/dags) run by `airflow dags test` against the local cloud:
+    Airflow starts a real execution there and waits for it. 0 when the DAG run succeeded."""
+    from glue_etl_local import airflow_runner
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    started = time.monotonic()
+    with LocalCloud(workdir / "cloud") as cloud:
+        pipeline = stack.deploy_stack(cloud, default_dataset="consultations", landing_events=False, show=show)
+        sample = samples.generate_consultations(workdir / "data" / "consultations", rows=400, seed=7)
+        stack.upload_folder(cloud, workdir / "data" / "consultations", pipeline.landing_path("consultations"))
+        show(f"uploaded {len(sample.files)} consultations file(s) to {pipeline.landing_path('consultations')}")
+        variables = {"state_machine_arn": pipeline.state_machine_arn, "default_dataset": "consultations",
+                     "poke_seconds": "2", "deferrable": "false"}  # fmt: skip
+        (workdir / "airflow").mkdir(parents=True, exist_ok=True)
+        environment = airflow_runner.airflow_environment(
+            workdir / "airflow", cloud.endpoint_url, cloud.region, variables
+        )
+        show(_rule("airflow dags test glue_etl_state_machine (dataset consultations)"))
+        result = airflow_runner.dags_test("glue_etl_state_machine", {"dataset": "consultations"}, environment)
+        lines = (result.stdout + result.stderr).splitlines()
+        (workdir / "airflow" / "dags-test.log").write_text("\n".join(lines))
+        for line in lines:
+            if "[DAG TEST] end task" in line or ": SUCCEEDED" in line or " FAILED at " in line or "DagRun" in line:
+                show("  " + line.split("[airflow", 1)[0].strip())
+        notifications.Inbox(cloud.region, workdir / "inbox", show).collect()
+    outcome = "succeeded" if result.returncode == 0 else f"failed (log: {workdir / 'airflow' / 'dags-test.log'})"
+    show(f"\nAirflow demo finished in {time.monotonic() - started:.0f}s: the DAG run {outcome}.")
+    return result.returncode
