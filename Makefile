@@ -17,7 +17,7 @@ ENDPOINT_ARG := $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 
-.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-snowflake demo-airflow demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
+.PHONY: test-spark4 postgres-check setup demo demo-jdbc demo-snowflake demo-airflow deploy-airflow demo-spark local-cloud deploy start bench docker-build docker-test docker-job test unit integration e2e lint format package clean
 
 $(STAMP): pyproject.toml
 	@command -v javac >/dev/null || { echo "A Java 17 JDK is required (apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -119,6 +119,11 @@ lint: setup $(CHECKOV_STAMP)
 ## deploy: package, upload and create/update both stacks (ENV=dev PARAMETERS=... ENDPOINT_URL=... ARGS="Key=Value")
 deploy: setup
 	$(BIN)/glue-etl deploy --env $(ENV) --parameters $(PARAMETERS) $(ENDPOINT_ARG) $(ARGS)
+
+## deploy-airflow: the optional MWAA environment (cloudformation/mwaa.yaml) and the DAGs, for a deployed pipeline
+AIRFLOW_PARAMETERS ?= cloudformation/parameters/airflow-$(ENV).json
+deploy-airflow: setup
+	$(BIN)/glue-etl deploy-airflow --env $(ENV) --parameters $(AIRFLOW_PARAMETERS) $(ENDPOINT_ARG) $(ARGS)
 
 ## start: start an execution of the deployed pipeline and follow it (INPUT='{"dataset": "tpch"}')
 start: setup

@@ -312,6 +312,15 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--region", default=None)
     deploy.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
 
+    deploy_airflow = commands.add_parser(
+        "deploy-airflow", help="the optional MWAA stack and the DAGs (make deploy-airflow)"
+    )
+    deploy_airflow.add_argument("--env", default="dev")
+    deploy_airflow.add_argument("--parameters", type=Path, default=None, help="CloudFormation parameters JSON file")
+    deploy_airflow.add_argument("--endpoint-url", default=None)
+    deploy_airflow.add_argument("--region", default=None)
+    deploy_airflow.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
+
     check = commands.add_parser("check-definition", help="statelint the state machine after substitution")
     check.add_argument("--definition", type=Path, default=None)
 
@@ -390,6 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return query_command(args)
         elif args.command == "diagram":
             return diagram_command(args.write, args.check)
+        elif args.command == "deploy-airflow":
+            from glue_etl_local.deploy import deploy_airflow, read_parameters
+
+            deploy_airflow(args.env, read_parameters(args.parameters, args.overrides), args.endpoint_url, args.region)
         elif args.command == "deploy":
             from glue_etl_local.deploy import deploy, read_parameters
 

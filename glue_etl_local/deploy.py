@@ -109,7 +109,9 @@ def deploy_stack(
         "--stack-name", stack,
         "--template-body", f"file://{template}",
         "--capabilities", CAPABILITIES,
-        "--parameters", *[f"ParameterKey={key},ParameterValue={value}" for key, value in parameters.items()],
+        # The CLI's shorthand splits values at commas (a List<> parameter): escape them.
+        "--parameters", *[f"ParameterKey={key},ParameterValue={value.replace(',', chr(92) + ',')}"
+                          for key, value in parameters.items()],
         "--tags", *[f"Key={key},Value={value}" for key, value in tags.items()],
     ]  # fmt: skip
     result = cli.run(args, check=False)
@@ -155,4 +157,54 @@ def deploy(
     show(f"Deployed release {version} as stack {environment}-glue-etl:")
     for key, value in sorted(outputs.items()):
         show(f"  {key}: {value}")
+    return outputs
+
+
+AIRFLOW_REQUIREMENTS = "apache-airflow-providers-amazon==9.39.0\n"  # MWAA installs it under its own constraints
+
+
+def airflow_bundle(directory: Path, pipeline: Mapping[str, str]) -> Path:
+    """What MWAA reads from its bucket: the DAGs, requirements.txt, and startup.sh, which exports the
+    DAGs' settings (Airflow Variables as AIRFLOW_VAR_* environment variables) from the pipeline's outputs."""
+    shutil.rmtree(directory, ignore_errors=True)
+    (directory / "dags").mkdir(parents=True)
+    for dag in sorted((packaging.PROJECT_ROOT / "airflow" / "dags").glob("*.py")):
+        shutil.copy(dag, directory / "dags" / dag.name)
+    (directory / "requirements.txt").write_text(AIRFLOW_REQUIREMENTS)
+    settings = {
+        "STATE_MACHINE_ARN": pipeline["StateMachineArn"],
+        "GLUE_JOB_PREFIX": pipeline["ExtractJobName"].removesuffix("-extract"),
+        "LAKE_PATH": pipeline["LakePath"],
+        "LANDING_ROOT": pipeline["LandingPath"],
+        "CATALOG_DATABASE_PREFIX": pipeline["GlueDatabasePrefix"],
+        "NOTIFY_FUNCTION": pipeline["NotifyFunctionName"],
+    }
+    lines = ["#!/bin/sh", "# Written by make deploy-airflow from the pipeline stack's outputs."]
+    lines += [f"export AIRFLOW_VAR_GLUE_ETL_{name}='{value}'" for name, value in settings.items()]
+    (directory / "startup.sh").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+def deploy_airflow(
+    environment: str,
+    parameters: Mapping[str, str],
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    build_dir: Path = Path("dist/airflow"),
+    show: Callable[[str], None] = print,
+) -> dict[str, str]:
+    """The optional MWAA stack (cloudformation/mwaa.yaml) for an environment whose pipeline is
+    deployed, then the DAGs, requirements and startup script uploaded to its bucket."""
+    cli = AwsCli(endpoint_url, region, show)
+    bootstrap = stack_outputs(cli, f"{environment}-glue-etl-bootstrap")
+    pipeline = stack_outputs(cli, f"{environment}-glue-etl")
+    if bootstrap is None or pipeline is None:
+        raise DeployError(f"deploy the pipeline first (make deploy ENV={environment}): its stacks are missing")
+    stack_parameters = {**parameters, "EnvironmentName": environment, "KmsKeyArn": bootstrap["KeyArn"],
+                        "AccessLogsBucket": bootstrap["AccessLogsBucket"]}  # fmt: skip
+    tags = {"project": "glue-etl", "environment": environment}
+    outputs = deploy_stack(cli, f"{environment}-glue-etl-airflow", TEMPLATES / "mwaa.yaml", stack_parameters, tags)
+    bundle = airflow_bundle(build_dir, pipeline)
+    cli.run(["s3", "sync", str(bundle), f"s3://{outputs['DagsBucket']}/", "--only-show-errors", "--delete"])
+    show(f"Uploaded the DAGs to s3://{outputs['DagsBucket']}/dags/ for MWAA {outputs['AirflowEnvironmentName']}")
     return outputs

@@ -298,7 +298,54 @@ class StateMachine(Model):
         stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
 
 
+class MwaaEnvironment(Model):
+    """Recorded, not run (moto has no MWAA): the DAGs run locally with `airflow dags test`. Its
+    attributes exist so a template's outputs can name them."""
+
+    TYPE = "AWS::MWAA::Environment"
+    NAME_PROPERTY = "Name"
+
+    def __init__(self, name: str, account_id: str, region_name: str) -> None:
+        super().__init__(name)
+        self.arn = f"arn:aws:airflow:{region_name}:{account_id}:environment/{name}"
+        self.webserver_url = f"{name}.airflow.{region_name}.local"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "WebserverUrl")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Arn": self.arn, "WebserverUrl": self.webserver_url}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> MwaaEnvironment:
+        return cls(cloudformation_json["Properties"].get("Name") or resource_name, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+        account_id: str, region_name: str,
+    ) -> MwaaEnvironment:  # fmt: skip
+        return cast(MwaaEnvironment, original_resource)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
 MODELS: dict[str, type[Model]] = {
     model.cloudformation_type(): model
-    for model in (GlueDatabase, GlueJob, SnsSubscription, StateMachine, AthenaWorkGroup, AthenaNamedQuery)
+    for model in (
+        GlueDatabase,
+        GlueJob,
+        SnsSubscription,
+        StateMachine,
+        AthenaWorkGroup,
+        AthenaNamedQuery,
+        MwaaEnvironment,
+    )
 }

@@ -123,3 +123,25 @@ def test_a_parameter_change_updates_the_stack(stack):
     assert job["NumberOfWorkers"] == 4
     subscriptions = aws(cloud, "sns", "list-subscriptions-by-topic", "--topic-arn", outputs["NotificationTopicArn"])
     assert ("email", "on-call@example.com") in {(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]}
+
+
+def test_deploy_airflow_creates_the_mwaa_stack_and_uploads_dags_wired_to_the_pipeline(stack, tmp_path):
+    cloud, outputs, _ = stack
+    vpc = aws(cloud, "ec2", "create-vpc", "--cidr-block", "10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [aws(cloud, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", f"10.8.{i}.0/24")
+               for i in (1, 2)]  # fmt: skip
+    subnet_ids = ",".join(subnet["Subnet"]["SubnetId"] for subnet in subnets)
+    result = run(cloud, str(BIN / "glue-etl"), "deploy-airflow", "--env", ENV_NAME, "--endpoint-url",
+                 cloud.endpoint_url, f"VpcId={vpc}", f"PrivateSubnetIds={subnet_ids}")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (description,) = aws(cloud, "cloudformation", "describe-stacks", "--stack-name", f"{STACK}-airflow")["Stacks"]
+    bucket = next(o["OutputValue"] for o in description["Outputs"] if o["OutputKey"] == "DagsBucket")
+    keys = {o["Key"] for o in aws(cloud, "s3api", "list-objects-v2", "--bucket", bucket)["Contents"]}
+    assert keys == {"dags/glue_etl_dags.py", "requirements.txt", "startup.sh"}
+    run(cloud, str(BIN / "aws"), "s3", "cp", f"s3://{bucket}/startup.sh", str(tmp_path / "startup.sh"),
+        "--endpoint-url", cloud.endpoint_url)  # fmt: skip
+    startup = (tmp_path / "startup.sh").read_text()
+    assert f"export AIRFLOW_VAR_GLUE_ETL_STATE_MACHINE_ARN='{outputs['StateMachineArn']}'" in startup
+    assert f"export AIRFLOW_VAR_GLUE_ETL_NOTIFY_FUNCTION='{outputs['NotifyFunctionName']}'" in startup
+    role = aws(cloud, "iam", "get-role", "--role-name", f"{STACK}-airflow-{cloud.region}")["Role"]
+    assert "airflow.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
