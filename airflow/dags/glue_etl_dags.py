@@ -16,6 +16,7 @@ Everything deployment-specific is a DAG param (defaults from Airflow Variables w
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -56,10 +57,8 @@ def failed_step(history: list[dict[str, Any]]) -> tuple[str, str]:
         elif event["type"] == "TaskFailed":
             details = event.get("taskFailedEventDetails", {})
             failed, cause = state, details.get("cause", "") or details.get("error", "")
-    try:
+    with contextlib.suppress(ValueError, AttributeError):  # not JSON: the cause as it is
         cause = json.loads(cause).get("ErrorMessage", cause)
-    except (ValueError, AttributeError):
-        pass
     return failed, cause.splitlines()[0] if cause else ""
 
 
@@ -77,6 +76,7 @@ with DAG(
         "execution_input": Param({}, type="object", description="more input: run_id, rules_path, reprocess, ..."),
     },
 ) as state_machine_dag:
+
     @task
     def execution_input(params: dict[str, Any] | None = None) -> str:
         """The state machine's input: the dataset and whatever else the run was given."""
