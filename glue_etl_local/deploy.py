@@ -20,6 +20,7 @@ from pathlib import Path
 from glue_etl_local import packaging
 
 TEMPLATES = packaging.PROJECT_ROOT / "cloudformation"
+WHEEL_CACHE = packaging.PROJECT_ROOT / ".local" / "wheels"
 CAPABILITIES = "CAPABILITY_NAMED_IAM"
 NO_UPDATES = "No updates are to be performed"
 
@@ -28,14 +29,16 @@ class DeployError(RuntimeError):
     pass
 
 
-def build_release(directory: Path) -> str:
-    """Writes the release files into directory and returns its version (a content hash)."""
+def build_release(directory: Path, extra: Mapping[str, bytes] | None = None) -> str:
+    """Writes the release files (and extra ones, by name) into directory and returns its version
+    (a content hash)."""
     shutil.rmtree(directory, ignore_errors=True)
     files = {
         **{f"glue/{job}.py": packaging.job_script(job) for job in packaging.JOBS},
         "glue/etl_lib.zip": packaging.library_zip(),
         "lambda/notify.zip": packaging.lambda_zip(),
         "state_machine/pipeline.asl.json": packaging.ASL_PATH.read_bytes(),
+        **(extra or {}),
     }
     digest = hashlib.sha256()
     for name in sorted(files):
@@ -142,9 +145,16 @@ def deploy(
     bootstrap = deploy_stack(
         cli, f"{environment}-glue-etl-bootstrap", TEMPLATES / "bootstrap.yaml", {"EnvironmentName": environment}, tags
     )
-    version = build_release(build_dir)
+    # WarehouseEngine=snowflake: the load job gets the Snowflake connector's wheels from the release.
+    parameters = dict(parameters)
+    snowflake = parameters.pop("WarehouseEngine", "jdbc") == "snowflake"
+    wheels = packaging.load_job_wheels(WHEEL_CACHE, parameters.get("GlueVersion", "5.1")) if snowflake else {}
+    version = build_release(build_dir, wheels)
     prefix = f"releases/{version}"
     cli.run(["s3", "sync", str(build_dir), f"s3://{bootstrap['ArtifactsBucket']}/{prefix}/", "--only-show-errors"])
+    if wheels:
+        modules = [f"s3://{bootstrap['ArtifactsBucket']}/{prefix}/{name}" for name in wheels]
+        parameters["LoadPythonModules"] = ",".join(modules)
     stack_parameters = {
         **parameters,
         "EnvironmentName": environment,

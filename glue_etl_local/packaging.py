@@ -9,6 +9,8 @@ import importlib.util
 import io
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,6 +81,26 @@ def lambda_zip() -> bytes:
     own = {path.name: path.read_bytes() for path in sorted(LAMBDA_DIR.glob("*.py")) if path.name != "__init__.py"}
     vendored = {name: data for module in LAMBDA_VENDORED for name, data in _installed_files(module).items()}
     return _zip({**vendored, **own})
+
+
+# The Snowflake connector for the load job, pinned as in pyproject.toml, and the Python of each Glue version.
+SNOWFLAKE_CONNECTOR = "snowflake-connector-python==4.8.1"
+GLUE_PYTHON = {"5.0": "3.11", "5.1": "3.11", "6.0": "3.13"}
+
+
+def load_job_wheels(cache_dir: Path, glue_version: str = "5.1") -> dict[str, bytes]:
+    """The Snowflake connector and every dependency as wheels for the Glue version's platform (x86_64
+    Linux, its Python), by name under glue/python-modules/: the job installs them from the artifacts
+    bucket with no index, so it needs no internet. Downloaded from PyPI once into cache_dir."""
+    python = GLUE_PYTHON[glue_version]
+    target = cache_dir / f"{SNOWFLAKE_CONNECTOR.replace('==', '-')}-py{python}"
+    if not any(target.glob("*.whl")):
+        platform = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
+                    "--platform", "manylinux_2_28_x86_64", "--python-version", python, "--implementation", "cp",
+                    "--only-binary=:all:"]  # fmt: skip
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(target), *platform]
+        subprocess.run([*command, SNOWFLAKE_CONNECTOR], check=True, capture_output=True, text=True)
+    return {f"glue/python-modules/{wheel.name}": wheel.read_bytes() for wheel in sorted(target.glob("*.whl"))}
 
 
 def job_script(job: str) -> bytes:

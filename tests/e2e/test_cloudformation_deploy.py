@@ -145,3 +145,21 @@ def test_deploy_airflow_creates_the_mwaa_stack_and_uploads_dags_wired_to_the_pip
     assert f"export AIRFLOW_VAR_GLUE_ETL_NOTIFY_FUNCTION='{outputs['NotifyFunctionName']}'" in startup
     role = aws(cloud, "iam", "get-role", "--role-name", f"{STACK}-airflow-{cloud.region}")["Role"]
     assert "airflow.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+
+
+def test_a_snowflake_warehouse_ships_the_connector_wheels_to_the_load_job(stack):
+    cloud, outputs, _ = stack
+    result = deploy(cloud, "NotificationEmail=data-team@example.com", "NotificationPhoneNumber=+15555550123",
+                    "DeliverySettleSeconds=2", "WarehouseEngine=snowflake")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    load = aws(cloud, "glue", "get-job", "--job-name", outputs["LoadJobName"])["Job"]["DefaultArguments"]
+    modules = load["--additional-python-modules"].split(",")
+    assert load["--python-modules-installer-option"] == "--no-index"  # from the artifacts bucket only
+    names = [module.rsplit("/", 1)[1] for module in modules]
+    assert any(n.startswith("snowflake_connector_python-4.8.1-cp311-") and "manylinux" in n for n in names)
+    assert any(n.startswith("cryptography-") for n in names)
+    for module in modules:
+        bucket, _, key = module.removeprefix("s3://").partition("/")
+        assert aws(cloud, "s3api", "head-object", "--bucket", bucket, "--key", key)["ContentLength"] > 0
+    extract = aws(cloud, "glue", "get-job", "--job-name", outputs["ExtractJobName"])["Job"]["DefaultArguments"]
+    assert "--additional-python-modules" not in extract

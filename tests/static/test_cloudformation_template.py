@@ -122,6 +122,12 @@ def test_state_machine_substitutions_fill_every_placeholder():
     assert machine["DefinitionS3Location"]["Key"] == {"Fn::Sub": "${ArtifactsPrefix}/state_machine/pipeline.asl.json"}
 
 
+def argument_maps(job: dict) -> list[dict]:
+    """A job's DefaultArguments, or each alternative of an Fn::If over them."""
+    arguments = job["DefaultArguments"]
+    return arguments["Fn::If"][1:] if "Fn::If" in arguments else [arguments]
+
+
 def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries():
     template = load("pipeline.yaml")
     assert template["Parameters"]["GlueVersion"]["Default"] == "5.1"
@@ -132,18 +138,18 @@ def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries():
         assert job["GlueVersion"] == {"Ref": "GlueVersion"}
         assert job["MaxRetries"] == 0  # retries live in the state machine
         assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
-        assert job["DefaultArguments"]["--enable-continuous-cloudwatch-log"] == "true"
+        assert all(arguments["--enable-continuous-cloudwatch-log"] == "true" for arguments in argument_maps(job))
 
 
 def test_parameter_file_names_only_template_parameters():
-    parameters = load("pipeline.yaml")["Parameters"]
-    for name in ("dev.json",):
+    for name, template in (("dev.json", "pipeline.yaml"), ("airflow-dev.json", "mwaa.yaml")):
+        parameters = load(template)["Parameters"]
         for item in json.loads((TEMPLATES / "parameters" / name).read_text()):
             assert item["ParameterKey"] in parameters, f"{name}: unknown parameter {item['ParameterKey']}"
 
 
 def test_templates_fit_in_a_create_stack_template_body():
-    for name in ("bootstrap.yaml", "pipeline.yaml"):
+    for name in ("bootstrap.yaml", "pipeline.yaml", "mwaa.yaml"):
         assert (TEMPLATES / name).stat().st_size < 51_200, f"{name} needs --template-url"
 
 
@@ -152,7 +158,12 @@ def test_database_access_is_wired_only_through_secret_references_and_the_network
     resources = template["Resources"]
     extract, load_job = resources["ExtractJob"]["Properties"], resources["LoadJob"]["Properties"]
     assert extract["DefaultArguments"]["--source_secret"] == {"Ref": "SourceSecretArn"}
-    assert load_job["DefaultArguments"]["--warehouse_secret"] == {"Ref": "WarehouseSecretArn"}
+    assert all(a["--warehouse_secret"] == {"Ref": "WarehouseSecretArn"} for a in argument_maps(load_job))
+    with_modules, without = argument_maps(load_job)
+    assert load_job["DefaultArguments"]["Fn::If"][0] == "HasLoadModules"
+    assert with_modules["--additional-python-modules"] == {"Ref": "LoadPythonModules"}
+    assert with_modules["--python-modules-installer-option"] == "--no-index"  # the wheels only, no internet
+    assert {k: v for k, v in with_modules.items() if "python-modules" not in k} == without
     network = {
         "Fn::If": ["HasDatabaseNetwork", {"Connections": [{"Ref": "DatabaseConnection"}]}, {"Ref": "AWS::NoValue"}]
     }

@@ -67,3 +67,12 @@ def test_snowflake_unknown_types_and_odd_file_names_are_refused():
     with pytest.raises(WarehouseError, match="unexpected stage"):
         snowflake.copy_sql("S", "DB.PUBLIC.LAKE", "gold/x", ["it's.parquet"])
     assert isinstance(snowflake_from_secret(SECRET, "x"), SnowflakeAccount)
+
+
+def test_snowflake_connector_shipped_to_glue_is_the_pinned_one():
+    import tomllib
+
+    from glue_etl_local import packaging
+
+    pins = tomllib.loads((packaging.PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert packaging.SNOWFLAKE_CONNECTOR in pins
