@@ -62,14 +62,14 @@ def failed_step(history: list[dict[str, Any]]) -> tuple[str, str]:
     return failed, cause.splitlines()[0] if cause else ""
 
 
+# Both DAGs: triggered or on the Variable's schedule, no backfill, one run at a time.
+DAG_SETTINGS: dict[str, Any] = {"schedule": SCHEDULE, "start_date": datetime(2026, 1, 1, tzinfo=UTC), "catchup": False,
+                                "max_active_runs": 1, "tags": ["glue-etl"]}  # fmt: skip
+
 with DAG(
     dag_id="glue_etl_state_machine",
     description="Start the Glue ETL state machine for a dataset and wait for its outcome",
-    schedule=SCHEDULE,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["glue-etl"],
+    **DAG_SETTINGS,
     params={
         **COMMON_PARAMS,
         "state_machine_arn": Param(_setting("state_machine_arn"), type="string", minLength=1),
@@ -141,11 +141,7 @@ RUN = {"--dataset": "{{ params.dataset }}", "--run_id": "{{ run_id | replace(':'
 with DAG(
     dag_id="glue_etl_glue_jobs",
     description="Run the Glue ETL jobs (extract, transform, load) directly, then notify",
-    schedule=SCHEDULE,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,  # one run per dataset at a time, as the state machine's lease ensures
-    tags=["glue-etl"],
+    **DAG_SETTINGS,
     params={
         **COMMON_PARAMS,
         "glue_job_prefix": Param(_setting("glue_job_prefix", "dev-glue-etl"), type="string"),
