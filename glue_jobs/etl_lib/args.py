@@ -17,6 +17,9 @@ _FALSE = {"false", "0", "no", ""}
 # A run id names folders (version=<run_id>) and files: no separators, no "..", no ":".
 _RUN_ID_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Tables a step works on side by side (steps/parallel.py): enough to keep executors busy while
+# the driver plans the next table's jobs, few enough that a table's memory is not shared too thin.
+DEFAULT_TABLE_PARALLELISM = 4
 
 
 class ArgumentError(ValueError):
@@ -35,6 +38,7 @@ class JobArgs:
     reprocess: bool = False
     catalog_database: str | None = None
     shuffle_partitions: int | None = None
+    table_parallelism: int = DEFAULT_TABLE_PARALLELISM
     rules_path: str | None = None
     # Secret references (a Secrets Manager id or ARN, or file:PATH locally), never credentials.
     source_secret: str | None = None
@@ -51,6 +55,7 @@ class JobArgs:
             "run_id": self.run_id,
             "source_path": self.source_path,
             "reprocess": str(self.reprocess).lower(),
+            "table_parallelism": str(self.table_parallelism),
             "catalog_database": self.catalog_database,
             "rules_path": self.rules_path,
             "source_secret": self.source_secret,
@@ -100,6 +105,15 @@ def _optional(options: dict[str, str], key: str) -> str | None:
     return value or None
 
 
+def _positive_int(job: str, options: dict[str, str], key: str) -> int | None:
+    raw = _optional(options, key)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ArgumentError(f"{job}: --{key} must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
 def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
     """Parse the argument vector Glue (or the local runner) gives a job script."""
     if job not in JOBS:
@@ -117,12 +131,6 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
     warehouse_schema = _optional(options, "warehouse_schema")
     if warehouse_schema is not None and not _IDENTIFIER.match(warehouse_schema):
         raise ArgumentError(f"{job}: --warehouse_schema must be a plain SQL identifier, got {warehouse_schema!r}")
-    partitions_raw = _optional(options, "shuffle_partitions")
-    shuffle_partitions = None
-    if partitions_raw is not None:
-        if not partitions_raw.isdigit() or int(partitions_raw) < 1:
-            raise ArgumentError(f"{job}: --shuffle_partitions must be a positive integer, got {partitions_raw!r}")
-        shuffle_partitions = int(partitions_raw)
     return JobArgs(
         job=job,
         job_name=job_name,
@@ -133,7 +141,8 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
         source_path=source_path.rstrip("/") if source_path else None,
         reprocess=_parse_bool(job, "reprocess", options.get("reprocess", "false")),
         catalog_database=_optional(options, "catalog_database"),
-        shuffle_partitions=shuffle_partitions,
+        shuffle_partitions=_positive_int(job, options, "shuffle_partitions"),
+        table_parallelism=_positive_int(job, options, "table_parallelism") or DEFAULT_TABLE_PARALLELISM,
         rules_path=_optional(options, "rules_path"),
         source_secret=_optional(options, "source_secret"),
         warehouse_secret=_optional(options, "warehouse_secret"),

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from pyspark.sql import SparkSession
 
 from etl_lib.args import JobArgs, parse_args
-from etl_lib.runtime import create_runtime
+from etl_lib.runtime import counting_spark_jobs, create_runtime
 from etl_lib.steps import write_summary
 from etl_lib.summary import RunSummary, new_summary
 
@@ -26,7 +27,8 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
     args = parse_args(job, argv)
     runtime = create_runtime(args)
     try:
-        summary = step(runtime.spark, args)
+        summary, jobs = counting_spark_jobs(runtime.spark, args.job_run_id, lambda: step(runtime.spark, args))
+        summary = replace(summary, spark_jobs=jobs + sum(counts.spark_jobs for counts in summary.tables.values()))
     except Exception as error:
         failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
         message = f"{type(error).__name__}: {error}".splitlines()[0][:1000]

@@ -7,6 +7,8 @@ silent NULL; a record the CSV reader could not split is a malformed record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -125,6 +127,13 @@ def to_typed(df: DataFrame, table: Table, metadata_columns: list[str]) -> DataFr
         for column in table.columns
     ]
     return df.select(*typed, *[F.col(name) for name in metadata_columns])
+
+
+def typed_schema(table: Table, metadata: Mapping[str, str]) -> str:
+    """What to_typed produces, as DDL: the declared columns and types, then the metadata columns
+    (name -> type); reading a written table with it needs no job to infer its schema."""
+    columns = [(column.name, column.type) for column in table.columns] + list(metadata.items())
+    return ", ".join(f"`{name}` {type_name}" for name, type_name in columns)
 
 
 def source_columns(df: DataFrame) -> list[str]:

@@ -8,11 +8,13 @@ which is what makes re-running a job idempotent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,12 @@ def has_data_files(spark: SparkSession, path: str) -> bool:
     return False
 
 
-def read_parquet(spark: SparkSession, path: str) -> DataFrame | None:
-    """The Parquet dataset at path, or None when it holds no rows' files at all."""
+def read_parquet(spark: SparkSession, path: str, schema: StructType | str | None = None) -> DataFrame | None:
+    """The Parquet dataset at path, or None when it holds no rows' files at all. With a schema
+    (a StructType or DDL, partition columns included) no Spark job reads a footer to infer it."""
     if not has_data_files(spark, path):
         return None
-    return spark.read.parquet(path)
+    return (spark.read.schema(schema) if schema is not None else spark.read).parquet(path)
 
 
 def write_parquet(df: DataFrame, path: str, partition_by: Iterable[str] = ()) -> None:
@@ -181,3 +184,20 @@ def write_parquet(df: DataFrame, path: str, partition_by: Iterable[str] = ()) ->
     if columns:
         writer = writer.partitionBy(*columns)
     writer.parquet(path)
+
+
+def write_parquet_observed(
+    df: DataFrame, path: str, metrics: Mapping[str, Column], partition_by: Iterable[str] = ()
+) -> dict[str, Any]:
+    """write_parquet, returning aggregates (name -> aggregate column) of the rows it wrote, computed
+    as they flow into the writer (an observation: no second job reads them back)."""
+    observation = Observation()
+    write_parquet(
+        df.observe(observation, *[column.alias(name) for name, column in metrics.items()]), path, partition_by
+    )
+    return dict(observation.get)
+
+
+def write_parquet_counted(df: DataFrame, path: str, partition_by: Iterable[str] = ()) -> int:
+    """write_parquet, returning how many rows it wrote (observed, not read back)."""
+    return int(write_parquet_observed(df, path, {"rows": F.count(F.lit(1))}, partition_by)["rows"])

@@ -29,6 +29,7 @@ class TableCounts:
     notes: list[str] = field(default_factory=list)
     undeclared_columns: list[str] = field(default_factory=list)  # delivered but not declared: not loaded
     replaced_files: list[str] = field(default_factory=list)  # re-delivered with other content
+    spark_jobs: int = 0  # Spark jobs this table's work started: the fixed price paid per table
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_written + self.rows_quarantined + self.rows_superseded
@@ -50,6 +51,7 @@ class RunSummary:
     # What a person should know although nothing failed (schema drift, unclaimed or re-delivered files).
     warnings: list[str] = field(default_factory=list)
     unclaimed_files: list[str] = field(default_factory=list)
+    spark_jobs: int = 0  # every Spark job the step started, its tables' included
 
     def totals(self) -> dict[str, int]:
         return {

@@ -46,6 +46,7 @@ def test_equals_form_and_explicit_optional_values():
         ("transform", [*BASE, "--run_id", "..."], "transform: --run_id '...' may only contain"),
         ("transform", [*BASE, "--run_id", "r:1"], "transform: --run_id 'r:1' may only contain"),
         ("load", [*BASE, "--shuffle_partitions", "0"], "load: --shuffle_partitions must be a positive integer"),
+        ("extract", [*BASE, "--table_parallelism", "two"], "extract: --table_parallelism must be a positive integer"),
         ("deploy", BASE, "unknown job 'deploy'"),
     ],
 )
@@ -54,6 +55,11 @@ def test_bad_arguments_give_one_line_naming_the_argument(job, argv, message):
         parse_args(job, argv)
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_tables_run_four_at_a_time_unless_told():
+    assert parse_args("extract", BASE).table_parallelism == 4
+    assert parse_args("extract", [*BASE, "--table_parallelism", "1"]).table_parallelism == 1
 
 
 def test_glue_arguments_round_trip_as_strings():

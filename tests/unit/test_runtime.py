@@ -59,7 +59,7 @@ def test_with_awsglue_the_job_is_initialised_and_committed_through_glue(fake_aws
     assert fake_awsglue[0] == ("GlueContext", True)
     assert fake_awsglue[1] == ("init", "etl-extract", {
         "JOB_NAME": "etl-extract", "JOB_RUN_ID": "jr_1", "dataset": "tpch", "lake_path": "s3://lake",
-        "run_id": "jr_1", "source_path": "s3://landing", "reprocess": "false"})  # fmt: skip
+        "run_id": "jr_1", "source_path": "s3://landing", "reprocess": "false", "table_parallelism": "4"})  # fmt: skip
     assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
     assert spark.conf.get("spark.sql.sources.partitionOverwriteMode") == "dynamic"
     glue.commit()

@@ -11,7 +11,7 @@ keys use the names after `renames` (the silver names).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
@@ -119,17 +119,22 @@ class Dataset:
 
     def tables_in_dependency_order(self) -> list[Table]:
         """Parents before children, so foreign keys are checked against validated parents."""
-        ordered: list[Table] = []
+        parents_of = {table.name: {fk.parent_table for fk in table.foreign_keys} for table in self.tables}
+        return [table for wave in self.dependency_waves(parents_of) for table in wave]
+
+    def dependency_waves(self, parents_of: Mapping[str, Collection[str]]) -> list[list[Table]]:
+        """The tables in waves: each table after every parent it names (parents_of: table -> the
+        tables it is checked against); the tables of one wave do not depend on each other."""
+        known = {table.name for table in self.tables}
+        waves: list[list[Table]] = []
+        done: set[str] = set()
         remaining = list(self.tables)
         while remaining:
-            ready = [
-                table
-                for table in remaining
-                if all(fk.parent_table in {t.name for t in ordered} for fk in table.foreign_keys)
-            ]
+            ready = [t for t in remaining if (set(parents_of.get(t.name, ())) & known) - {t.name} <= done]
             if not ready:
                 cycle = ", ".join(table.name for table in remaining)
                 raise ValueError(f"dataset {self.name!r}: foreign keys form a cycle among {cycle}")
-            ordered.extend(ready)
+            waves.append(ready)
+            done |= {table.name for table in ready}
             remaining = [table for table in remaining if table not in ready]
-        return ordered
+        return waves

@@ -216,7 +216,8 @@ _BROKEN = "_broken"
 
 def passing_rows(checked: Checked) -> tuple[DataFrame, Observation]:
     """The rows that break no check, and an observation that counts, in the same pass, the rows
-    that do (read `observation.get["broken"]` after an action on the rows).
+    that do and the rows that do not (read `observation.get["broken"]` and `["passed"]` after an
+    action on the rows: what a write of the rows wrote, without reading it back).
 
     Checking costs one boolean per row; the reasons are only built for broken rows, by
     `broken_rows`, when there are any (on TPC-H SF1 lineitem an array of reasons for every row
@@ -225,7 +226,9 @@ def passing_rows(checked: Checked) -> tuple[DataFrame, Observation]:
     """
     observation = Observation()
     marked = checked.frame.withColumn(_BROKEN, breaks_any(checked.checks)).observe(
-        observation, F.count(F.when(F.col(_BROKEN), 1)).alias("broken")
+        observation,
+        F.count(F.when(F.col(_BROKEN), 1)).alias("broken"),
+        F.count(F.when(~F.col(_BROKEN), 1)).alias("passed"),
     )
     return marked.where(~F.col(_BROKEN)).select(*checked.columns), observation
 

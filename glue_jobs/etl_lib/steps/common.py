@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from etl_lib import layout, storage
+from etl_lib import layout, parsing, storage
 from etl_lib.args import JobArgs
+from etl_lib.datasets.base import Table
 from etl_lib.rules import row_checks
 from etl_lib.summary import RunSummary, summary_path
 
@@ -14,17 +15,16 @@ FILE_ID = "_file_id"
 INGESTED_AT = "_ingested_at"
 RUN_ID = "_run_id"
 METADATA = [SOURCE_FILE, INGESTED_AT, RUN_ID, FILE_ID]
+METADATA_TYPES = {SOURCE_FILE: "string", INGESTED_AT: "timestamp", RUN_ID: "string", FILE_ID: "string"}
+
+
+def raw_schema(table: Table) -> str:
+    """The schema extract writes a table's raw in (DDL)."""
+    return parsing.typed_schema(table, METADATA_TYPES)
 
 
 def rule_counts(df: DataFrame) -> dict[str, int]:
     return {row[row_checks.RULE]: int(row["count"]) for row in df.groupBy(row_checks.RULE).count().collect()}
-
-
-def count_rows(spark: SparkSession, path: str, where: Column | None = None) -> int:
-    df = storage.read_parquet(spark, path)
-    if df is None:
-        return 0
-    return (df if where is None else df.where(where)).count()
 
 
 class RunIdReusedError(RuntimeError):

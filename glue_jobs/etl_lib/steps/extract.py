@@ -7,7 +7,8 @@ import csv
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
 from etl_lib.rules import row_checks
+from etl_lib.steps import parallel
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
@@ -124,31 +126,63 @@ def read_landing(
 
 
 def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
-    df = storage.read_parquet(spark, path)
+    df = storage.read_parquet(spark, path, f"`{FILE_ID}` string")  # the partition column: footers only
     if df is None:
         return {}
     rows = df.where(F.col(FILE_ID).isin(list(ids))).groupBy(FILE_ID).count().collect()
     return {row[FILE_ID]: int(row["count"]) for row in rows}
 
 
+def lost_records(
+    spark: SparkSession,
+    outputs: tuple[str, str],
+    physical: Mapping[str, records.FileRecords],
+    files: Sequence[storage.FileInfo],
+) -> list[str]:
+    """Which files' rows in raw and quarantine differ from their records (counted again, file by
+    file: only once the observed totals have shown that some do)."""
+    ids = [info.file_id for info in files]
+    written, quarantined = (_counts_by_file(spark, path, ids) for path in outputs)
+    parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in files}
+    return records.mismatches(physical, parsed, [info.uri for info in files]) or [
+        "the rows written differ from the records counted"
+    ]
+
+
 def _quarantine_rules(spark: SparkSession, quarantine_path: str, ids: Sequence[str]) -> dict[str, int]:
     """Rows quarantined by rule, for these files or batches only."""
-    quarantine = storage.read_parquet(spark, quarantine_path)
+    quarantine = storage.read_parquet(spark, quarantine_path, f"`{row_checks.RULE}` string, `{FILE_ID}` string")
     return rule_counts(quarantine.where(F.col(FILE_ID).isin(list(ids)))) if quarantine is not None else {}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What write_typed wrote, observed as it was written: rows and file fingerprint of each output."""
+
+    rows: int = 0
+    quarantined: int = 0
+    fingerprint: int = 0  # records.fingerprint_column over raw and quarantine together
 
 
 def write_typed(
     strings: DataFrame, table: Table, run_id: str, ingested_at: datetime, raw_path: str, quarantine_path: str
-) -> None:
+) -> Written:
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
     into raw, and the rows that cannot be typed into quarantine, both partitioned by _file_id."""
     stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
     checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
     typed, observation = row_checks.passing_rows(checked)
-    storage.write_parquet(parsing.to_typed(typed, table, METADATA), raw_path, [FILE_ID])
-    if observation.get["broken"]:  # the source is read again, for the few rows that cannot be typed
-        rejected = row_checks.broken_rows(checked)
-        storage.write_parquet(rejected.select(*parsing.source_columns(rejected)), quarantine_path, [FILE_ID])
+    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(FILE_ID)}
+    raw = storage.write_parquet_observed(parsing.to_typed(typed, table, METADATA), raw_path, metrics, [FILE_ID])
+    written = Written(int(raw["rows"]), 0, int(raw["fingerprint"]))
+    if not observation.get["broken"]:
+        return written
+    rejected = row_checks.broken_rows(checked)  # the source is read again, for the few rows that cannot be typed
+    quarantine = storage.write_parquet_observed(
+        rejected.select(*parsing.source_columns(rejected)), quarantine_path, metrics, [FILE_ID]
+    )
+    return replace(written, quarantined=int(quarantine["rows"]),
+                   fingerprint=written.fingerprint + int(quarantine["fingerprint"]))  # fmt: skip
 
 
 def extract_paths(args: JobArgs, table: Table) -> tuple[str, str]:
@@ -185,13 +219,11 @@ def extract_table(
     )
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
     strings, undeclared = read_landing(spark, table, non_empty, read_whole)
-    write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
-
-    written = _counts_by_file(spark, raw_path, ids)
-    quarantined = _counts_by_file(spark, quarantine_path, ids)
-    parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in non_empty}
-    lost = records.mismatches(physical, parsed, [info.uri for info in non_empty])
-    if lost:
+    written = write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
+    expected = {info.file_id: physical[info.uri].records for info in non_empty}
+    observed = (written.rows + written.quarantined, written.fingerprint)
+    if observed != (sum(expected.values()), records.fingerprint(expected)):
+        lost = lost_records(spark, (raw_path, quarantine_path), physical, non_empty)
         storage.delete_all(spark, new_partitions)
         raise ExtractError(
             "records would be lost, nothing of this run was kept (earlier deliveries stay in raw): " + "; ".join(lost)
@@ -203,11 +235,11 @@ def extract_table(
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
-        rows_written=sum(written.values()),
-        rows_quarantined=sum(quarantined.values()),
+        rows_written=written.rows,
+        rows_quarantined=written.quarantined,
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if quarantined else {},
+        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
         notes=[*notes, *drift, *multi_line, *blank],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
@@ -288,34 +320,30 @@ def extract_jdbc_table(
     column_type = next(c.type for c in table.columns if c.name == column)
     source = table.jdbc
     upper = reading_database(endpoint, table, lambda: jdbc.upper_bound(spark, endpoint, source, watermark, column_type))
-    rows_read, newest = 0, watermark
+    rows_read, newest, written = 0, watermark, Written()
     if upper is not None:
         # Read the database once: counts and both outputs come from this read.
         changed = read_changed_rows(spark, endpoint, table, (watermark, upper), batch_id).persist()
         try:
             rows_read, newest = changed.count(), upper
             if rows_read:
-                write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
+                written = write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
         finally:
             changed.unpersist()
-    written = quarantined = 0
-    if rows_read:  # nothing changed: no batch was written, nothing to count
-        written = _counts_by_file(spark, raw_path, [batch_id]).get(batch_id, 0)
-        quarantined = _counts_by_file(spark, quarantine_path, [batch_id]).get(batch_id, 0)
-    if rows_read != written + quarantined:
+    if rows_read != written.rows + written.quarantined:
         storage.delete_all(spark, batch_outputs)
         raise ExtractError(
-            f"{table.jdbc.table}: read {rows_read} rows but wrote {written} and quarantined {quarantined}; "
-            "nothing was kept"
+            f"{table.jdbc.table}: read {rows_read} rows but wrote {written.rows} and quarantined "
+            f"{written.quarantined}; nothing was kept"
         )
     since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
     counts = TableCounts(
         rows_read=rows_read,
-        rows_written=written,
-        rows_quarantined=quarantined,
+        rows_written=written.rows,
+        rows_quarantined=written.quarantined,
         output_path=raw_path,
         quarantine_path=quarantine_path,
-        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, [batch_id]) if quarantined else {},
+        quarantine_by_rule=_quarantine_rules(spark, quarantine_path, [batch_id]) if written.quarantined else {},
         files=[database_source(endpoint, table)],
         notes=[f"{table.jdbc.table}: read {since}; watermark now {newest}"],
     )
@@ -332,13 +360,17 @@ def extract_database_tables(
         raise ArgumentError(f"extract: --source_secret is required: {message}")
     endpoint = resolve_endpoint(args.source_secret)
     committed = watermarks.parse(storage.read_text(spark, layout.watermarks_path(args.lake_path, args.dataset)))
-    pending = {}
-    for table in tables:
+
+    def extract(table: Table) -> tuple[TableCounts, dict[str, object]]:
         assert table.jdbc is not None
         since = None if args.reprocess else watermarks.value_of(committed, table.name, table.jdbc.incremental_column)
-        summary.tables[table.name], pending[table.name] = extract_jdbc_table(
-            spark, args, table, endpoint, since, ingested_at
-        )
+        return extract_jdbc_table(spark, args, table, endpoint, since, ingested_at)
+
+    extracted = parallel.for_each_table(
+        spark, args.job_run_id, extract, {table.name: table for table in tables}, args.table_parallelism
+    )
+    summary.tables.update({name: replace(result[0], spark_jobs=jobs) for name, (result, jobs) in extracted.items()})
+    pending = {name: result[1] for name, (result, _) in extracted.items()}
     summary.check_accounting()
     pending_path = layout.pending_watermarks_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, pending_path, watermarks.render(pending))
@@ -397,9 +429,14 @@ def extract_landing_files(
     if not fresh:
         return 0
 
-    for table in tables:
-        if table.name in fresh:
-            summary.tables[table.name] = extract_table(spark, args, table, fresh[table.name], ingested_at)
+    extracted = parallel.for_each_table(
+        spark,
+        args.job_run_id,
+        lambda table: extract_table(spark, args, table, fresh[table.name], ingested_at),
+        {table.name: table for table in tables if table.name in fresh},
+        args.table_parallelism,
+    )
+    summary.tables.update({name: replace(counts, spark_jobs=jobs) for name, (counts, jobs) in extracted.items()})
     summary.check_accounting()
     table_of = {info.uri: name for name, files in fresh.items() for info in files}
     processed = [info for files in fresh.values() for info in files]

@@ -9,9 +9,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from etl_lib import layout, storage
 from etl_lib.args import JobArgs
@@ -33,11 +35,12 @@ from etl_lib.rules.report import (
 )
 from etl_lib.rules.row_checks import Checked
 from etl_lib.rules.rulesets import TableRules
+from etl_lib.steps import parallel
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
     SOURCE_FILE,
-    count_rows,
+    raw_schema,
     refuse_used_run_id,
     rule_counts,
 )
@@ -160,10 +163,18 @@ def failure_line(result: RuleResult) -> str:
     return f"{result.table}: rule {result.rule} (severity fail): {result.detail}"
 
 
+def write_silver(checked: Checked, silver_path: str) -> tuple[int, int]:
+    """Writes the clean rows; returns (rows written, rows broken), counted as they were written."""
+    clean, observation = row_checks.passing_rows(checked)
+    storage.write_parquet(clean, silver_path)
+    return int(observation.get["passed"]), int(observation.get["broken"])
+
+
 def write_checked(
     spark: SparkSession, checked: Checked, paths: tuple[str, str], run_id: str, quarantine_first: bool
-) -> dict[str, int]:
-    """Writes silver (clean rows) and quarantine; returns the quarantined rows by rule.
+) -> tuple[int | None, dict[str, int]]:
+    """Writes silver (clean rows) and quarantine; returns the silver rows written (None when not
+    written yet) and the quarantined rows by rule.
 
     Normally one pass: silver is written while an observation counts the broken rows, and the
     quarantine is only computed when there are any. With fail-severity rules the quarantine is
@@ -171,15 +182,15 @@ def write_checked(
     """
     silver_path, quarantine_path = paths
     quarantine = row_checks.broken_rows(checked).withColumn("_quarantined_by_run", F.lit(run_id))
+    written = None
     if not quarantine_first:
-        clean, observation = row_checks.passing_rows(checked)
-        storage.write_parquet(clean, silver_path)
+        written, broken = write_silver(checked, silver_path)
         storage.delete(spark, quarantine_path)
-        if not observation.get["broken"]:
-            return {}
+        if not broken:
+            return written, {}
     storage.write_parquet(quarantine, quarantine_path)
-    written = storage.read_parquet(spark, quarantine_path)
-    return rule_counts(written) if written is not None else {}
+    quarantined = storage.read_parquet(spark, quarantine_path, f"`{row_checks.RULE}` string")
+    return written, rule_counts(quarantined) if quarantined is not None else {}
 
 
 @dataclass(frozen=True)
@@ -202,7 +213,7 @@ class TableOutcome:
 def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> tuple[DataFrame, int, int] | None:
     """The table's rows for silver (a database table's newest versions, cached) with the rows
     read and the older versions set aside."""
-    raw = storage.read_parquet(spark, layout.raw_path(args.lake_path, args.dataset, table.name))
+    raw = storage.read_parquet(spark, layout.raw_path(args.lake_path, args.dataset, table.name), raw_schema(table))
     if raw is None:
         return None
     prepared, rows_read = prepare_silver(raw, table), raw.count()
@@ -226,29 +237,30 @@ def transform_table(
         checked = validate_table(prepared, rules, table, parents, now)
         dataset_results = dataset_rule_results(table.name, rules, (prepared, rows_read - superseded), parents, now)
         quarantine_first = any(rule.severity == FAIL for rule in rules.quarantining)
-        by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
+        written, by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
         quarantined = storage.read_parquet(spark, paths[1]) if by_rule else None
         samples = quarantine_samples(quarantined, table.key) if quarantined is not None else {}
         results = (*row_rule_results(table.name, rules, by_rule, rows_read, samples), *dataset_results)
         if any(r.status == FAILED and r.samples for r in results):  # silver is left as it was
             return TableOutcome(TableCounts(rows_read=rows_read), results)
-        if quarantine_first:  # no fail rule broken: the clean rows can replace silver now
-            storage.write_parquet(row_checks.passing_rows(checked)[0], paths[0])
+        if written is None:  # quarantine first, no fail rule broken: the clean rows can replace silver now
+            written, _ = write_silver(checked, paths[0])
     finally:
         prepared.unpersist()
-    counts = TableCounts(rows_read=rows_read, rows_quarantined=sum(by_rule.values()), rows_superseded=superseded)
-    return finished_table(spark, paths, replace(counts, quarantine_path=paths[1], quarantine_by_rule=by_rule), results)
+    counts = TableCounts(rows_read=rows_read, rows_written=written, rows_quarantined=sum(by_rule.values()),
+                         rows_superseded=superseded, quarantine_path=paths[1], quarantine_by_rule=by_rule)  # fmt: skip
+    return finished_table(spark, paths[0], counts, results, prepared.schema)
 
 
 def finished_table(
-    spark: SparkSession, paths: tuple[str, str], counts: TableCounts, results: Sequence[RuleResult]
+    spark: SparkSession, silver_path: str, counts: TableCounts, results: Sequence[RuleResult], schema: StructType
 ) -> TableOutcome:
-    silver_path = paths[0]
-    written = count_rows(spark, silver_path)
-    if not written:
+    """The outcome; silver (read with the schema it was written in) for the tables checked against it."""
+    if not counts.rows_written:
         storage.delete(spark, silver_path)  # no usable rows: nothing is published downstream
-    counts = replace(counts, rows_written=written, output_path=silver_path if written else None)
-    return TableOutcome(counts, tuple(results), spark.read.parquet(silver_path) if written else None)
+        return TableOutcome(counts, tuple(results))
+    silver = spark.read.schema(schema).parquet(silver_path)
+    return TableOutcome(replace(counts, output_path=silver_path), tuple(results), silver)
 
 
 def unreconciled_facts(dataset: Dataset, gold_rows: Mapping[str, int], silver_rows: Mapping[str, int]) -> list[str]:
@@ -277,8 +289,7 @@ def write_gold(
         frame = frames[gold.name]
         if gold.partition_by:  # one file per partition rather than one per task and partition
             frame = frame.repartition(*gold.partition_by)
-        storage.write_parquet(frame, path, partition_by=gold.partition_by)
-        rows[gold.name] = count_rows(spark, path)
+        rows[gold.name] = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
         manifest_tables[gold.name] = {
             "location": path,
             "partition_by": list(gold.partition_by),
@@ -326,17 +337,47 @@ def write_quality_report(spark: SparkSession, args: JobArgs, report: QualityRepo
     storage.write_text(spark, f"{base}.md", render_markdown(data))
 
 
+def checked_against(dataset: Dataset, table_rules: Mapping[str, TableRules]) -> dict[str, set[str]]:
+    """Each table's parents: the tables its foreign keys and ReferentialIntegrity rules name."""
+    references = {
+        name: {rulesets.reference(rule).parent_table for rule in rules.rules
+               if isinstance(rule, Rule) and rule.type == "ReferentialIntegrity"}
+        for name, rules in table_rules.items()
+    }  # fmt: skip
+    return {t.name: {fk.parent_table for fk in t.foreign_keys} | references.get(t.name, set()) for t in dataset.tables}
+
+
 def transform_tables(spark: SparkSession, args: JobArgs, dataset: Dataset, now: datetime) -> dict[str, TableOutcome]:
-    """Every table, parents first; stops after a table whose fail-severity row rule is broken."""
+    """Every table, parents first (the tables of a wave side by side); stops after a wave in which a
+    table's fail-severity row rule is broken."""
     table_rules = load_table_rules(spark, args, dataset)
     outcomes: dict[str, TableOutcome] = {}
     keys = {table.name: table.key for table in dataset.tables}
-    for table in dataset.tables_in_dependency_order():
+    for wave in dataset.dependency_waves(checked_against(dataset, table_rules)):
         parents = Parents({name: outcome.silver for name, outcome in outcomes.items()}, keys)
-        outcomes[table.name] = transform_table(spark, args, table, table_rules[table.name], parents, now)
-        if outcomes[table.name].row_failures:
+        transformed = parallel.for_each_table(
+            spark,
+            args.job_run_id,
+            partial(transform_with_rules, spark, args, table_rules, parents, now),
+            {table.name: table for table in wave},
+            args.table_parallelism,
+        )
+        outcomes |= {name: replace(outcome, counts=replace(outcome.counts, spark_jobs=jobs))
+                     for name, (outcome, jobs) in transformed.items()}  # fmt: skip
+        if any(outcomes[name].row_failures for name in transformed):
             break
     return outcomes
+
+
+def transform_with_rules(
+    spark: SparkSession,
+    args: JobArgs,
+    table_rules: Mapping[str, TableRules],
+    parents: Parents,
+    now: datetime,
+    table: Table,
+) -> TableOutcome:
+    return transform_table(spark, args, table, table_rules[table.name], parents, now)
 
 
 def quality_report(args: JobArgs, started_at: str, outcomes: Mapping[str, TableOutcome]) -> QualityReport:

@@ -1,0 +1,57 @@
+"""The fixed price of a run: Spark jobs counted per table and kept within a budget, tables side by
+side, and the record reconciliation kept file by file although no job reads the output back."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from etl_lib.job import JobFailedError
+from etl_lib.steps import extract
+from tests.integration.conftest import run_all, run_job
+from tests.integration.test_malformed_files import consultation
+from tests.integration.test_redelivery import RAW, deliver
+
+# Spark jobs a table may start: extract counts the records (2), writes raw (1), and only when some
+# rows are quarantined writes them (1) and counts them by rule (2); transform counts raw (2), looks
+# for repeated keys (2 a key rule), broadcasts each parent (1 each), writes silver (1), and only with
+# quarantined rows writes, counts and samples them.
+EXTRACT_BUDGET = {"clean": 3, "quarantining": 6}
+TRANSFORM_BUDGET = 12
+
+
+def test_every_table_reports_its_spark_jobs_and_keeps_to_its_budget(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    deliver(landing, [consultation(4), consultation(5, patient_age="old")], name="consultations_2024_04.csv")
+    summaries = run_all("consultations", landing, lake, "r1")
+    for step in ("extract", "transform"):
+        tables = summaries[step]["tables"]
+        assert all(counts["spark_jobs"] >= 1 for counts in tables.values()), tables
+        assert summaries[step]["spark_jobs"] >= sum(counts["spark_jobs"] for counts in tables.values())
+    for counts in summaries["extract"]["tables"].values():
+        assert counts["spark_jobs"] <= EXTRACT_BUDGET["quarantining" if counts["rows_quarantined"] else "clean"]
+    assert all(c["spark_jobs"] <= TRANSFORM_BUDGET for c in summaries["transform"]["tables"].values())
+
+
+def test_a_row_moved_from_one_file_to_another_is_caught_although_the_totals_agree(spark, tmp_path, monkeypatch):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    deliver(landing, [consultation(4), consultation(5)], name="consultations_2024_04.csv")
+    read_landing = extract.read_landing
+
+    def moving_a_row(*args):  # a reader bug: file 04 loses its row 5, file 03 gets row 1 twice
+        frame, undeclared = read_landing(*args)
+        kept = frame.where(F.col("id_consultation") != "5")
+        return kept.unionByName(frame.where(F.col("id_consultation") == "1")), undeclared
+
+    monkeypatch.setattr(extract, "read_landing", moving_a_row)
+    with pytest.raises(JobFailedError) as failed:
+        run_job("extract", "consultations", lake, "r1", landing)
+    message = str(failed.value)
+    assert "records would be lost" in message
+    assert "consultations_2024_03.csv: 3 records in the file but 4 read" in message
+    assert "consultations_2024_04.csv: 2 records in the file but 1 read" in message
+    assert not list((lake / RAW).glob("_file_id=*"))  # nothing of this run was kept
+    monkeypatch.undo()
+    assert run_job("extract", "consultations", lake, "r1", landing)["tables"]["consultations"]["rows_written"] == 5
