@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -150,10 +151,11 @@ def counting_spark_jobs(spark: SparkSession, group: str, work: Callable[[], Resu
     the group of the calling thread is restored after, so groups nest."""
     context = spark.sparkContext
     previous = (context.getLocalProperty(_JOB_GROUP), context.getLocalProperty(_JOB_DESCRIPTION))
-    context.setJobGroup(group, group)
+    unique = f"{group} {uuid.uuid4().hex[:8]}"  # run ids repeat across local runs in one JVM
+    context.setJobGroup(unique, group)
     try:
         result = work()
     finally:
         context.setLocalProperty(_JOB_GROUP, previous[0])  # type: ignore[arg-type]  # None removes it
         context.setLocalProperty(_JOB_DESCRIPTION, previous[1])  # type: ignore[arg-type]
-    return result, len(context.statusTracker().getJobIdsForGroup(group))
+    return result, len(context.statusTracker().getJobIdsForGroup(unique))

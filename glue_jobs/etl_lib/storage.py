@@ -8,13 +8,17 @@ which is what makes re-running a job idempotent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
+from pyspark.util import inheritable_thread_target
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,18 @@ def content_checksum(spark: SparkSession, path: str) -> str:
         stream.close()
 
 
+# Per-file calls (a HEAD or GET each on S3) are latency, not work: this many run at once.
+FILE_CALL_THREADS = 16
+
+
+def for_each_file(read: Callable[[FileInfo], Result], files: Iterable[FileInfo]) -> list[Result]:
+    """read(info) for every file, FILE_CALL_THREADS at a time, in the files' order."""
+    with ThreadPoolExecutor(max_workers=FILE_CALL_THREADS, thread_name_prefix="file-calls") as pool:
+        return list(pool.map(inheritable_thread_target(read), files))
+
+
 def with_checksums(spark: SparkSession, files: Iterable[FileInfo]) -> list[FileInfo]:
-    return [replace(info, checksum=content_checksum(spark, info.path)) for info in files]
+    return for_each_file(lambda info: replace(info, checksum=content_checksum(spark, info.path)), files)
 
 
 def list_directories(spark: SparkSession, path: str) -> list[str]:
@@ -155,6 +169,13 @@ def delete(spark: SparkSession, path: str) -> None:
 def delete_all(spark: SparkSession, paths: Iterable[str]) -> None:
     for path in paths:
         delete(spark, path)
+
+
+def delete_subfolders(spark: SparkSession, parent: str, names: Iterable[str]) -> None:
+    """Deletes the named folders of parent that exist, listing parent once rather than asking
+    for each name (thousands of deliveries: one listing, not thousands of requests)."""
+    present = set(list_directories(spark, parent))
+    delete_all(spark, [f"{parent}/{name}" for name in names if name in present])
 
 
 def has_data_files(spark: SparkSession, path: str) -> bool:

@@ -48,9 +48,10 @@ def test_job_groups_nest_and_the_callers_group_comes_back(spark):
 
     def outer():
         inner = counting_spark_jobs(spark, "t-inner", lambda: collect_times(spark, 2))
-        return inner, context.getLocalProperty("spark.jobGroup.id"), collect_times(spark, 1)
+        return inner, context.getLocalProperty("spark.job.description"), collect_times(spark, 1)
 
     assert counting_spark_jobs(spark, "t-outer", outer) == (((2, 2), "t-outer", 1), 1)
+    assert counting_spark_jobs(spark, "t-outer", lambda: collect_times(spark, 1)) == (1, 1)  # a group per call
     assert context.getLocalProperty("spark.jobGroup.id") is None
 
 

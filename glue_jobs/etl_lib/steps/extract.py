@@ -7,7 +7,7 @@ import csv
 import fnmatch
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -90,8 +90,9 @@ def read_landing(
     """
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
     undeclared = {}
-    for info in files:
-        header = parse_header(storage.read_first_line(spark, info.path), table.delimiter)
+    first_lines = storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), files)
+    for info, first_line in zip(files, first_lines, strict=True):
+        header = parse_header(first_line, table.delimiter)
         ignored = check_header(info.uri, table, header)
         if ignored:
             undeclared[info.name] = ignored
@@ -193,8 +194,10 @@ def extract_paths(args: JobArgs, table: Table) -> tuple[str, str]:
     )
 
 
-def delivery_partitions(args: JobArgs, table: Table, ids: Iterable[str]) -> list[str]:
-    return [f"{path}/{FILE_ID}={file_id}" for path in extract_paths(args, table) for file_id in ids]
+def remove_deliveries(spark: SparkSession, args: JobArgs, table: Table, ids: Collection[str]) -> None:
+    """Removes these deliveries' raw and quarantine partitions (one listing per output)."""
+    for path in extract_paths(args, table):
+        storage.delete_subfolders(spark, path, [f"{FILE_ID}={file_id}" for file_id in ids])
 
 
 def extract_table(
@@ -207,8 +210,7 @@ def extract_table(
     removed and the previous deliveries stay as they were."""
     raw_path, quarantine_path = extract_paths(args, table)
     ids = [info.file_id for info in files]
-    new_partitions = delivery_partitions(args, table, ids)
-    storage.delete_all(spark, new_partitions)  # what an earlier, failed attempt at these deliveries left
+    remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
     non_empty = [info for info in files if info.size > 0]
     notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
     if not non_empty:
@@ -224,7 +226,7 @@ def extract_table(
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
         lost = lost_records(spark, (raw_path, quarantine_path), physical, non_empty)
-        storage.delete_all(spark, new_partitions)
+        remove_deliveries(spark, args, table, ids)
         raise ExtractError(
             "records would be lost, nothing of this run was kept (earlier deliveries stay in raw): " + "; ".join(lost)
         )
@@ -445,7 +447,7 @@ def extract_landing_files(
     storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
         table = next(t for t in tables if t.name == table_of[uri])
-        storage.delete_all(spark, delivery_partitions(args, table, [old_id]))
+        remove_deliveries(spark, args, table, [old_id])
         summary.tables[table.name].replaced_files.append(uri)
         summary.warnings.append(
             f"{uri.rsplit('/', 1)[-1]} was delivered again with other content: it replaces the delivery "
