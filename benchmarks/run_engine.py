@@ -36,6 +36,7 @@ def main() -> None:
     engine, landing, lake, threads = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
     started = time.perf_counter()
     gold: dict[str, str] = {}
+    spark_jobs = None
     if engine == "local-cloud":
         stages, statuses, gold = run_in_local_cloud(landing, lake)
     elif engine in ("spark", "spark-incremental"):
@@ -45,11 +46,12 @@ def main() -> None:
         combined = run_pipeline("tpch", str(landing), str(lake), run_id)
         stages = {job: summary["duration_seconds"] for job, summary in combined["jobs"].items()}
         statuses = {job: summary["status"] for job, summary in combined["jobs"].items()}
+        spark_jobs = sum(summary["spark_jobs"] for summary in combined["jobs"].values())
     else:
         module = __import__(f"benchmarks.{engine}_etl", fromlist=["run"])
         stages = module.run(landing, lake, threads)
         statuses = {}
-    print(json.dumps({"stages": stages, "statuses": statuses, "gold": gold,
+    print(json.dumps({"stages": stages, "statuses": statuses, "gold": gold, "spark_jobs": spark_jobs,
                       "inside_seconds": time.perf_counter() - started}))  # fmt: skip
 
 

@@ -55,3 +55,11 @@ def test_the_plot_has_one_line_per_engine_through_its_measured_points(tmp_path):
         assert line.get("d", "").count("L") == 1  # one segment: from the SF 0.1 point to the SF 1 point
     texts = {text.text for text in root.iter("{http://www.w3.org/2000/svg}text")}
     assert {"spark", "duckdb", "TPC-H scale factor"} <= texts
+
+
+def test_the_typical_glue_job_is_held_to_row_counts_only():
+    ours = run("spark", rows="10", net_revenue="5.00")
+    assert compare(ours, run("glue_typical", rows="10", net_revenue="5.01")) == []
+    assert compare(ours, run("glue_typical", rows="11", net_revenue="5.00")) == [
+        "fact_sales.rows: spark 10 != glue_typical 11"
+    ]
