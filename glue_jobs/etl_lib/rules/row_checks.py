@@ -257,6 +257,14 @@ def repeated_keys(df: DataFrame, key: Sequence[str]) -> DataFrame:
     return df.groupBy(*key).count().where(F.col("count") > 1).select(*key)
 
 
+def rows_and_repeats(df: DataFrame, key: Sequence[str]) -> tuple[int, bool]:
+    """How many rows, and whether a key value appears more than once, in one job's worth of
+    reading (only the key columns): the count and the key check share the pass."""
+    per_key = df.groupBy(*key).count()
+    found = per_key.agg(F.sum("count").alias("rows"), F.max("count").alias("most")).first()
+    return (int(found["rows"] or 0), int(found["most"] or 0) > 1) if found is not None else (0, False)
+
+
 def key_completeness_check(rule: Rule) -> Check:
     """IsPrimaryKey's first half: a row with a NULL in any key column."""
     reason = F.concat(F.lit(f"{rule.text}: "), key_description(rule.parameters))

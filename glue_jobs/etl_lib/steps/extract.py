@@ -437,6 +437,7 @@ def extract_landing_files(
         lambda table: extract_table(spark, args, table, fresh[table.name], ingested_at),
         {table.name: table for table in tables if table.name in fresh},
         args.table_parallelism,
+        sizes={name: sum(info.size for info in files) for name, files in fresh.items()},
     )
     summary.tables.update({name: replace(counts, spark_jobs=jobs) for name, (counts, jobs) in extracted.items()})
     summary.check_accounting()

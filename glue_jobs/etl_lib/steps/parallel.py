@@ -29,10 +29,13 @@ def for_each_table(
     work: Callable[[Item], Result],
     items: Mapping[str, Item],
     workers: int,
+    sizes: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[Result, int]]:
     """work(item) for every table name -> item, at most `workers` at a time: each table's result
-    and the Spark jobs it started, in the order of items. The first failure (in that order) is
-    raised once every started table has stopped; tables not started yet are not started."""
+    and the Spark jobs it started, in the order of items. With sizes (name -> bytes) the biggest
+    tables start first: the longest table sets the step's time, so it should not start last. The
+    first failure (in items' order) is raised once every started table has stopped; tables not
+    started yet are not started."""
 
     def run(name: str, item: Item) -> tuple[Result, int]:
         context = spark.sparkContext
@@ -46,9 +49,10 @@ def for_each_table(
     if workers <= 1 or len(items) <= 1:
         return {name: run(name, item) for name, item in items.items()}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=group) as pool:
-        futures = {name: pool.submit(inheritable_thread_target(run), name, item) for name, item in items.items()}
+        started = sorted(items, key=lambda name: -(sizes or {}).get(name, 0))  # stable: items' order on ties
+        futures = {name: pool.submit(inheritable_thread_target(run), name, items[name]) for name in started}
         try:
-            return {name: future.result() for name, future in futures.items()}
+            return {name: futures[name].result() for name in items}
         finally:
             for future in futures.values():
                 future.cancel()

@@ -78,10 +78,12 @@ class Parents:
         )
 
 
-def validate_table(prepared: DataFrame, rules: TableRules, table: Table, parents: Parents, now: datetime) -> Checked:
+def validate_table(
+    prepared: DataFrame, rules: TableRules, table: Table, parents: Parents, now: datetime, key_repeats: bool
+) -> Checked:
     """The rows and their row checks: completeness of the key, the simple row rules, key and
-    unique rules (deduplication, a sort of the whole table, only when a value repeats), then
-    foreign keys against the validated parents (unique by their key)."""
+    unique rules (deduplication, a sort of the whole table, only when a value repeats: key_repeats
+    tells it for the table's key), then foreign keys against the validated parents (unique by their key)."""
     simple = [r for r in rules.quarantining if not isinstance(r, Rule) or r.type in row_checks.SIMPLE_ROW_TYPES]
     keys = [r for r in rules.quarantining if isinstance(r, Rule) and r.type in row_checks.KEY_TYPES]
     references = [r for r in rules.quarantining if isinstance(r, Rule) and r.type == "ReferentialIntegrity"]
@@ -90,7 +92,8 @@ def validate_table(prepared: DataFrame, rules: TableRules, table: Table, parents
     checked = Checked.of(prepared, checks)
     newest_first = [F.col(column).desc() for column in table.newest_first]
     for rule in keys:
-        if not row_checks.repeated_keys(prepared, rule.parameters).isEmpty():
+        known = key_repeats if tuple(rule.parameters) == tuple(table.key) else None
+        if known if known is not None else not row_checks.repeated_keys(prepared, rule.parameters).isEmpty():
             checked = row_checks.with_duplicate_check(checked, rule.parameters, newest_first, rule.text, rule.severity)
     for rule in references:
         fk = rulesets.reference(rule)
@@ -210,17 +213,29 @@ class TableOutcome:
         return [failure_line(r) for r in self.results if r.status == FAILED]
 
 
-def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> tuple[DataFrame, int, int] | None:
-    """The table's rows for silver (a database table's newest versions, cached) with the rows
-    read and the older versions set aside."""
+@dataclass(frozen=True)
+class Prepared:
+    """A table's rows for silver (a database table's newest versions, cached), the rows read, the
+    older versions set aside, and whether a value of the key repeats among the rows."""
+
+    rows: DataFrame
+    rows_read: int
+    superseded: int
+    key_repeats: bool
+
+
+def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> Prepared | None:
     raw = storage.read_parquet(spark, layout.raw_path(args.lake_path, args.dataset, table.name), raw_schema(table))
     if raw is None:
         return None
-    prepared, rows_read = prepare_silver(raw, table), raw.count()
+    prepared = prepare_silver(raw, table)
     if table.jdbc is None:
-        return prepared, rows_read, 0
+        rows_read, key_repeats = row_checks.rows_and_repeats(prepared, table.key)
+        return Prepared(prepared, rows_read, 0, key_repeats)
     newest = newest_versions(prepared, table).cache()
-    return newest, rows_read, rows_read - newest.count()
+    rows_read = raw.count()
+    newest_rows, key_repeats = row_checks.rows_and_repeats(newest, table.key)
+    return Prepared(newest, rows_read, rows_read - newest_rows, key_repeats)
 
 
 def transform_table(
@@ -232,9 +247,9 @@ def transform_table(
     if read is None:
         storage.delete_all(spark, list(paths))
         return TableOutcome(TableCounts())
-    prepared, rows_read, superseded = read
+    prepared, rows_read, superseded = read.rows, read.rows_read, read.superseded
     try:
-        checked = validate_table(prepared, rules, table, parents, now)
+        checked = validate_table(prepared, rules, table, parents, now, read.key_repeats)
         dataset_results = dataset_rule_results(table.name, rules, (prepared, rows_read - superseded), parents, now)
         quarantine_first = any(rule.severity == FAIL for rule in rules.quarantining)
         written, by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
