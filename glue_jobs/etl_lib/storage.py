@@ -71,21 +71,40 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
     root_uri = fs.makeQualified(hadoop_path).toUri().getPath().rstrip("/")
     found = []
     iterator = fs.listFiles(hadoop_path, True)
-    while iterator.hasNext():
+    while iterator.hasNext():  # each call below crosses to the JVM: as few as possible per file
         status = iterator.next()
-        name = status.getPath().getName()
-        if is_hidden(str(status.getPath().toUri().getPath())[len(root_uri) :]):
+        path = status.getPath()
+        uri = path.toUri()
+        uri_path = str(uri.getPath())
+        if is_hidden(uri_path[len(root_uri) :]):
             continue
         found.append(
             FileInfo(
-                uri=status.getPath().toUri().toString(),
-                path=status.getPath().toString(),
-                name=name,
+                uri=str(uri.toString()),
+                path=str(path.toString()),
+                name=uri_path.rsplit("/", 1)[-1],
                 size=int(status.getLen()),
                 modified_ms=int(status.getModificationTime()),
             )
         )
     return sorted(found, key=lambda info: info.uri)
+
+
+def file_listing(spark: SparkSession, roots: Iterable[str]) -> list[tuple[str, int, int]]:
+    """(path, size, modification ms) of every file below the roots that exist, hidden ones skipped
+    as Spark skips them, sorted. Spark's file index lists them and one small job returns them, so
+    thousands of files cost a fraction of a second instead of several calls each through the driver."""
+    existing = [root for root in roots if exists(spark, root)]
+    if not existing:
+        return []
+    found = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .load(existing)
+        .select("path", "length", F.col("modificationTime").cast("timestamp").cast("double"))
+        .collect()
+    )
+    return sorted((str(row[0]), int(row[1]), round(float(row[2]) * 1000)) for row in found)
 
 
 def content_checksum(spark: SparkSession, path: str) -> str:

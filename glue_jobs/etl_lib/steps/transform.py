@@ -107,9 +107,9 @@ def validate_table(
 
 def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
     digest = hashlib.sha256()
-    for table in dataset.tables:
-        for info in storage.list_files(spark, layout.raw_path(lake, dataset.name, table.name)):
-            digest.update(f"{info.uri}|{info.size}|{info.modified_ms}\n".encode())
+    for path, size, modified_ms in storage.file_listing(spark, [layout.raw_path(lake, dataset.name, table.name)
+                                                                for table in dataset.tables]):  # fmt: skip
+        digest.update(f"{path}|{size}|{modified_ms}\n".encode())
     return digest.hexdigest()
 
 
