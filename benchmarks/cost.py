@@ -6,7 +6,7 @@ The model (every number is a parameter below, change it to your prices and sizes
 - a Glue job run is billed per second with a 1-minute minimum, at $0.44 per DPU-hour (Standard)
   or $0.29 (Flex); a G.1X worker is 1 DPU with 4 vCPUs, and one worker is the driver;
 - a stage's compute time on Glue = the measured local time x local cores / executor cores, plus a
-  fixed start-up (Glue 5.0 starts in about 10-30 s; 20 s assumed), per job;
+  fixed start-up (Glue 5.x starts in about 10-30 s; 20 s assumed), per job;
 - larger scale factors grow like the measured scaling between the two largest benchmarked ones;
 - Step Functions Standard: $0.025 per 1,000 state transitions (about 20 per run); the notify Lambda
   and S3 requests are negligible next to Glue.
@@ -54,16 +54,23 @@ def run_cost(local: dict[str, float], workers: int, execution_class: str) -> tup
     return dollars, dpu_seconds
 
 
+SIZES = ((1.0, 2), (10.0, 5), (100.0, 20))  # scale factor, G.1X workers per job
+
+
 def table(results: list[dict]) -> str:
+    measured = sorted({r["scale"] for r in results if r["engine"] == "spark"})
     lines = [
-        "| SF | workers (G.1X) | DPU-seconds | Standard $/run | Flex $/run |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "Glue 5.1, G.1X workers, per pipeline run (three job runs and the state machine's transitions)",
+        "",
+        "| SF | stage times | workers (G.1X) | DPU-seconds | Standard $/run | Flex $/run |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    for scale, workers in ((1.0, 2), (10.0, 5)):
+    for scale, workers in SIZES:
         local = stage_times(results, scale)
+        source = "measured" if scale in measured else f"extrapolated from SF {measured[-2]:g}-{measured[-1]:g}"
         standard, dpu_seconds = run_cost(local, workers, "STANDARD")
         flex, _ = run_cost(local, workers, "FLEX")
-        lines.append(f"| {scale:g} | {workers} | {dpu_seconds:,.0f} | ${standard:.3f} | ${flex:.3f} |")
+        lines.append(f"| {scale:g} | {source} | {workers} | {dpu_seconds:,.0f} | ${standard:.3f} | ${flex:.3f} |")
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 """The same rows delivered as a few files or as many small ones: the per-file price of a run.
 
-    python -m benchmarks.many_files [--rows 2000] [--files 2 1000 10000]
+    python -m benchmarks.many_files [--files 2 1000 10000] [--rows N]
 
-Generates the consultations sample with the same rows split into each number of files, runs the
+Generates the consultations sample with the same rows (by default two per file of the largest
+case: 2,000 for 1,000 files) split into each number of files, runs the
 three jobs on each in one Spark session (after a warm-up run, so no case pays for the JVM's
 start), and prints seconds per step, Spark jobs, and the ratio to the fewest files.
 """
@@ -51,22 +52,23 @@ def table(rows: int, results: list[tuple[int, float, dict[str, Any]]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--files", type=int, nargs="+", default=[2, 1000])
+    parser.add_argument("--rows", type=int, help="rows in each case (default: twice the most files)")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
+    rows = args.rows or 2 * max(args.files)
     with tempfile.TemporaryDirectory(prefix="many-files-") as scratch:
         work = Path(scratch)
         run_case(work, 20, 2, "warm-up")
         results = []
         for files in sorted(args.files):
-            seconds, combined = run_case(work, args.rows, files, f"files-{files}")
+            seconds, combined = run_case(work, rows, files, f"files-{files}")
             statuses = {job: summary["status"] for job, summary in combined["jobs"].items()}
             if statuses["transform"] != "succeeded":
                 raise SystemExit(f"{files} files: {statuses}")
             results.append((files, seconds, combined))
             print(f"  {files} files: {seconds:.1f}s", flush=True)
-    report = table(args.rows, results)
+    report = table(rows, results)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "many_files.md").write_text(report + "\n")
