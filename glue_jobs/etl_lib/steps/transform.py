@@ -92,8 +92,9 @@ def validate_table(
     checked = Checked.of(prepared, checks)
     newest_first = [F.col(column).desc() for column in table.newest_first]
     for rule in keys:
-        known = key_repeats if tuple(rule.parameters) == tuple(table.key) else None
-        if known if known is not None else not row_checks.repeated_keys(prepared, rule.parameters).isEmpty():
+        on_table_key = tuple(rule.parameters) == tuple(table.key)
+        repeats = key_repeats if on_table_key else not row_checks.repeated_keys(prepared, rule.parameters).isEmpty()
+        if repeats:
             checked = row_checks.with_duplicate_check(checked, rule.parameters, newest_first, rule.text, rule.severity)
     for rule in references:
         fk = rulesets.reference(rule)
@@ -107,8 +108,8 @@ def validate_table(
 
 def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
     digest = hashlib.sha256()
-    for path, size, modified_ms in storage.file_listing(spark, [layout.raw_path(lake, dataset.name, table.name)
-                                                                for table in dataset.tables]):  # fmt: skip
+    roots = [layout.raw_path(lake, dataset.name, table.name) for table in dataset.tables]
+    for path, size, modified_ms in storage.file_listing(spark, roots):
         digest.update(f"{path}|{size}|{modified_ms}\n".encode())
     return digest.hexdigest()
 
