@@ -11,7 +11,8 @@ import importlib.util
 import os
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -145,21 +146,28 @@ def create_runtime(args: JobArgs) -> JobRuntime:
 
 
 Result = TypeVar("Result")
-_JOB_GROUP = "spark.jobGroup.id"
-_JOB_DESCRIPTION = "spark.job.description"
+
+
+@contextmanager
+def local_properties(spark: SparkSession, properties: Mapping[str, str]) -> Iterator[None]:
+    """Sets Spark local properties (this thread's jobs only) and restores the caller's values after,
+    so settings nest (a job group inside a step's, a table's scheduler pool)."""
+    context = spark.sparkContext
+    previous = {key: context.getLocalProperty(key) for key in properties}
+    for key, value in properties.items():
+        context.setLocalProperty(key, value)
+    try:
+        yield
+    finally:
+        for key, earlier in previous.items():
+            context.setLocalProperty(key, earlier)  # type: ignore[arg-type]  # None removes it
 
 
 def counting_spark_jobs(spark: SparkSession, group: str, work: Callable[[], Result]) -> tuple[Result, int]:
     """work()'s result and how many Spark jobs it started. Its jobs carry `group` as their job
     group and description (the Spark UI, Glue's included, shows which step and table ran them);
     the group of the calling thread is restored after, so groups nest."""
-    context = spark.sparkContext
-    previous = (context.getLocalProperty(_JOB_GROUP), context.getLocalProperty(_JOB_DESCRIPTION))
     unique = f"{group} {uuid.uuid4().hex[:8]}"  # run ids repeat across local runs in one JVM
-    context.setJobGroup(unique, group)
-    try:
+    with local_properties(spark, {"spark.jobGroup.id": unique, "spark.job.description": group}):
         result = work()
-    finally:
-        context.setLocalProperty(_JOB_GROUP, previous[0])  # type: ignore[arg-type]  # None removes it
-        context.setLocalProperty(_JOB_DESCRIPTION, previous[1])  # type: ignore[arg-type]
-    return result, len(context.statusTracker().getJobIdsForGroup(unique))
+    return result, len(spark.sparkContext.statusTracker().getJobIdsForGroup(unique))

@@ -16,11 +16,10 @@ from typing import TypeVar
 from pyspark.sql import SparkSession
 from pyspark.util import inheritable_thread_target
 
-from etl_lib.runtime import counting_spark_jobs
+from etl_lib.runtime import counting_spark_jobs, local_properties
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-_POOL = "spark.scheduler.pool"
 
 
 def for_each_table(
@@ -38,13 +37,8 @@ def for_each_table(
     started yet are not started."""
 
     def run(name: str, item: Item) -> tuple[Result, int]:
-        context = spark.sparkContext
-        previous = context.getLocalProperty(_POOL)
-        context.setLocalProperty(_POOL, name)
-        try:
+        with local_properties(spark, {"spark.scheduler.pool": name}):
             return counting_spark_jobs(spark, f"{group}/{name}", lambda: work(item))
-        finally:
-            context.setLocalProperty(_POOL, previous)  # type: ignore[arg-type]  # None removes it
 
     if workers <= 1 or len(items) <= 1:
         return {name: run(name, item) for name, item in items.items()}
