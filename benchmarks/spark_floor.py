@@ -25,9 +25,9 @@ from pyspark.sql import functions as F
 from etl_lib import parsing, storage
 from etl_lib.datasets.tpch import LINEITEM
 from etl_lib.rules import row_checks
-from etl_lib.runtime import local_spark_session
 from etl_lib.steps.common import INGESTED_AT, METADATA, RUN_ID
 from etl_lib.steps.extract import read_landing
+from glue_etl_local.hadoop_fs import local_session
 
 
 def variants(strings: Callable[[], DataFrame], output: str) -> dict[str, Callable[[], None]]:
@@ -58,7 +58,7 @@ def main() -> int:
     if not landing.exists():
         sys.exit(f"{landing} does not exist: run `make bench SCALES={args.scale}` first")
     cores = os.cpu_count() or 1
-    spark = local_spark_session("spark-floor")
+    spark = local_session("spark-floor")
     files = [info for info in storage.list_files(spark, str(landing.resolve())) if info.name.startswith("lineitem")]
     megabytes = sum(info.size for info in files) / 2**20
     print(f"TPC-H SF{args.scale} lineitem: {megabytes:,.0f} MB of CSV; Spark local[{cores}]\n")

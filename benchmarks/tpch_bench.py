@@ -4,9 +4,10 @@
 
 For each scale factor: generate TPC-H CSV with tpchgen-cli (cached in .local/bench), run our three
 jobs in one Spark session, the DuckDB and the pandas implementations, each in its own process with
-its peak memory sampled (Spark's JVM included), check that the gold tables agree (row counts and
-sums of every shared numeric column), run ours again with nothing new (incremental), and print and
-write a table (benchmarks/results/tpch.md and .json) and a plot of time against scale (tpch.svg).
+its peak memory sampled (the process tree's proportional set size, Spark's JVM included), check
+that the gold tables agree (row counts and sums of every shared numeric column), run ours again
+with nothing new (incremental), and print and write a table (benchmarks/results/tpch.md and .json)
+and a plot of time against scale (tpch.svg).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Run:
     engine: str
     wall_seconds: float
     stages: dict[str, float]
-    peak_rss_bytes: int
+    peak_memory_bytes: int
     rows: int
     csv_bytes: int
     statuses: dict[str, str] = field(default_factory=dict)
@@ -50,11 +51,14 @@ class Run:
     spark_jobs: int | None = None  # our jobs only: the fixed price this round of tuning cut
 
 
-def tree_rss(process: psutil.Process) -> int:
+def tree_memory(process: psutil.Process) -> int:
+    """The process tree's proportional set size: a page two members share counts once. (Summed
+    resident sizes count a child the JVM forks, which shares the JVM's memory until it execs, as a
+    second JVM.)"""
     total = 0
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # a member may exit while we look
-            total += member.memory_info().rss
+            total += member.memory_full_info().pss
     return total
 
 
@@ -70,7 +74,7 @@ def run_engine(engine: str, landing: Path, lake: Path) -> tuple[float, dict[str,
     def sample() -> None:
         nonlocal peak
         while process.poll() is None:
-            peak = max(peak, tree_rss(watched))
+            peak = max(peak, tree_memory(watched))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -195,7 +199,7 @@ def table(runs: list[Run]) -> str:
                 str(r.spark_jobs) if r.spark_jobs is not None else "-",
                 f"{r.rows / r.wall_seconds:,.0f}",
                 f"{r.csv_bytes / 2**20 / r.wall_seconds / CORES:.1f}",
-                f"{r.peak_rss_bytes / 2**30:.2f}",
+                f"{r.peak_memory_bytes / 2**30:.2f}",
                 f"{r.wall_seconds / duck.wall_seconds:.2f}x" if duck else "-",
                 f"{pandas_run.wall_seconds / r.wall_seconds:.2f}x" if pandas_run else "-",
             ]

@@ -21,6 +21,7 @@ from typing import Any
 
 from etl_lib.args import JOBS
 from glue_etl_local import packaging, samples
+from glue_etl_local.hadoop_fs import local_session
 
 
 def run_job_script(job: str, job_args: Sequence[str]) -> Any:
@@ -42,6 +43,7 @@ def run_pipeline(
     from etl_lib.job import Step, run_job
     from etl_lib.steps import run_extract, run_load, run_transform
 
+    local_session("glue-etl")  # the jobs reuse it
     common = ["--dataset", dataset, "--lake_path", lake, "--run_id", run_id, "--reprocess", str(reprocess).lower()]
     steps: dict[str, Step] = {"extract": run_extract, "transform": run_transform, "load": run_load}
     combined: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "lake": lake, "jobs": {}}

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from pyspark.sql import SparkSession
 
+from glue_etl_local.hadoop_fs import local_session
 from glue_etl_local.postgres import LocalPostgres, apply_script
 
 os.environ.setdefault("SPARK_MASTER", "local[2]")
@@ -22,9 +23,7 @@ os.environ.setdefault("SPARK_DRIVER_MEMORY", "2g")
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    from etl_lib.runtime import local_spark_session
-
-    session = local_spark_session("tests")
+    session = local_session("tests")
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()

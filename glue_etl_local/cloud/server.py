@@ -20,6 +20,7 @@ import boto3
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from glue_etl_local import hadoop_fs
 from glue_etl_local.cloud import patches, s3fs
 from glue_etl_local.cloud.faults import FaultPlan
 from glue_etl_local.cloud.glue_runner import GlueRunner
@@ -128,7 +129,7 @@ class LocalCloud:
             patches.patch_service_integration_casing(),
             patches.patch_athena_queries(self.s3_folder),
         ]
-        jar = s3fs.ensure_jar(self.workdir / "cache")
+        jar = hadoop_fs.ensure_jar()
         self.glue.start_worker(s3fs.spark_settings(jar), {**self.environment, "SPARK_LOG_LEVEL": "ERROR"})
         self.glue.wait_until_ready()
         return self

@@ -1,0 +1,52 @@
+"""Local Spark's file system (glue_etl_local/java/LocalFileSystemWithoutShell.java): Hadoop's, with
+permissions set and read in the JVM instead of by a `chmod` or `ls -ld` process per file."""
+
+import os
+import pwd
+import stat
+
+from glue_etl_local import hadoop_fs
+
+
+def _file_system(spark, path):
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path.as_uri())
+    return jvm, hadoop_path, hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_local_paths_are_served_by_the_file_system_without_shell(spark, tmp_path):
+    _, _, file_system = _file_system(spark, tmp_path)
+    assert file_system.getClass().getName() == hadoop_fs.LOCAL_FILESYSTEM_CLASS
+    assert file_system.getRaw().getClass().getName().endswith("RawLocalFileSystemWithoutShell")
+
+
+def test_permissions_set_reach_the_disk_and_are_read_back(spark, tmp_path):
+    jvm, folder, file_system = _file_system(spark, tmp_path)
+    target = tmp_path / "delivery.csv"
+    target.write_text("id\n1\n")
+    hadoop_file = jvm.org.apache.hadoop.fs.Path(folder, "delivery.csv")
+    for mode in (0o640, 0o751, 0o604):
+        file_system.setPermission(hadoop_file, jvm.org.apache.hadoop.fs.permission.FsPermission(mode))
+        assert _mode(target) == mode
+        assert file_system.getFileStatus(hadoop_file).getPermission().toShort() == mode
+    listed = {str(status.getPath().getName()): status for status in file_system.listStatus(folder)}
+    assert listed["delivery.csv"].getPermission().toShort() == 0o604
+    assert listed["delivery.csv"].getOwner() == pwd.getpwuid(os.stat(target).st_uid).pw_name
+    assert listed["delivery.csv"].getLen() == len("id\n1\n")
+
+
+def test_spark_writes_get_hadoops_default_permissions(spark, tmp_path):
+    output = tmp_path / "table"
+    spark.range(3).selectExpr("id", "id % 2 AS part").write.partitionBy("part").parquet(str(output))
+    folders = [path for path in output.rglob("*") if path.is_dir()]
+    files = [path for path in output.rglob("*") if path.is_file()]
+    assert len(folders) == 2
+    assert any(path.name.endswith(".parquet") for path in files)
+    # Hadoop's defaults (0777 folders, 0666 files) less its default umask 022, as its chmod would set them.
+    assert {_mode(path) for path in [output, *folders]} == {0o755}
+    assert {_mode(path) for path in files} == {0o644}
+    assert spark.read.parquet(str(output)).count() == 3
