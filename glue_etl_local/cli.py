@@ -26,6 +26,7 @@ from glue_etl_local.hadoop_fs import local_session
 
 def run_job_script(job: str, job_args: Sequence[str]) -> Any:
     """Runs the entry script Glue runs (its main, in this process so the JVM is shared)."""
+    local_session("glue-etl")  # the job reuses it
     module = runpy.run_path(str(packaging.JOB_SCRIPTS_DIR / f"{job}.py"), run_name=f"glue_job_{job}")
     return module["main"](list(job_args))
 
