@@ -1,7 +1,24 @@
+import subprocess
+import sys
+
+import psutil
 import pytest
 
 from benchmarks import cost
-from benchmarks.tpch_bench import Run, compare
+from benchmarks.tpch_bench import Run, compare, tree_memory
+
+# A parent touches 256 MiB, then forks a child that shares those pages (as the JVM's forked
+# children share its memory until they exec) and both wait.
+SHARING_TREE = """
+import os, sys, time
+held = bytearray(256 * 2**20)
+held[::4096] = b"x" * len(held[::4096])
+if os.fork() == 0:
+    time.sleep(60)
+    os._exit(0)
+print("ready", flush=True)
+time.sleep(60)
+"""
 
 
 def test_every_glue_job_run_is_billed_at_least_a_minute_per_worker():
@@ -63,3 +80,19 @@ def test_the_typical_glue_job_is_held_to_row_counts_only():
     assert compare(ours, run("glue_typical", rows="11", net_revenue="5.00")) == [
         "fact_sales.rows: spark 10 != glue_typical 11"
     ]
+
+
+def test_the_memory_of_a_process_tree_counts_shared_pages_once():
+    parent = subprocess.Popen([sys.executable, "-c", SHARING_TREE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        tree = [psutil.Process(parent.pid), *psutil.Process(parent.pid).children()]
+        assert len(tree) == 2
+        resident = sum(process.memory_info().rss for process in tree)
+        assert resident > 500 * 2**20  # each member's resident size holds the shared 256 MiB
+        assert 256 * 2**20 < tree_memory(tree[0]) < 350 * 2**20
+    finally:
+        for process in psutil.Process(parent.pid).children():
+            process.kill()
+        parent.kill()
+        parent.wait()
