@@ -54,9 +54,16 @@ def local_fs_settings(jar: Path) -> dict[str, str]:
     return {"spark.driver.extraClassPath": str(jar), "spark.hadoop.fs.file.impl": LOCAL_FILESYSTEM_CLASS}
 
 
+def can_build() -> bool:
+    """Whether the jar can be compiled here: a JDK, and pyspark's own jars (the Glue image keeps
+    Spark's jars elsewhere and runs the jobs on Glue's file systems)."""
+    return shutil.which("javac") is not None and _pyspark_jars().is_dir()
+
+
 def local_session(app_name: str, extra_settings: dict[str, str] | None = None) -> Any:
     """The process's local SparkSession (etl_lib.runtime.local_spark_session, which the jobs reuse),
-    writing local files without forking `chmod`."""
+    writing local files without forking `chmod` wherever the jar can be built."""
     from etl_lib.runtime import local_spark_session
 
-    return local_spark_session(app_name, {**local_fs_settings(ensure_jar()), **(extra_settings or {})})
+    file_system = local_fs_settings(ensure_jar()) if can_build() else {}
+    return local_spark_session(app_name, {**file_system, **(extra_settings or {})})
