@@ -10,7 +10,7 @@ from benchmarks.tpch_bench import Run, compare, tree_memory
 # A parent touches 256 MiB, then forks a child that shares those pages (as the JVM's forked
 # children share its memory until they exec) and both wait.
 SHARING_TREE = """
-import os, sys, time
+import os, time
 held = bytearray(256 * 2**20)
 held[::4096] = b"x" * len(held[::4096])
 if os.fork() == 0:
