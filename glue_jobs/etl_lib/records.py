@@ -28,21 +28,30 @@ class FileRecords:
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
 
 
-def _quote_count(value: str) -> Column:
-    return F.length(value) - F.length(F.regexp_replace(value, '"', ""))
+# What Spark's CSV reader takes for a blank line and skips (Java's String.trim strips every
+# character up to U+0020, tabs and form feeds included; Spark SQL's trim strips only spaces).
+BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
+
+
+def _odd_quotes(value: str) -> Column:
+    # Byte lengths and a plain replace: a quote is one byte in UTF-8, and TPC-H SF1 lineitem
+    # (a quote on every line) counted in 2.3 s this way against 8.3 s with length and a regex.
+    return (F.octet_length(value) - F.octet_length(F.replace(F.col(value), F.lit('"'), F.lit("")))) % 2
 
 
 def line_records(lines: DataFrame) -> dict[str, FileRecords]:
     """From (file, value) text lines: one record per non-blank line, minus each file's header;
     and whether a line has an odd number of quotes (a quoted field may continue on the next line)."""
+    # The comparison (no copy) spares the trim for every line that starts with a printable character.
+    blank = (F.col("value") < "!") & (F.btrim(F.col("value"), F.lit(BLANK_CHARACTERS)) == "")
     per_file = lines.groupBy("file").agg(
-        F.sum(F.when(F.trim("value") != "", 1).otherwise(0)).alias("non_blank"),
-        F.sum(F.when(F.trim("value") == "", 1).otherwise(0)).alias("blank"),
-        F.max(F.when(F.instr("value", '"') > 0, _quote_count("value") % 2).otherwise(0)).alias("odd_quotes"),
+        F.count(F.lit(1)).alias("lines"),
+        F.count(F.when(blank, 1)).alias("blank"),
+        F.max(_odd_quotes("value")).alias("odd_quotes"),
     )
     return {
         row["file"]: FileRecords(
-            records=max(int(row["non_blank"]) - 1, 0),
+            records=max(int(row["lines"]) - int(row["blank"]) - 1, 0),
             blank_lines=int(row["blank"]),
             unbalanced_quotes=bool(row["odd_quotes"]),
         )

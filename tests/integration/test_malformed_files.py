@@ -40,6 +40,15 @@ REGION_CASES = [
     Case("quoted_newline", REGION_HEADER + b'11,"TWO\nLINES",j\n11b,"",k\n', 1, {"parse:r_regionkey": 1}),
     Case("invalid_utf8", REGION_HEADER + b"12,CAF\xe9,k\n", 0, {"encoding:r_name": 1}),
     Case("blank_lines", REGION_HEADER + b"\n13,BLANK,l\n   \n\n", 1),
+    # Spark's reader skips a line of any whitespace (tabs, form feeds): so does the count.
+    Case("whitespace_lines", REGION_HEADER + b"\t\n22,TABS,u\n \t\x0b\x0c\n", 1),
+    # Two deliveries concatenated: the second header is a record, quarantined, not lost.
+    Case(
+        "repeated_header",
+        REGION_HEADER + b"23,FIRST,v\n" + REGION_HEADER + b"24,SECOND,w\n",
+        2,
+        {"parse:r_regionkey": 1},
+    ),
     Case("header_only", REGION_HEADER, 0),
     Case("empty_file", b"", 0),
     Case("null_key", REGION_HEADER + b",NO KEY,m\n", 1, {}, {'IsPrimaryKey "r_regionkey"': 1}),

@@ -4,9 +4,16 @@ from etl_lib.rules.report import QualityReport, RuleResult, extract_results, ren
 
 def test_line_records_count_non_blank_lines_without_the_header(spark):
     lines = spark.createDataFrame(
-        [("a", "h"), ("a", "1"), ("a", "  "), ("a", ""), ("a", "2"), ("b", "h"), ("c", "")], "file string, value string"
-    )
-    assert line_records(lines) == {"a": FileRecords(2, 2), "b": FileRecords(0, 0), "c": FileRecords(0, 1)}
+        [("a", "h"), ("a", "1"), ("a", "  "), ("a", ""), ("a", "\t \x0b\x0c"), ("a", "2"), ("b", "h"), ("c", ""),
+         ("d", "h"), ("d", '1,"x ""y"" z"'), ("d", '2,"open')],
+        "file string, value string",
+    )  # fmt: skip
+    assert line_records(lines) == {
+        "a": FileRecords(2, 3),
+        "b": FileRecords(0, 0),
+        "c": FileRecords(0, 1),
+        "d": FileRecords(2, 0, unbalanced_quotes=True),
+    }
 
 
 def test_csv_records_allow_quoted_line_breaks_and_find_unclosed_quotes():
