@@ -7,6 +7,8 @@ silent NULL; a record the CSV reader could not split is a malformed record.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 
 from pyspark.sql import Column as SparkColumn
@@ -105,8 +107,25 @@ def encoding_check(column: str) -> Check:
     )
 
 
+def repeated_header_check(table: Table) -> Check:
+    """A record that is the header again (files concatenated header and all): every value it has
+    is its column's name. Quarantined under its own rule rather than as a value that does not
+    parse, and also in a table of strings only, where it would parse."""
+
+    def names_itself(name: str) -> SparkColumn:
+        return F.trim(F.col(f"`{name}`")) == name
+
+    names = [column.name for column in table.columns]
+    each = [F.col(f"`{name}`").isNull() | names_itself(name) for name in names]
+    return Check(
+        "repeated_header",
+        functools.reduce(operator.and_, each) & functools.reduce(operator.or_, map(names_itself, names)),
+        F.lit("the record repeats the file's header"),
+    )
+
+
 def parse_checks(table: Table) -> list[Check]:
-    checks = [malformed_check()]
+    checks = [malformed_check(), repeated_header_check(table)]
     checks.extend(encoding_check(column.name) for column in table.columns)
     checks.extend(check for column in table.columns if (check := parse_check(column)) is not None)
     return checks

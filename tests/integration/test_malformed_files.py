@@ -47,7 +47,7 @@ REGION_CASES = [
         "repeated_header",
         REGION_HEADER + b"23,FIRST,v\n" + REGION_HEADER + b"24,SECOND,w\n",
         2,
-        {"parse:r_regionkey": 1},
+        {"repeated_header": 1},
     ),
     Case("header_only", REGION_HEADER, 0),
     Case("empty_file", b"", 0),
@@ -109,6 +109,7 @@ CONSULTATION_CASES = [
         {"encoding:diagnostic": 1},
     ),
     Case("blank_lines", CONSULTATIONS_HEADER + b"\n" + consultation(9) + b"\n", 1),
+    Case("repeated_header", CONSULTATIONS_HEADER + consultation(16) + CONSULTATIONS_HEADER, 1, {"repeated_header": 1}),
     Case("header_only", CONSULTATIONS_HEADER, 0),
     Case("empty_file", b"", 0),
     Case(

@@ -77,6 +77,27 @@ def test_parse_checks_name_the_column_and_the_value(spark):
     }
 
 
+def test_a_record_repeating_the_header_is_quarantined_also_where_every_column_is_a_string(spark):
+    labels = Table(name="l", file_pattern="l*.csv", key=("code",),
+                   columns=(Column("code", "string"), Column("label", "string"), Column("note", "string", optional_in_source=True)))  # fmt: skip
+    rows = [
+        ("code", " label ", None),  # a header without the optional column, padded
+        ("code", "label", "note"),
+        ("code", "a label", None),  # one value that names its column is data
+        ("x", "label", None),
+        (None, None, None),
+    ]
+    df = spark.createDataFrame(rows, "code string, label string, note string")
+    checked = quality.Checked.of(df, [parsing.repeated_header_check(labels)])
+    kept = {(r.code, r.label) for r in quality.passing_rows(checked)[0].collect()}
+    assert kept == {(None, None), ("code", "a label"), ("x", "label")}
+    rules = [(r.label, r[quality.RULE], r[quality.REASON]) for r in quality.broken_rows(checked).collect()]
+    assert sorted(rules) == [
+        (" label ", "repeated_header", "the record repeats the file's header"),
+        ("label", "repeated_header", "the record repeats the file's header"),
+    ]
+
+
 def test_missing_optional_column_is_added_as_null(spark):
     df = spark.createDataFrame([("1",)], "id string")
     completed = parsing.with_declared_columns(df, TABLE)
