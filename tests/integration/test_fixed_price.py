@@ -3,9 +3,12 @@ side, and the record reconciliation kept file by file although no job reads the 
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from pyspark.sql import functions as F
 
+from etl_lib import storage
 from etl_lib.job import JobFailedError
 from etl_lib.steps import extract
 from tests.integration.conftest import run_all, run_job
@@ -55,3 +58,13 @@ def test_a_row_moved_from_one_file_to_another_is_caught_although_the_totals_agre
     assert not list((lake / RAW).glob("_file_id=*"))  # nothing of this run was kept
     monkeypatch.undo()
     assert run_job("extract", "consultations", lake, "r1", landing)["tables"]["consultations"]["rows_written"] == 5
+
+
+def test_each_java_class_is_looked_up_once_and_per_file_reads_stay_exact(spark, tmp_path):
+    # A lookup by dotted name is a JVM round trip per part: per landing file, it was most of the price.
+    path_class = storage.java_class(spark, "org.apache.hadoop.fs.Path")
+    assert storage.java_class(spark, "org.apache.hadoop.fs.Path") is path_class
+    delivery = tmp_path / "orders 1.csv"
+    delivery.write_bytes(b"\xef\xbb\xbfid,note\r\n1,caf\xc3\xa9\r\n")
+    assert storage.read_first_line(spark, str(delivery)) == "\ufeffid,note"
+    assert storage.content_checksum(spark, str(delivery)) == f"md5:{hashlib.md5(delivery.read_bytes()).hexdigest()}"

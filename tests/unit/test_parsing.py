@@ -78,8 +78,8 @@ def test_parse_checks_name_the_column_and_the_value(spark):
 
 
 def test_a_record_repeating_the_header_is_quarantined_also_where_every_column_is_a_string(spark):
-    labels = Table(name="l", file_pattern="l*.csv", key=("code",),
-                   columns=(Column("code", "string"), Column("label", "string"), Column("note", "string", optional_in_source=True)))  # fmt: skip
+    columns = (Column("code", "string"), Column("label", "string"), Column("note", "string", optional_in_source=True))
+    labels = Table(name="l", file_pattern="l*.csv", key=("code",), columns=columns)
     rows = [
         ("code", " label ", None),  # a header without the optional column, padded
         ("code", "label", "note"),
