@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -26,8 +26,10 @@ class FileRecords:
     blank_lines: int  # empty or whitespace-only lines: not records
     read_whole: bool = False  # quoted fields span lines: the file is read as multi-line CSV
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
+    repeated_headers: int = 0  # records that are the header again (files concatenated header and all)
 
 
+BYTE_ORDER_MARK = "\ufeff"
 # What Spark's CSV reader takes for a blank line and skips (Java's String.trim strips every
 # character up to U+0020, tabs and form feeds included; Spark SQL's trim strips only spaces).
 BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
@@ -39,57 +41,73 @@ def _odd_quotes(value: str) -> Column:
     return (F.octet_length(value) - F.octet_length(F.replace(F.col(value), F.lit('"'), F.lit("")))) % 2
 
 
-def line_records(lines: DataFrame) -> dict[str, FileRecords]:
+def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[str, FileRecords]:
     """From (file, value) text lines: one record per non-blank line, minus each file's header;
-    and whether a line has an odd number of quotes (a quoted field may continue on the next line)."""
+    whether a line has an odd number of quotes (a quoted field may continue on the next line); and
+    how many records are one of the header_lines again (the files' first lines)."""
     # The comparison (no copy) spares the trim for every line that starts with a printable character.
     blank = (F.col("value") < "!") & (F.btrim(F.col("value"), F.lit(BLANK_CHARACTERS)) == "")
     per_file = lines.groupBy("file").agg(
         F.count(F.lit(1)).alias("lines"),
         F.count(F.when(blank, 1)).alias("blank"),
         F.max(_odd_quotes("value")).alias("odd_quotes"),
+        F.count(F.when(F.col("value").isin(*header_lines), 1)).alias("header_lines"),
     )
     return {
         row["file"]: FileRecords(
             records=max(int(row["lines"]) - int(row["blank"]) - 1, 0),
             blank_lines=int(row["blank"]),
             unbalanced_quotes=bool(row["odd_quotes"]),
+            repeated_headers=max(int(row["header_lines"]) - 1, 0),
         )
         for row in per_file.collect()
     }
 
 
-def csv_records(text: str, delimiter: str) -> tuple[int, int, str | None]:
-    """(records without the header, blank lines, error) of a CSV text whose quoted fields may hold
-    line breaks; counted with Python's csv module in strict mode, independently of Spark's reader."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records = blank = 0
+def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
+    """(records without the header, blank lines, records repeating the header, error) of a CSV
+    text whose quoted fields may hold line breaks; counted with Python's csv module in strict
+    mode, independently of Spark's reader."""
+    reader = csv.reader(io.StringIO(text.removeprefix(BYTE_ORDER_MARK), newline=""), delimiter=delimiter, strict=True)
+    records = blank = repeated = 0
+    header = None
     while True:
         starts_at = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
-            return max(records - 1, 0), blank, None
+            return max(records - 1, 0), blank, repeated, None
         except csv.Error as error:
             reason = "an unclosed quote" if "unexpected end of data" in str(error) else str(error)
-            return 0, 0, f"{reason} in the record starting at line {starts_at}"
-        if row:
-            records += 1
-        else:
+            return 0, 0, 0, f"{reason} in the record starting at line {starts_at}"
+        if not row:
             blank += 1
+            continue
+        records += 1
+        if header is None:
+            header = row
+        elif row == header:
+            repeated += 1
 
 
 def _whole_file_records(
     spark: SparkSession, paths: Sequence[str], delimiter: str
-) -> dict[str, tuple[int, int, str | None]]:
+) -> dict[str, tuple[int, int, int, str | None]]:
     texts = spark.read.text(list(paths), wholetext=True).select(F.input_file_name().alias("file"), "value")
     return dict(texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
 
 
+def header_lines(first_lines: Iterable[str]) -> set[str]:
+    """The lines that are a header again when met below a file's first line: each first line, also
+    without its byte-order mark (files concatenated keep the mark of the first only)."""
+    return {variant for line in first_lines for variant in (line, line.removeprefix(BYTE_ORDER_MARK)) if line}
+
+
 def count_physical_records(
-    spark: SparkSession, files: Mapping[str, str], multiline: bool, delimiter: str
+    spark: SparkSession, files: Mapping[str, str], multiline: bool, delimiter: str, first_lines: Iterable[str] = ()
 ) -> dict[str, FileRecords]:
-    """Records per file URI; files maps each URI to the Hadoop path it is read from.
+    """Records per file URI; files maps each URI to the Hadoop path it is read from, first_lines
+    are the files' first lines (their headers, to find them repeated).
 
     A line-based table's file is counted by lines; when a line has an odd number of quotes and
     the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
@@ -97,19 +115,20 @@ def count_physical_records(
     unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
     if not multiline:
         lines = spark.read.text(list(files.values())).select(F.input_file_name().alias("file"), "value")
-        counted = line_records(lines)
+        counted = line_records(lines, header_lines(first_lines))
         suspects = [uri for uri, found in counted.items() if found.unbalanced_quotes]
         if suspects:
-            paths = {uri: path for uri, path in files.items() if uri in suspects}
-            for uri, (records, blank, error) in _whole_file_records(spark, list(paths.values()), delimiter).items():
+            paths = [path for uri, path in files.items() if uri in suspects]
+            for uri, (records, blank, repeated, error) in _whole_file_records(spark, paths, delimiter).items():
                 if error is None:
-                    counted[uri] = FileRecords(records, blank, read_whole=True)
+                    counted[uri] = FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
     else:
         results = _whole_file_records(spark, list(files.values()), delimiter)
-        problems = [f"{uri}: {error}" for uri, (_, _, error) in results.items() if error]
+        problems = [f"{uri}: {error}" for uri, (*_, error) in results.items() if error]
         if problems:
             raise MalformedFileError("; ".join(problems))
-        counted = {uri: FileRecords(records, blank, read_whole=True) for uri, (records, blank, _) in results.items()}
+        counted = {uri: FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
+                   for uri, (records, blank, repeated, _) in results.items()}  # fmt: skip
     return {uri: counted.get(uri, FileRecords(0, 0)) for uri in files}
 
 

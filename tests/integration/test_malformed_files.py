@@ -199,6 +199,7 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     notes = " | ".join(counts["notes"])
     assert f"{table}_empty_file.csv: empty file, no records" in notes
     assert f"{table}_blank_lines.csv: " in notes
+    assert f"{table}_repeated_header.csv: the header again in 1 record(s), quarantined" in notes
 
 
 def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):

@@ -83,6 +83,7 @@ def test_a_record_repeating_the_header_is_quarantined_also_where_every_column_is
     rows = [
         ("code", " label ", None),  # a header without the optional column, padded
         ("code", "label", "note"),
+        ("label", "code", None),  # another file's header, in its order
         ("code", "a label", None),  # one value that names its column is data
         ("x", "label", None),
         (None, None, None),
@@ -94,8 +95,12 @@ def test_a_record_repeating_the_header_is_quarantined_also_where_every_column_is
     rules = [(r.label, r[quality.RULE], r[quality.REASON]) for r in quality.broken_rows(checked).collect()]
     assert sorted(rules) == [
         (" label ", "repeated_header", "the record repeats the file's header"),
+        ("code", "repeated_header", "the record repeats the file's header"),
         ("label", "repeated_header", "the record repeats the file's header"),
     ]
+    # Typing checks for it only where the records counted include the header again.
+    assert "repeated_header" not in [check.rule for check in parsing.parse_checks(labels)]
+    assert "repeated_header" in [check.rule for check in parsing.parse_checks(labels, repeated_header=True)]
 
 
 def test_missing_optional_column_is_added_as_null(spark):

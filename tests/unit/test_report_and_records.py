@@ -2,23 +2,25 @@ from etl_lib.records import FileRecords, csv_records, line_records, mismatches
 from etl_lib.rules.report import QualityReport, RuleResult, extract_results, render_markdown
 
 
-def test_line_records_count_non_blank_lines_without_the_header(spark):
+def test_line_records_count_non_blank_lines_without_the_header_and_find_it_repeated(spark):
     lines = spark.createDataFrame(
-        [("a", "h"), ("a", "1"), ("a", "  "), ("a", ""), ("a", "\t \x0b\x0c"), ("a", "2"), ("b", "h"), ("c", ""),
-         ("d", "h"), ("d", '1,"x ""y"" z"'), ("d", '2,"open')],
+        [("a", "h"), ("a", "1"), ("a", "  "), ("a", ""), ("a", "\t \x0b\x0c"), ("a", "2"), ("b", "h"), ("b", "h"),
+         ("c", ""), ("d", "h"), ("d", '1,"x ""y"" z"'), ("d", '2,"open')],
         "file string, value string",
     )  # fmt: skip
-    assert line_records(lines) == {
+    assert line_records(lines, {"h"}) == {
         "a": FileRecords(2, 3),
-        "b": FileRecords(0, 0),
+        "b": FileRecords(1, 0, repeated_headers=1),
         "c": FileRecords(0, 1),
         "d": FileRecords(2, 0, unbalanced_quotes=True),
     }
 
 
 def test_csv_records_allow_quoted_line_breaks_and_find_unclosed_quotes():
-    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == (2, 1, None)
+    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == (2, 1, 0, None)
+    assert csv_records('\ufeffh1,h2\n1,"two\nlines"\nh1,h2\n"h1",h2\n', ",") == (3, 0, 2, None)
     assert csv_records('h1,h2\n1,ok\n2,"open\n3,x\n', ",") == (
+        0,
         0,
         0,
         "an unclosed quote in the record starting at line 3",

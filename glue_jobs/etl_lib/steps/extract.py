@@ -77,10 +77,14 @@ def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
 
 
 def read_landing(
-    spark: SparkSession, table: Table, files: Sequence[storage.FileInfo], read_whole: Collection[str]
+    spark: SparkSession,
+    table: Table,
+    files: Sequence[storage.FileInfo],
+    first_lines: Sequence[str],
+    read_whole: Collection[str],
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The table's new landing files as strings, one column per declared column, plus metadata,
-    and the undeclared columns of each file (by file name).
+    and the undeclared columns of each file (by file name); first_lines are the files' first lines.
 
     Files are grouped by header, so columns are matched by name (a reordered or partial header
     is read correctly), and every record the CSV reader cannot split into the header's fields
@@ -90,7 +94,6 @@ def read_landing(
     """
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
     undeclared = {}
-    first_lines = storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), files)
     for info, first_line in zip(files, first_lines, strict=True):
         header = parse_header(first_line, table.delimiter)
         ignored = check_header(info.uri, table, header)
@@ -166,12 +169,20 @@ class Written:
 
 
 def write_typed(
-    strings: DataFrame, table: Table, run_id: str, ingested_at: datetime, raw_path: str, quarantine_path: str
+    strings: DataFrame,
+    table: Table,
+    run_id: str,
+    ingested_at: datetime,
+    outputs: tuple[str, str],
+    repeated_header: bool = False,
 ) -> Written:
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
-    into raw, and the rows that cannot be typed into quarantine, both partitioned by _file_id."""
+    into raw, and the rows that cannot be typed into quarantine (outputs: both paths), both
+    partitioned by _file_id; repeated_header: some records are the header again."""
+    raw_path, quarantine_path = outputs
     stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
-    checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), parsing.parse_checks(table))
+    checks = parsing.parse_checks(table, repeated_header)
+    checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), checks)
     typed, observation = row_checks.passing_rows(checked)
     metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(FILE_ID)}
     raw = storage.write_parquet_observed(parsing.to_typed(typed, table, METADATA), raw_path, metrics, [FILE_ID])
@@ -216,12 +227,13 @@ def extract_table(
     if not non_empty:
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
-    physical = records.count_physical_records(
-        spark, {info.uri: info.path for info in non_empty}, table.multiline, table.delimiter
-    )
+    first_lines = storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), non_empty)
+    paths = {info.uri: info.path for info in non_empty}
+    physical = records.count_physical_records(spark, paths, table.multiline, table.delimiter, first_lines)
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
-    strings, undeclared = read_landing(spark, table, non_empty, read_whole)
-    written = write_typed(strings, table, args.run_id, ingested_at, raw_path, quarantine_path)
+    strings, undeclared = read_landing(spark, table, non_empty, first_lines, read_whole)
+    repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
+    written = write_typed(strings, table, args.run_id, ingested_at, (raw_path, quarantine_path), bool(repeated))
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
@@ -234,6 +246,7 @@ def extract_table(
              if physical[info.uri].blank_lines]  # fmt: skip
     multi_line = [f"{info.name}: quoted fields span lines, read as multi-line CSV" for info in non_empty
                   if info.uri in read_whole and not table.multiline]  # fmt: skip
+    headers = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
@@ -243,7 +256,7 @@ def extract_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
-        notes=[*notes, *drift, *multi_line, *blank],
+        notes=[*notes, *drift, *multi_line, *blank, *headers],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
 
@@ -329,7 +342,7 @@ def extract_jdbc_table(
         try:
             rows_read, newest = changed.count(), upper
             if rows_read:
-                written = write_typed(changed, table, args.run_id, ingested_at, raw_path, quarantine_path)
+                written = write_typed(changed, table, args.run_id, ingested_at, (raw_path, quarantine_path))
         finally:
             changed.unpersist()
     if rows_read != written.rows + written.quarantined:
