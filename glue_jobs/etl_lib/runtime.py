@@ -45,7 +45,12 @@ LOCAL_SCHEDULER_SETTINGS = {"spark.scheduler.mode": "FAIR"}
 # The JVM in UTC, as on Glue: JDBC drivers convert zoned values with the JVM's default zone.
 # (The throughput collector, -XX:+UseParallelGC, was tried: within run-to-run noise on TPC-H SF1
 # and a peak of 5.9 GiB against 3.9 GiB with the default G1, so it is not used.)
-LOCAL_JVM_OPTIONS = "-Duser.timezone=UTC"
+# HotSpot does not compile a method of more than 8,000 bytes of bytecode: it stays interpreted.
+# The code Spark generates to type and check a wide table's rows can pass that size (40 columns:
+# `python -m benchmarks.wide_tables`), so local JVMs compile such methods; where the JVM's options
+# are not ours (Glue), GLUE_SESSION_SETTINGS has Spark generate smaller code instead.
+LOCAL_JVM_OPTIONS = "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
+GLUE_SESSION_SETTINGS = {"spark.sql.codegen.hugeMethodLimit": "8000"}
 # JDBC drivers for local runs (on Glue they come with the job's connection); Debian's
 # libpostgresql-jdbc-java installs this one.
 DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar",)
@@ -88,8 +93,8 @@ def glue_available() -> bool:
     return importlib.util.find_spec("awsglue") is not None
 
 
-def apply_session_settings(spark: SparkSession, args: JobArgs) -> None:
-    for key, value in SESSION_SETTINGS.items():
+def apply_session_settings(spark: SparkSession, args: JobArgs, extra: Mapping[str, str] | None = None) -> None:
+    for key, value in {**SESSION_SETTINGS, **(extra or {})}.items():
         spark.conf.set(key, value)
     if args.shuffle_partitions is not None:
         spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
@@ -132,7 +137,7 @@ def create_glue_runtime(args: JobArgs) -> GlueRuntime:
     spark = glue_context.spark_session
     job = Job(glue_context)
     job.init(args.job_name, args.as_glue_arguments())
-    apply_session_settings(spark, args)
+    apply_session_settings(spark, args, GLUE_SESSION_SETTINGS)
     return GlueRuntime(spark=spark, glue_context=glue_context, job=job)
 
 

@@ -40,6 +40,7 @@ def fake_awsglue(monkeypatch, spark):
         monkeypatch.setitem(sys.modules, name, module)
     yield calls
     spark.conf.set("spark.sql.shuffle.partitions", "2")
+    spark.conf.unset("spark.sql.codegen.hugeMethodLimit")
 
 
 def test_without_awsglue_the_runtime_is_a_local_session(spark):
@@ -47,6 +48,12 @@ def test_without_awsglue_the_runtime_is_a_local_session(spark):
     local = runtime.create_runtime(ARGS)
     assert isinstance(local, runtime.LocalRuntime)
     assert local.spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    # A wide table's generated code is compiled however large: the JVM was started to do so.
+    jvm = local.spark.sparkContext._jvm
+    assert "-XX:-DontCompileHugeMethods" in list(
+        jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    )
+    assert local.spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "65535"
     local.commit()  # nothing to commit locally, and no error
     spark.conf.set("spark.sql.shuffle.partitions", "2")
 
@@ -62,5 +69,7 @@ def test_with_awsglue_the_job_is_initialised_and_committed_through_glue(fake_aws
         "run_id": "jr_1", "source_path": "s3://landing", "reprocess": "false", "table_parallelism": "4"})  # fmt: skip
     assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
     assert spark.conf.get("spark.sql.sources.partitionOverwriteMode") == "dynamic"
+    # Glue's JVM leaves methods over 8,000 bytes interpreted: Spark splits its code below that instead.
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
     glue.commit()
     assert fake_awsglue[-1] == ("commit",)
