@@ -56,6 +56,8 @@ REGION_CASES = [
     Case("escaped_quotes", REGION_HEADER + b'15,"SAID ""HI""",p\n', 1),
     Case("padded_number", REGION_HEADER + b" 16 ,PADDED,q\n", 1),
     Case("undeclared_column", b"r_regionkey,r_name,r_comment,r_extra\n17,EXTRA,r,ignored\n", 1),
+    # A spreadsheet export's trailing delimiters: columns without a name, not loaded, named in the notes.
+    Case("unnamed_columns", b"r_regionkey,r_name,r_comment,,\n25,TRAILING,x,,\n26,FILLED,y,a,b\n", 2),
     # A producer added a column: short and long records are still malformed, not shifted into NULLs.
     Case(
         "undeclared_short_long",
@@ -222,10 +224,12 @@ def test_schema_drift_is_reported_not_silent(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_corpus(landing, "region", REGION_CASES)
     summary = run_job("extract", "tpch", lake, "drift", landing)
-    assert summary["tables"]["region"]["undeclared_columns"] == ["r_extra"]
-    assert any("schema drift: undeclared column(s) r_extra" in warning for warning in summary["warnings"])
+    unnamed = "(unnamed column 4), (unnamed column 5)"
+    assert summary["tables"]["region"]["undeclared_columns"] == ["(unnamed column 4)", "(unnamed column 5)", "r_extra"]
+    assert any(f"schema drift: undeclared column(s) {unnamed}, r_extra" in warning for warning in summary["warnings"])
     notes = summary["tables"]["region"]["notes"]
     assert "region_undeclared_short_long.csv: undeclared column(s) r_extra not loaded" in notes
+    assert f"region_unnamed_columns.csv: undeclared column(s) {unnamed} not loaded" in notes
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,10 @@ class ExtractError(RuntimeError):
 
 
 def parse_header(line: str, delimiter: str) -> tuple[str, ...]:
+    """The column names of a header line; a field without a name (a trailing delimiter, as
+    spreadsheet exports write) is named by its position, so it reads as an undeclared column."""
     fields = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter), [])
-    return tuple(field.strip() for field in fields)
+    return tuple(field.strip() or f"(unnamed column {position})" for position, field in enumerate(fields, 1))
 
 
 def assign_files(
