@@ -166,15 +166,48 @@ def read_text(spark: SparkSession, path: str) -> str | None:
         stream.close()
 
 
-def read_first_line(spark: SparkSession, path: str) -> str:
-    """The first line of a file (its CSV header), without reading the rest."""
+# Compressed files Spark reads as text, decompressing by the name's suffix (Hadoop's codecs that
+# need no native library; as case-sensitive as Hadoop's own lookup).
+COMPRESSED_SUFFIXES = (".gz", ".bz2")
+
+
+def content_name(name: str) -> str:
+    """The name of what a file holds: without the suffix of a compression Spark reads through."""
+    return next((name.removesuffix(suffix) for suffix in COMPRESSED_SUFFIXES if name.endswith(suffix)), name)
+
+
+@functools.cache
+def _codecs(spark: SparkSession) -> Any:
+    configuration = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return java_class(spark, "org.apache.hadoop.io.compress.CompressionCodecFactory")(configuration)
+
+
+def _open_content(spark: SparkSession, path: str) -> Any:
+    """A stream of a file's content, decompressed as Spark's readers decompress it (by the name)."""
     fs, hadoop_path = _hadoop(spark, path)
     stream = fs.open(hadoop_path)
+    codec = _codecs(spark).getCodec(hadoop_path) if content_name(path) != path else None
+    return stream if codec is None else codec.createInputStream(stream)
+
+
+def read_first_line(spark: SparkSession, path: str) -> str | None:
+    """The first line of a file's content (its CSV header) without reading the rest; None when the
+    content is empty (a compressed empty file: its bytes are not)."""
+    stream = _open_content(spark, path)
     try:
         decoded = java_class(spark, "java.io.InputStreamReader")(stream, "UTF-8")
-        reader = java_class(spark, "java.io.BufferedReader")(decoded)
-        line = reader.readLine()
-        return "" if line is None else str(line)
+        line = java_class(spark, "java.io.BufferedReader")(decoded).readLine()
+        return None if line is None else str(line)
+    finally:
+        stream.close()
+
+
+def read_to_end(spark: SparkSession, path: str) -> int:
+    """Reads a file's content to its end and returns its length: raises when it cannot be read
+    through (a truncated or corrupt compressed file), as Spark's readers would."""
+    stream = _open_content(spark, path)
+    try:
+        return int(java_class(spark, "org.apache.commons.io.IOUtils").consume(stream))
     finally:
         stream.close()
 

@@ -7,6 +7,8 @@ job with one clear line instead (separate runs).
 
 from __future__ import annotations
 
+import bz2
+import gzip
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -157,30 +159,40 @@ CONSULTATION_CASES = [
 ]
 
 
-def write_corpus(directory, table, cases):
+COMPRESSIONS = {"": lambda content: content, ".gz": gzip.compress, ".bz2": bz2.compress}
+
+
+def write_corpus(directory, table, cases, suffix=""):
+    """Each case as a file, compressed as the suffix says (.gz and .bz2 are read through, as by Spark)."""
     directory.mkdir(parents=True)
     for case in cases:
-        (directory / f"{table}_{case.kind}.csv").write_bytes(case.content)
+        (directory / f"{table}_{case.kind}.csv{suffix}").write_bytes(COMPRESSIONS[suffix](case.content))
 
 
 def per_file(frame, column=None):
     counts: dict[str, Counter] = {}
     if frame is None:
         return counts
-    key = [F.regexp_extract("_source_file", r"_([a-z0-9_]+)\.csv$", 1).alias("kind")]
+    key = [F.regexp_extract("_source_file", r"_([a-z0-9_]+)\.csv(\.gz|\.bz2)?$", 1).alias("kind")]
     for row in frame.groupBy(*key, *([column] if column else [])).count().collect():
         counts.setdefault(row["kind"], Counter())[row[column] if column else "rows"] += row["count"]
     return counts
 
 
 @pytest.mark.parametrize(
-    ("dataset", "table", "cases"),
-    [("tpch", "region", REGION_CASES), ("consultations", "consultations", CONSULTATION_CASES)],
+    ("dataset", "table", "cases", "suffix"),
+    [
+        ("tpch", "region", REGION_CASES, ""),
+        ("consultations", "consultations", CONSULTATION_CASES, ""),
+        # Compressed deliveries: the same outcomes, file by file (an empty file's gzip is not empty).
+        ("tpch", "region", REGION_CASES, ".gz"),
+        ("consultations", "consultations", CONSULTATION_CASES, ".bz2"),
+    ],
 )
-def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, table, cases):
+def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, table, cases, suffix):
     assert len(cases) >= 15
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    write_corpus(landing, table, cases)
+    write_corpus(landing, table, cases, suffix)
     extract = run_job("extract", dataset, lake, "corpus", landing)
     transform = run_job("transform", dataset, lake, "corpus")
 
@@ -198,10 +210,11 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     transform_counts = transform["tables"][table]
     assert transform_counts["rows_read"] == sum(c.raw_rows for c in cases)
     assert transform_counts["rows_written"] == sum(c.raw_rows - sum(c.transform_rules.values()) for c in cases)
+    assert extract["unclaimed_files"] == []
     notes = " | ".join(counts["notes"])
-    assert f"{table}_empty_file.csv: empty file, no records" in notes
-    assert f"{table}_blank_lines.csv: " in notes
-    assert f"{table}_repeated_header.csv: the header again in 1 record(s), quarantined" in notes
+    assert f"{table}_empty_file.csv{suffix}: empty file, no records" in notes
+    assert f"{table}_blank_lines.csv{suffix}: " in notes
+    assert f"{table}_repeated_header.csv{suffix}: the header again in 1 record(s), quarantined" in notes
 
 
 def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
@@ -258,6 +271,20 @@ def test_schema_drift_is_reported_not_silent(tmp_path):
             "consultations_unclosed.csv",
             CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
             "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
+        ),
+        # A compressed file cut short (an interrupted upload) or not what its name says.
+        (
+            "tpch",
+            "region_truncated.csv.gz",
+            gzip.compress(REGION_HEADER + b"".join(b"%d,R%d,c\n" % (i, i) for i in range(20000)))[:3000],
+            "region_truncated.csv.gz: cannot be decompressed (java.io.EOFException: Unexpected end of input stream)",
+        ),
+        ("tpch", "region_plain.csv.gz", REGION_HEADER + b"1,A,a\n", "region_plain.csv.gz: cannot be decompressed ("),
+        (
+            "consultations",
+            "consultations_truncated.csv.bz2",
+            bz2.compress(CONSULTATIONS_HEADER + b"".join(consultation(i) for i in range(2000)))[:2000],
+            "consultations_truncated.csv.bz2: cannot be decompressed (",
         ),
     ],
 )

@@ -93,14 +93,14 @@ def test_unclaimed_files_are_a_warning_and_hidden_folders_are_ignored(spark, tmp
     deliver(landing, [consultation(1)])
     deliver(landing / "_temporary" / "0", [consultation(2)])  # a writer's scratch folder
     deliver(landing / ".staging", [consultation(3)])
-    for stray in ("consultations_2024_05.csv.gz", "CONSULTATIONS.CSV", "readme.txt"):
+    for stray in ("consultations_2024_05.csv.zip", "CONSULTATIONS.CSV", "readme.txt"):
         (landing / stray).write_bytes(b"x")
     extract = run_job("extract", "consultations", lake, "r1", landing)
     assert extract["status"] == "succeeded"
     assert raw_ids(spark, lake) == [1]
     assert sorted(uri.rsplit("/", 1)[1] for uri in extract["unclaimed_files"]) == [
         "CONSULTATIONS.CSV",
-        "consultations_2024_05.csv.gz",
+        "consultations_2024_05.csv.zip",
         "readme.txt",
     ]
     assert any("3 landing file(s) match no table of consultations" in w for w in extract["warnings"])

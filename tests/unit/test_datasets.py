@@ -9,6 +9,8 @@ from etl_lib.datasets.base import Column, Dataset, ForeignKey, Table
 from etl_lib.datasets.consultations import with_calendar_and_age_group
 from etl_lib.datasets.tpch import build_dim_customer, build_fact_sales
 from etl_lib.modelling import build_dim_date
+from etl_lib.steps.extract import assign_files
+from etl_lib.storage import FileInfo
 
 
 def test_registry_finds_both_datasets_and_rejects_unknown_names():
@@ -24,6 +26,19 @@ def test_tables_come_parents_first():
     order = [t.name for t in get_dataset("tpch").tables_in_dependency_order()]
     for child, parent in [("nation", "region"), ("customer", "nation"), ("orders", "customer"), ("lineitem", "orders")]:
         assert order.index(parent) < order.index(child)
+
+
+def test_landing_files_are_claimed_by_the_name_of_what_they_hold():
+    names = ["part.csv.gz", "partsupp.csv.bz2", "lineitem.3.csv.gz", "orders.csv", "orders.csv.zip", "orders.csv.GZ",
+             "orders.gz", "region.csv.gz.tmp"]  # fmt: skip
+    files = [FileInfo(uri=f"file:/landing/{name}", path=f"/landing/{name}", name=name, size=1, modified_ms=0)
+             for name in names]  # fmt: skip
+    by_table, unclaimed = assign_files(files, get_dataset("tpch").tables)
+    claimed = {table: sorted(info.name for info in infos) for table, infos in by_table.items()}
+    assert claimed == {"part": ["part.csv.gz"], "partsupp": ["partsupp.csv.bz2"], "lineitem": ["lineitem.3.csv.gz"],
+                       "orders": ["orders.csv"]}  # fmt: skip
+    assert [uri.rsplit("/", 1)[1] for uri in unclaimed] == ["orders.csv.zip", "orders.csv.GZ", "orders.gz",
+                                                            "region.csv.gz.tmp"]  # fmt: skip
 
 
 def test_foreign_key_cycle_is_reported():

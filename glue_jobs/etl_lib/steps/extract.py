@@ -50,11 +50,13 @@ def parse_header(line: str, delimiter: str) -> tuple[str, ...]:
 def assign_files(
     files: Sequence[storage.FileInfo], tables: Sequence[Table]
 ) -> tuple[dict[str, list[storage.FileInfo]], list[str]]:
-    """Landing files by table (first matching pattern wins), and the files no table claims."""
+    """Landing files by table (first matching pattern wins; a compressed file by the name of what
+    it holds: `orders.csv.gz` is an `orders*.csv`), and the files no table claims."""
     by_table: dict[str, list[storage.FileInfo]] = defaultdict(list)
     unclaimed = []
     for info in files:
-        table = next((t for t in tables if fnmatch.fnmatch(info.name, t.file_pattern)), None)
+        name = storage.content_name(info.name)
+        table = next((t for t in tables if fnmatch.fnmatch(name, t.file_pattern)), None)
         if table is None:
             unclaimed.append(info.uri)
         else:
@@ -224,16 +226,25 @@ def extract_table(
     raw_path, quarantine_path = extract_paths(args, table)
     ids = [info.file_id for info in files]
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
-    non_empty = [info for info in files if info.size > 0]
-    notes = [f"{info.name}: empty file, no records" for info in files if info.size == 0]
+    sized = [info for info in files if info.size > 0]
+    first_lines = reading_landing(
+        spark, sized, lambda: storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), sized)
+    )
+    with_content = [(info, line) for info, line in zip(sized, first_lines, strict=True) if line is not None]
+    non_empty, headers = [info for info, _ in with_content], [line for _, line in with_content]
+    has_content = {info.uri for info in non_empty}
+    notes = [f"{info.name}: empty file, no records" for info in files if info.uri not in has_content]
     if not non_empty:
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
-    first_lines = storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), non_empty)
     paths = {info.uri: info.path for info in non_empty}
-    physical = records.count_physical_records(spark, paths, table.multiline, table.delimiter, first_lines)
+    physical = reading_landing(
+        spark,
+        non_empty,
+        lambda: records.count_physical_records(spark, paths, table.multiline, table.delimiter, headers),
+    )
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
-    strings, undeclared = read_landing(spark, table, non_empty, first_lines, read_whole)
+    strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
     written = write_typed(strings, table, args.run_id, ingested_at, (raw_path, quarantine_path), bool(repeated))
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
@@ -248,7 +259,7 @@ def extract_table(
              if physical[info.uri].blank_lines]  # fmt: skip
     multi_line = [f"{info.name}: quoted fields span lines, read as multi-line CSV" for info in non_empty
                   if info.uri in read_whole and not table.multiline]  # fmt: skip
-    headers = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
+    repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
@@ -258,9 +269,32 @@ def extract_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
-        notes=[*notes, *drift, *multi_line, *blank, *headers],
+        notes=[*notes, *drift, *multi_line, *blank, *repeats],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
+
+
+def reading_landing(spark: SparkSession, files: Sequence[storage.FileInfo], read: Callable[[], Result]) -> Result:
+    """read() of these landing files; when it fails because a compressed file cannot be read to its
+    end (truncated, corrupt, not what its name says), one line naming each such file."""
+    try:
+        return read()
+    except Exception as error:
+        compressed = [info for info in files if storage.content_name(info.name) != info.name]
+        reasons = storage.for_each_file(lambda info: decompression_error(spark, info), compressed)
+        unreadable = [f"{info.uri}: cannot be decompressed ({reason})"
+                      for info, reason in zip(compressed, reasons, strict=True) if reason]  # fmt: skip
+        if unreadable:
+            raise ExtractError("; ".join(unreadable)) from error
+        raise
+
+
+def decompression_error(spark: SparkSession, info: storage.FileInfo) -> str | None:
+    try:
+        storage.read_to_end(spark, info.path)
+    except Exception as error:  # noqa: BLE001 - any failure to read it through is the reason to report
+        return jdbc.error_line(error)
+    return None
 
 
 def remove_leftover_partitions(spark: SparkSession, args: JobArgs, table: Table, current_ids: set[str]) -> None:
