@@ -11,6 +11,7 @@ from dataclasses import replace
 from pyspark.sql import SparkSession
 
 from etl_lib.args import JobArgs, parse_args
+from etl_lib.errors import failure_line
 from etl_lib.runtime import counting_spark_jobs, create_runtime
 from etl_lib.steps import write_summary
 from etl_lib.summary import RunSummary, new_summary
@@ -31,7 +32,7 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
         summary = replace(summary, spark_jobs=jobs + sum(counts.spark_jobs for counts in summary.tables.values()))
     except Exception as error:
         failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
-        message = f"{type(error).__name__}: {error}".splitlines()[0][:1000]
+        message = failure_line(error)
         failed.finish("failed", message)
         write_summary(runtime.spark, args, failed)
         print(json.dumps({"run_summary": failed.to_dict()}), file=sys.stderr)

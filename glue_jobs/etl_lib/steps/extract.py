@@ -21,6 +21,7 @@ from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
+from etl_lib.errors import failure_line
 from etl_lib.rules import row_checks
 from etl_lib.steps import parallel
 from etl_lib.steps.common import (
@@ -293,7 +294,7 @@ def decompression_error(spark: SparkSession, info: storage.FileInfo) -> str | No
     try:
         storage.read_to_end(spark, info.path)
     except Exception as error:  # noqa: BLE001 - any failure to read it through is the reason to report
-        return jdbc.error_line(error)
+        return failure_line(error)
     return None
 
 

@@ -1,0 +1,48 @@
+"""The failure line (Glue's ErrorMessage, the email, the SMS) names what failed and never a row's values."""
+
+from __future__ import annotations
+
+import pytest
+
+from etl_lib.errors import failure_line
+
+
+def failure_of(action) -> BaseException:
+    try:
+        action()
+    except Exception as error:  # noqa: BLE001 - whatever Spark raises is what the line is made from
+        return error
+    pytest.fail("the action did not fail")
+
+
+def test_a_file_gone_from_under_a_read_is_named_by_its_path(spark, tmp_path):
+    spark.range(5).coalesce(1).write.parquet(str(tmp_path / "table"))
+    frame = spark.read.parquet(str(tmp_path / "table"))
+    (part,) = (tmp_path / "table").glob("part-*.parquet")
+    part.unlink()  # what another run's overwrite does to a reader
+    line = failure_line(failure_of(frame.collect))
+    assert "FileNotFoundException" in line
+    assert part.name in line
+    assert "An error occurred while calling" not in line
+
+
+def test_spark_errors_that_quote_values_keep_only_their_class(spark):
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        cast = failure_line(failure_of(lambda: spark.sql("SELECT CAST('secret-value' AS INT)").collect()))
+    finally:
+        spark.conf.unset("spark.sql.ansi.enabled")
+    raised = failure_line(failure_of(lambda: spark.sql("SELECT raise_error('secret-value')").collect()))
+    assert "CAST_INVALID_INPUT" in cast
+    for line in (cast, raised):
+        assert "secret-value" not in line
+        assert "log has the details" in line
+
+
+def test_analysis_and_python_errors_keep_their_message(spark, tmp_path):
+    missing = failure_line(failure_of(lambda: spark.read.parquet(str(tmp_path / "nothing")).collect()))
+    assert missing.startswith("AnalysisException: [PATH_NOT_FOUND]")
+    assert "nothing" in missing
+    assert failure_line(ValueError("orders.csv: missing required column(s) o_orderkey\nmore")) == (
+        "ValueError: orders.csv: missing required column(s) o_orderkey"
+    )
