@@ -104,3 +104,26 @@ def test_unclaimed_files_are_a_warning_and_hidden_folders_are_ignored(spark, tmp
         "readme.txt",
     ]
     assert any("3 landing file(s) match no table of consultations" in w for w in extract["warnings"])
+
+
+@pytest.mark.parametrize("split_bytes", ["128MB", "4KB"])
+def test_within_a_file_the_later_record_of_a_key_is_the_newest(spark, tmp_path, split_bytes):
+    """A producer appends corrections for keys it sent earlier in the same file: the later record
+    is kept and the earlier one quarantined, also when the file is read in many splits."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    keys = range(1, 41)
+    first = [b"%d,FIRST,%s" % (key, b"x" * 60) for key in keys]
+    filler = [b"%d,FILLER,%s" % (key, b"y" * 60) for key in range(1000, 1400)]
+    later = [b"%d,LATER,%s" % (key, b"z" * 60) for key in keys]
+    (landing / "region.csv").write_bytes(b"r_regionkey,r_name,r_comment\n" + b"\n".join(first + filler + later) + b"\n")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", split_bytes)
+    try:
+        run_job("extract", "tpch", lake, "r1", landing)
+        run_job("transform", "tpch", lake, "r1")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    silver = {row.r_regionkey: row.r_name for row in spark.read.parquet(str(lake / "silver/tpch/region")).collect()}
+    assert [key for key in keys if silver[key] != "LATER"] == []
+    quarantined = spark.read.parquet(str(lake / "quarantine/tpch/transform/region")).collect()
+    assert sorted((row.r_regionkey, row.r_name) for row in quarantined) == [(key, "FIRST") for key in keys]

@@ -63,8 +63,9 @@ class Table:
     file_pattern: str = ""  # fnmatch pattern on the landing file name, e.g. "lineitem*.csv"
     renames: Mapping[str, str] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()
-    # Deduplication: which row of a key (or of an IsUnique rule's columns) is kept.
-    newest_first: tuple[str, ...] = ("_ingested_at", "_source_file")
+    # Deduplication: which row of a key (or of an IsUnique rule's columns) is kept. By default the
+    # latest ingestion, then the last file by name, then the later record in its file.
+    newest_first: tuple[str, ...] = ("_ingested_at", "_source_file", "_record_position")
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
     delimiter: str = ","

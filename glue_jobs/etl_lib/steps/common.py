@@ -14,8 +14,12 @@ SOURCE_FILE = "_source_file"
 FILE_ID = "_file_id"
 INGESTED_AT = "_ingested_at"
 RUN_ID = "_run_id"
-METADATA = [SOURCE_FILE, INGESTED_AT, RUN_ID, FILE_ID]
-METADATA_TYPES = {SOURCE_FILE: "string", INGESTED_AT: "timestamp", RUN_ID: "string", FILE_ID: "string"}
+# Increases with a record's place in its file (comparable within one file only): a later record
+# of a key is a newer one. NULL for database rows and for raw written before it existed.
+RECORD_POSITION = "_record_position"
+METADATA = [SOURCE_FILE, INGESTED_AT, RUN_ID, RECORD_POSITION, FILE_ID]
+METADATA_TYPES = {SOURCE_FILE: "string", INGESTED_AT: "timestamp", RUN_ID: "string", RECORD_POSITION: "bigint",
+                  FILE_ID: "string"}  # fmt: skip
 
 
 def raw_schema(table: Table) -> str:

@@ -28,6 +28,7 @@ from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
     METADATA,
+    RECORD_POSITION,
     RUN_ID,
     SOURCE_FILE,
     rule_counts,
@@ -121,11 +122,12 @@ def read_landing(
             .option("escape", '"')
             .csv(paths)
             .withColumn(SOURCE_FILE, F.input_file_name())
+            # A split's records are read in file order, and Spark numbers a file's splits in order.
+            .withColumn(RECORD_POSITION, F.monotonically_increasing_id())
         )
         declared = [c.name for c in table.columns if c.name in header]
-        frames.append(
-            parsing.with_declared_columns(frame.select(*declared, parsing.CORRUPT_RECORD, SOURCE_FILE), table)
-        )
+        metadata = [parsing.CORRUPT_RECORD, SOURCE_FILE, RECORD_POSITION]
+        frames.append(parsing.with_declared_columns(frame.select(*declared, *metadata), table))
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
@@ -334,6 +336,7 @@ def read_changed_rows(
         *[F.col(f"`{name}`").cast("string").alias(name) for name in types],
         F.lit(None).cast("string").alias(parsing.CORRUPT_RECORD),
         F.lit(database_source(endpoint, table)).alias(SOURCE_FILE),
+        F.lit(None).cast("bigint").alias(RECORD_POSITION),
         F.lit(batch_id).alias(FILE_ID),
     )
 
