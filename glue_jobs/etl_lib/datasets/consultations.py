@@ -69,7 +69,7 @@ def build_monthly_activity(consultations: DataFrame) -> DataFrame:
 def build_gold(silver: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
     consultations = silver["consultations"]
     return {
-        "fact_consultation": consultations.drop("_source_file", "_ingested_at", "_run_id", "_record_position"),
+        "fact_consultation": consultations.drop("_source_file", "_ingested_at", "_run_id"),
         "agg_monthly_activity": build_monthly_activity(consultations),
     }
 

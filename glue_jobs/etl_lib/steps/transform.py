@@ -39,6 +39,7 @@ from etl_lib.steps import parallel
 from etl_lib.steps.common import (
     FILE_ID,
     INGESTED_AT,
+    RECORD_POSITION,
     SOURCE_FILE,
     raw_schema,
     refuse_used_run_id,
@@ -168,9 +169,10 @@ def failure_line(result: RuleResult) -> str:
 
 
 def write_silver(checked: Checked, silver_path: str) -> tuple[int, int]:
-    """Writes the clean rows; returns (rows written, rows broken), counted as they were written."""
+    """Writes the clean rows; returns (rows written, rows broken), counted as they were written.
+    A record's position in its file only ranked the copies of its key: silver does not keep it."""
     clean, observation = row_checks.passing_rows(checked)
-    storage.write_parquet(clean, silver_path)
+    storage.write_parquet(clean.drop(RECORD_POSITION), silver_path)
     return int(observation.get["passed"]), int(observation.get["broken"])
 
 
@@ -265,7 +267,7 @@ def transform_table(
         prepared.unpersist()
     counts = TableCounts(rows_read=rows_read, rows_written=written, rows_quarantined=sum(by_rule.values()),
                          rows_superseded=superseded, quarantine_path=paths[1], quarantine_by_rule=by_rule)  # fmt: skip
-    return finished_table(spark, paths[0], counts, results, prepared.schema)
+    return finished_table(spark, paths[0], counts, results, prepared.drop(RECORD_POSITION).schema)
 
 
 def finished_table(
