@@ -109,11 +109,12 @@ def encoding_check(column: str) -> Check:
 
 def repeated_header_check(table: Table) -> Check:
     """A record that is a header again (files concatenated header and all, whatever their column
-    order): every value it has is a declared column's name. Quarantined under its own rule rather
-    than as a value that does not parse, and also in a table of strings only, where it would parse."""
+    order): every value it has is a declared column's name, in any case. Quarantined under its own
+    rule rather than as a value that does not parse, and also in a table of strings only, where it
+    would parse."""
     names = [column.name for column in table.columns]
     values = [F.col(f"`{name}`") for name in names]
-    each = [value.isNull() | F.trim(value).isin(*names) for value in values]
+    each = [value.isNull() | F.lower(F.trim(value)).isin(*sorted({name.lower() for name in names})) for value in values]
     return Check(
         "repeated_header",
         functools.reduce(operator.and_, each) & functools.reduce(operator.or_, [v.isNotNull() for v in values]),

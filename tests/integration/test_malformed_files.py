@@ -53,6 +53,14 @@ REGION_CASES = [
     ),
     Case("header_only", REGION_HEADER, 0),
     Case("empty_file", b"", 0),
+    # A producer's export changed the header's case: the columns are the same, as for Spark and Glue.
+    Case("header_case", b"R_REGIONKEY,R_Name,r_comment\n27,CASED,z\n", 1),
+    Case(
+        "repeated_header_case",
+        b"R_REGIONKEY,R_NAME,R_COMMENT\n28,UPPER,a\nR_REGIONKEY,R_NAME,R_COMMENT\n29,AGAIN,b\n",
+        2,
+        {"repeated_header": 1},
+    ),
     Case("null_key", REGION_HEADER + b",NO KEY,m\n", 1, {}, {'IsPrimaryKey "r_regionkey"': 1}),
     Case("duplicate_key", REGION_HEADER + b"14,FIRST,n\n14,SECOND,o\n", 2, {}, {'IsPrimaryKey "r_regionkey"': 1}),
     Case("escaped_quotes", REGION_HEADER + b'15,"SAID ""HI""",p\n', 1),
@@ -215,6 +223,9 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     assert f"{table}_empty_file.csv{suffix}: empty file, no records" in notes
     assert f"{table}_blank_lines.csv{suffix}: " in notes
     assert f"{table}_repeated_header.csv{suffix}: the header again in 1 record(s), quarantined" in notes
+    if table == "region":
+        cased = f"region_header_case.csv{suffix}: column name(s) matched ignoring case: R_REGIONKEY -> r_regionkey"
+        assert f"{cased}, R_Name -> r_name" in notes
 
 
 def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
@@ -231,6 +242,7 @@ def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
     assert 18 not in rows
     assert 19 not in rows
     assert rows[20] == ("OK", "s")
+    assert rows[27] == ("CASED", "z")  # a header in other case
 
 
 def test_schema_drift_is_reported_not_silent(tmp_path):
@@ -259,6 +271,12 @@ def test_schema_drift_is_reported_not_silent(tmp_path):
             "region_duplicate_column.csv",
             b"r_regionkey,r_name,r_name\n1,a,b\n",
             "region_duplicate_column.csv: column(s) r_name appear more than once in the header",
+        ),
+        (
+            "tpch",
+            "region_case_duplicate.csv",
+            b"r_regionkey,r_name,R_NAME,r_comment\n1,a,b,c\n",
+            "region_case_duplicate.csv: column(s) r_name appear more than once in the header",
         ),
         (
             "tpch",

@@ -49,6 +49,19 @@ def parse_header(line: str, delimiter: str) -> tuple[str, ...]:
     return tuple(field.strip() or f"(unnamed column {position})" for position, field in enumerate(fields, 1))
 
 
+def matched_header(header: Sequence[str], table: Table) -> tuple[str, ...]:
+    """The header with each name that matches a declared column ignoring case taken as that column
+    (`R_NAME` is `r_name`, as for Spark and the Glue Data Catalog); other names as they are."""
+    declared = {column.name.casefold(): column.name for column in table.columns}
+    return tuple(declared.get(name.casefold(), name) for name in header)
+
+
+def case_matches(header: Sequence[str], table: Table) -> list[str]:
+    """`R_NAME -> r_name` for each header name matched to a declared column only ignoring case."""
+    return [f"{name} -> {matched}" for name, matched in zip(header, matched_header(header, table), strict=True)
+            if name != matched]  # fmt: skip
+
+
 def assign_files(
     files: Sequence[storage.FileInfo], tables: Sequence[Table]
 ) -> tuple[dict[str, list[storage.FileInfo]], list[str]]:
@@ -101,7 +114,7 @@ def read_landing(
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
-        header = parse_header(first_line, table.delimiter)
+        header = matched_header(parse_header(first_line, table.delimiter), table)
         ignored = check_header(info.uri, table, header)
         if ignored:
             undeclared[info.name] = ignored
@@ -264,6 +277,10 @@ def extract_table(
                   if info.uri in read_whole and not table.multiline]  # fmt: skip
     repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
+    matches = {info.name: case_matches(parse_header(line, table.delimiter), table)
+               for info, line in zip(non_empty, headers, strict=True)}  # fmt: skip
+    cased = [f"{name}: column name(s) matched ignoring case: {', '.join(found)}" for name, found in matches.items()
+             if found]  # fmt: skip
     return TableCounts(
         rows_read=sum(physical[info.uri].records for info in non_empty),
         rows_written=written.rows,
@@ -272,7 +289,7 @@ def extract_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
-        notes=[*notes, *drift, *multi_line, *blank, *repeats],
+        notes=[*notes, *drift, *cased, *multi_line, *blank, *repeats],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
 
