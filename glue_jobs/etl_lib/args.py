@@ -44,6 +44,9 @@ class JobArgs:
     source_secret: str | None = None
     warehouse_secret: str | None = None
     warehouse_schema: str | None = None
+    # The state machine's lease (etl_lib.lease): its DynamoDB table, and the execution that holds it.
+    lease_table: str | None = None
+    lease_holder: str | None = None
 
     def as_glue_arguments(self) -> dict[str, str]:
         """The arguments as Glue's Job.init expects them (every value a string)."""
@@ -61,6 +64,8 @@ class JobArgs:
             "source_secret": self.source_secret,
             "warehouse_secret": self.warehouse_secret,
             "warehouse_schema": self.warehouse_schema,
+            "lease_table": self.lease_table,
+            "lease_holder": self.lease_holder,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -147,4 +152,6 @@ def parse_args(job: str, argv: Sequence[str]) -> JobArgs:
         source_secret=_optional(options, "source_secret"),
         warehouse_secret=_optional(options, "warehouse_secret"),
         warehouse_schema=warehouse_schema,
+        lease_table=_optional(options, "lease_table"),
+        lease_holder=_optional(options, "lease_holder"),
     )

@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from etl_lib.args import JobArgs, parse_args
 from etl_lib.errors import failure_line
+from etl_lib.lease import refuse_when_leased_by_another
 from etl_lib.runtime import counting_spark_jobs, create_runtime
 from etl_lib.steps import write_summary
 from etl_lib.summary import RunSummary, new_summary
@@ -28,6 +29,7 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
     args = parse_args(job, argv)
     runtime = create_runtime(args)
     try:
+        refuse_when_leased_by_another(args)
         summary, jobs = counting_spark_jobs(runtime.spark, args.job_run_id, lambda: step(runtime.spark, args))
         summary = replace(summary, spark_jobs=jobs + sum(counts.spark_jobs for counts in summary.tables.values()))
     except Exception as error:

@@ -218,3 +218,38 @@ def test_a_run_stopped_while_holding_the_lease_does_not_block_the_next(stack):
         TableName=outputs["LeaseTableName"], Key={"dataset": {"S": "consultations"}}
     )
     assert "Item" not in lease  # released at the end
+
+
+def run_job_by_hand(cloud, job_name: str, arguments: dict[str, str]) -> dict:
+    """`aws glue start-job-run`, as from the console, followed until it ends."""
+    started = cli.aws(cloud, "glue", "start-job-run", "--job-name", job_name, "--arguments", json.dumps(arguments))
+    deadline = time.monotonic() + 300
+    while True:
+        run = cli.aws(cloud, "glue", "get-job-run", "--job-name", job_name, "--run-id", started["JobRunId"])["JobRun"]
+        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
+            return run
+        assert time.monotonic() < deadline, "the job run never ended"
+        time.sleep(0.5)
+
+
+def test_a_job_started_by_hand_under_a_running_execution_refuses_to_write(stack):
+    cloud, outputs, _ = stack
+    lease_key = json.dumps({"dataset": {"S": "consultations"}})
+    holder = outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + ":nightly"
+    item = {"dataset": {"S": "consultations"}, "holder": {"S": holder}}
+    cli.aws(cloud, "dynamodb", "put-item", "--table-name", outputs["LeaseTableName"], "--item", json.dumps(item))
+    arguments = {"--dataset": "consultations", "--lake_path": outputs["LakePath"], "--run_id": "by-hand"}
+    try:
+        refused = run_job_by_hand(cloud, outputs["TransformJobName"], arguments)
+    finally:
+        cli.aws(cloud, "dynamodb", "delete-item", "--table-name", outputs["LeaseTableName"], "--key", lease_key)
+    assert refused["JobRunState"] == "FAILED"
+    assert "dataset consultations is being run by execution nightly" in refused["ErrorMessage"]
+    assert "started by hand" in refused["ErrorMessage"]
+    summary = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/consultations/by-hand/transform.json")
+    assert summary["status"] == "failed"
+    assert summary["tables"] == {}  # refused before reading or writing anything
+
+    # With nobody holding the lease, the same job started by hand runs.
+    again = run_job_by_hand(cloud, outputs["TransformJobName"], {**arguments, "--run_id": "by-hand-2"})
+    assert again["JobRunState"] == "SUCCEEDED", again.get("ErrorMessage")

@@ -195,6 +195,10 @@ def test_the_lease_and_per_dataset_databases_are_granted_exactly():
     assert lease["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "KmsKeyArn"}
     assert lease["KeySchema"] == [{"AttributeName": "dataset", "KeyType": "HASH"}]
     jobs = statements_of(template, "GlueJobRole")
+    assert jobs["SeeWhoHoldsTheDatasetLease"]["Action"] == "dynamodb:GetItem"  # read only: the jobs never take it
+    assert jobs["SeeWhoHoldsTheDatasetLease"]["Resource"] == {"Fn::GetAtt": ["LeaseTable", "Arn"]}
+    glue_jobs = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
+    assert all(a["--lease_table"] == {"Ref": "LeaseTable"} for job in glue_jobs for a in argument_maps(job))
     databases = [r["Fn::Sub"] for r in jobs["PublishGoldTables"]["Resource"]]
     assert any(r.endswith(":database/${EnvironmentName}_glue_etl_*") for r in databases)
     assert any(r.endswith(":table/${EnvironmentName}_glue_etl_*/*") for r in databases)

@@ -140,6 +140,7 @@ def test_glue_arguments_come_from_the_execution_config():
         assert arguments["--dataset.$"] == "$.config.dataset"
         assert arguments["--run_id.$"] == "$.config.run_id"
         assert arguments["--lake_path.$"] == "$.config.lake_path"
+        assert arguments["--lease_holder.$"] == "$$.Execution.Id"  # the lease's holder, for the job to check
 
 
 def test_readme_diagram_matches_the_definition():
