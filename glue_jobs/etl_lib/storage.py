@@ -187,7 +187,13 @@ def _open_content(spark: SparkSession, path: str) -> Any:
     fs, hadoop_path = _hadoop(spark, path)
     stream = fs.open(hadoop_path)
     codec = _codecs(spark).getCodec(hadoop_path) if content_name(path) != path else None
-    return stream if codec is None else codec.createInputStream(stream)
+    if codec is None:
+        return stream
+    try:
+        return codec.createInputStream(stream)
+    except Exception:
+        stream.close()
+        raise
 
 
 def read_first_line(spark: SparkSession, path: str) -> str | None:

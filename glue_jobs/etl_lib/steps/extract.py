@@ -243,7 +243,7 @@ def extract_table(
     ids = [info.file_id for info in files]
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
     sized = [info for info in files if info.size > 0]
-    first_lines = reading_landing(
+    first_lines = naming_broken_compressed_files(
         spark, sized, lambda: storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), sized)
     )
     with_content = [(info, line) for info, line in zip(sized, first_lines, strict=True) if line is not None]
@@ -254,7 +254,7 @@ def extract_table(
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
     paths = {info.uri: info.path for info in non_empty}
-    physical = reading_landing(
+    physical = naming_broken_compressed_files(
         spark,
         non_empty,
         lambda: records.count_physical_records(spark, paths, table.multiline, table.delimiter, headers),
@@ -294,7 +294,9 @@ def extract_table(
     )
 
 
-def reading_landing(spark: SparkSession, files: Sequence[storage.FileInfo], read: Callable[[], Result]) -> Result:
+def naming_broken_compressed_files(
+    spark: SparkSession, files: Sequence[storage.FileInfo], read: Callable[[], Result]
+) -> Result:
     """read() of these landing files; when it fails because a compressed file cannot be read to its
     end (truncated, corrupt, not what its name says), one line naming each such file."""
     try:
