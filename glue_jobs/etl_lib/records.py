@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from etl_lib import storage
+
 
 class MalformedFileError(ValueError):
     """A file whose records cannot be delimited at all (e.g. an unclosed quote in a multi-line file)."""
@@ -93,7 +95,8 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
 def _whole_file_records(
     spark: SparkSession, paths: Sequence[str], delimiter: str
 ) -> dict[str, tuple[int, int, int, str | None]]:
-    texts = spark.read.text(list(paths), wholetext=True).select(F.input_file_name().alias("file"), "value")
+    texts = spark.read.text([storage.literal_path(path) for path in paths], wholetext=True)
+    texts = texts.select(F.input_file_name().alias("file"), "value")
     return dict(texts.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
 
 
@@ -114,7 +117,8 @@ def count_physical_records(
     so a quoted multi-line record stays one record. A file that does not parse either way (an
     unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
     if not multiline:
-        lines = spark.read.text(list(files.values())).select(F.input_file_name().alias("file"), "value")
+        lines = spark.read.text([storage.literal_path(path) for path in files.values()])
+        lines = lines.select(F.input_file_name().alias("file"), "value")
         counted = line_records(lines, header_lines(first_lines))
         suspects = [uri for uri, found in counted.items() if found.unbalanced_quotes]
         if suspects:

@@ -102,6 +102,15 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
     return sorted(found, key=lambda info: info.uri)
 
 
+GLOB_CHARACTERS = frozenset("\\*?[]{}")
+
+
+def literal_path(path: str) -> str:
+    """A file's path as Spark's readers take it literally: they expand glob patterns, so a landing
+    file named `orders[1].csv` or `orders{a}.csv` is read only with its pattern characters escaped."""
+    return "".join(f"\\{character}" if character in GLOB_CHARACTERS else character for character in path)
+
+
 def file_listing(spark: SparkSession, roots: Iterable[str]) -> list[tuple[str, int, int]]:
     """(path, size, modification ms) of every file below the roots that exist, hidden ones skipped
     as Spark skips them, sorted. Spark's file index lists them and one small job returns them, so

@@ -127,3 +127,18 @@ def test_within_a_file_the_later_record_of_a_key_is_the_newest(spark, tmp_path, 
     assert [key for key in keys if silver[key] != "LATER"] == []
     quarantined = spark.read.parquet(str(lake / "quarantine/tpch/transform/region")).collect()
     assert sorted((row.r_regionkey, row.r_name) for row in quarantined) == [(key, "FIRST") for key in keys]
+
+
+def test_file_names_with_spaces_percent_signs_and_glob_characters_are_read_once(spark, tmp_path):
+    """Spark's readers expand glob patterns and URIs encode names: neither may lose or repeat a file."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    names = ["region 2024.csv", "region#2.csv", "region%3.csv", "region[4].csv", "region{5}.csv", "region*6?.csv",
+             "dossier é/region7.csv", "region[!8].csv"]  # fmt: skip
+    for key, name in enumerate(names, 1):
+        (landing / name).parent.mkdir(parents=True, exist_ok=True)
+        (landing / name).write_bytes(b"r_regionkey,r_name,r_comment\n%d,R%d,c\n" % (key, key))
+    first = run_job("extract", "tpch", lake, "r1", landing)
+    assert first["tables"]["region"]["rows_written"] == len(names)
+    keys = sorted(row.r_regionkey for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect())
+    assert keys == list(range(1, len(names) + 1))
+    assert run_job("extract", "tpch", lake, "r2", landing)["status"] == "no_new_files"

@@ -133,7 +133,7 @@ def read_landing(
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
-            .csv(paths)
+            .csv([storage.literal_path(path) for path in paths])
             .withColumn(SOURCE_FILE, F.input_file_name())
             # A split's records are read in file order, and Spark numbers a file's splits in order.
             .withColumn(RECORD_POSITION, F.monotonically_increasing_id())
