@@ -280,6 +280,12 @@ def test_schema_drift_is_reported_not_silent(tmp_path):
         ),
         (
             "tpch",
+            "region_utf16.csv",
+            "\ufeffr_regionkey,r_name,r_comment\n1,AFRICA,a\n".encode("utf-16-le"),
+            "region_utf16.csv: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)",
+        ),
+        (
+            "tpch",
             "region_no_header.csv",
             b"1,AFRICA,a\n2,AMERICA,b\n",
             "region_no_header.csv: missing required column(s) r_regionkey, r_name",

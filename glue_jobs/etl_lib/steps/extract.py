@@ -85,6 +85,8 @@ def missing_required_columns(table: Table, header: Sequence[str]) -> list[str]:
 
 def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
     """Fails on a header the file cannot be read with; returns the columns that will be ignored."""
+    if any("\x00" in name for name in header):  # UTF-16 text read as UTF-8: a NUL after every ASCII letter
+        raise ExtractError(f"{uri}: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)")
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
