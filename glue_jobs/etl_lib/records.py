@@ -32,9 +32,7 @@ class FileRecords:
 
 
 BYTE_ORDER_MARK = "\ufeff"
-# What Spark's CSV reader takes for a blank line and skips (Java's String.trim strips every
-# character up to U+0020, tabs and form feeds included; Spark SQL's trim strips only spaces).
-BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
+BLANK_CHARACTERS = storage.BLANK_CHARACTERS
 
 
 def _odd_quotes(value: str) -> Column:

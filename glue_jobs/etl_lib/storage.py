@@ -205,14 +205,23 @@ def _open_content(spark: SparkSession, path: str) -> Any:
         raise
 
 
+# What Spark's CSV reader takes for a blank line and skips, the header's place included (Java's
+# String.trim strips every character up to U+0020, tabs and form feeds too; Spark SQL's trim only spaces).
+BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
+
+
 def read_first_line(spark: SparkSession, path: str) -> str | None:
-    """The first line of a file's content (its CSV header) without reading the rest; None when the
-    content is empty (a compressed empty file: its bytes are not)."""
+    """The first line of a file's content that is not blank (its CSV header: Spark's reader skips
+    blank lines before it too) without reading the rest; None when there is none (an empty file, a
+    compressed one, whose bytes are not empty, or one of blank lines only)."""
     stream = _open_content(spark, path)
     try:
         decoded = java_class(spark, "java.io.InputStreamReader")(stream, "UTF-8")
-        line = java_class(spark, "java.io.BufferedReader")(decoded).readLine()
-        return None if line is None else str(line)
+        reader = java_class(spark, "java.io.BufferedReader")(decoded)
+        while (line := reader.readLine()) is not None:
+            if str(line).strip(BLANK_CHARACTERS):
+                return str(line)
+        return None
     finally:
         stream.close()
 

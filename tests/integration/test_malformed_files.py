@@ -53,6 +53,11 @@ REGION_CASES = [
     ),
     Case("header_only", REGION_HEADER, 0),
     Case("empty_file", b"", 0),
+    # Spark's reader skips blank lines before the header too: the header is the first line that is not.
+    Case("blank_before_header", b"\n \t\n" + REGION_HEADER + b"30,AFTER BLANKS,c\n", 1),
+    Case("blank_lines_only", b"\n  \n\t\n", 0),
+    Case("cr_line_endings", b"r_regionkey,r_name,r_comment\r31,OLD MAC,d\r32,CR,e\r", 2),
+    Case("no_final_newline", REGION_HEADER + b"33,LAST,f", 1),
     # A producer's export changed the header's case: the columns are the same, as for Spark and Glue.
     Case("header_case", b"R_REGIONKEY,R_Name,r_comment\n27,CASED,z\n", 1),
     Case(
@@ -220,8 +225,10 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     assert transform_counts["rows_written"] == sum(c.raw_rows - sum(c.transform_rules.values()) for c in cases)
     assert extract["unclaimed_files"] == []
     notes = " | ".join(counts["notes"])
-    assert f"{table}_empty_file.csv{suffix}: empty file, no records" in notes
+    assert f"{table}_empty_file.csv{suffix}: empty file (or blank lines only), no records" in notes
     assert f"{table}_blank_lines.csv{suffix}: " in notes
+    if table == "region":
+        assert f"region_blank_lines_only.csv{suffix}: empty file (or blank lines only), no records" in notes
     assert f"{table}_repeated_header.csv{suffix}: the header again in 1 record(s), quarantined" in notes
     if table == "region":
         cased = f"region_header_case.csv{suffix}: column name(s) matched ignoring case: R_REGIONKEY -> r_regionkey"

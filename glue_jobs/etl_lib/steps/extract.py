@@ -251,7 +251,8 @@ def extract_table(
     with_content = [(info, line) for info, line in zip(sized, first_lines, strict=True) if line is not None]
     non_empty, headers = [info for info, _ in with_content], [line for _, line in with_content]
     has_content = {info.uri for info in non_empty}
-    notes = [f"{info.name}: empty file, no records" for info in files if info.uri not in has_content]
+    notes = [f"{info.name}: empty file (or blank lines only), no records" for info in files
+             if info.uri not in has_content]  # fmt: skip
     if not non_empty:
         return TableCounts(files=[info.uri for info in files], notes=notes)
 
