@@ -35,6 +35,20 @@ def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[
     return {uri: str(old) for uri, old in earlier.items() if old}
 
 
+def same_content(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """URI -> the URI of a file with the same content under another name, delivered earlier (in
+    the ledger) or before it in these files (by URI). Empty files are not copies of anything."""
+    known = {str(entry["checksum"]): uri for uri, entry in sorted(ledger.items()) if entry.get("checksum")}
+    copies = {}
+    for info in sorted(files, key=lambda info: info.uri):
+        if info.size == 0:
+            continue
+        original = known.setdefault(info.checksum, info.uri)
+        if original != info.uri:
+            copies[info.uri] = original
+    return copies
+
+
 def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
     """The partitions of a table's current deliveries: any other partition in raw is left over."""
     return {str(entry["file_id"]) for entry in ledger.values() if entry.get("table") == table}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -34,6 +35,11 @@ class FileInfo:
     @property
     def file_id(self) -> str:
         return file_id(self.uri, self.checksum)
+
+
+def file_name(uri: str) -> str:
+    """A file's name as a person wrote it, from its (encoded) URI: `orders%201.csv` is `orders 1.csv`."""
+    return urllib.parse.unquote(uri.rsplit("/", 1)[-1])
 
 
 def file_id(uri: str, checksum: str = "") -> str:

@@ -142,3 +142,18 @@ def test_file_names_with_spaces_percent_signs_and_glob_characters_are_read_once(
     keys = sorted(row.r_regionkey for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect())
     assert keys == list(range(1, len(names) + 1))
     assert run_job("extract", "tpch", lake, "r2", landing)["status"] == "no_new_files"
+
+
+def test_a_file_sent_again_under_another_name_is_warned_about_and_its_rows_kept_once(spark, delivered):
+    landing, lake = delivered
+    shutil.copy(landing / FILE, landing / "consultations_2024_03 (1).csv")  # the producer's retry, renamed
+    summaries = run_all("consultations", landing, lake, "r2")
+    assert any(
+        warning.startswith("consultations_2024_03 (1).csv holds the same content as consultations_2024_03.csv")
+        for warning in summaries["extract"]["warnings"]
+    )
+    assert raw_ids(spark, lake) == [1, 1, 2, 2, 3, 3]  # every record accounted for: raw keeps both deliveries
+    assert gold_ids(spark, lake) == [1, 2, 3]
+    assert summaries["transform"]["tables"]["consultations"]["quarantine_by_rule"] == {
+        'IsPrimaryKey "consultation_id"': 3
+    }

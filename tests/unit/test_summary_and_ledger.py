@@ -52,6 +52,23 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
     assert ledger.file_ids(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
 
 
+def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():
+    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv", checksum="md5:one")], "r1",
+                                                   {"s3://landing/a.csv": "t"}))  # fmt: skip
+    delivery = [
+        info("a_copy.csv", checksum="md5:one"),  # a copy of what run r1 read
+        info("c.csv", checksum="md5:two"),
+        info("b.csv", checksum="md5:two"),  # the same as c.csv, first by name
+        info("a.csv", checksum="md5:one"),  # itself again (reprocess): not a copy
+        info("e.csv", size=0, checksum="md5:empty"),
+        info("f.csv", size=0, checksum="md5:empty"),  # empty files are copies of nothing
+    ]
+    assert ledger.same_content(delivery, seen) == {
+        "s3://landing/a_copy.csv": "s3://landing/a.csv",
+        "s3://landing/c.csv": "s3://landing/b.csv",
+    }
+
+
 def test_a_delivery_id_depends_on_its_content():
     assert file_id("s3://landing/a.csv", "md5:1") != file_id("s3://landing/a.csv", "md5:2")
     assert file_id("s3://landing/a.csv", "md5:1") == info("a.csv", checksum="md5:1").file_id

@@ -498,13 +498,19 @@ def extract_landing_files(
     by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), tables)
     summary.unclaimed_files = unclaimed
     if unclaimed:
-        shown = ", ".join(uri.rsplit("/", 1)[-1] for uri in unclaimed[:5]) + (" ..." if len(unclaimed) > 5 else "")
+        shown = ", ".join(storage.file_name(uri) for uri in unclaimed[:5]) + (" ..." if len(unclaimed) > 5 else "")
         summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {shown}")
     claimed = {name: storage.with_checksums(spark, files) for name, files in by_table.items()}
     fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in claimed.items()}
     fresh = {name: files for name, files in fresh.items() if files}
     if not fresh:
         return 0
+    copies = ledger.same_content([info for files in fresh.values() for info in files], seen)
+    summary.warnings.extend(
+        f"{storage.file_name(uri)} holds the same content as {storage.file_name(original)}: every row of it is a "
+        "copy (transform keeps one row per key and quarantines the others)"
+        for uri, original in copies.items()
+    )
 
     extracted = parallel.for_each_table(
         spark,
@@ -526,7 +532,7 @@ def extract_landing_files(
         remove_deliveries(spark, args, table, [old_id])
         summary.tables[table.name].replaced_files.append(uri)
         summary.warnings.append(
-            f"{uri.rsplit('/', 1)[-1]} was delivered again with other content: it replaces the delivery "
+            f"{storage.file_name(uri)} was delivered again with other content: it replaces the delivery "
             f"read by run {seen[uri].get('run_id')}"
         )
     return len(processed)
