@@ -21,6 +21,15 @@ def _first_line(text: object) -> str:
     return stripped.splitlines()[0] if stripped else ""
 
 
+def database_error_line(error: BaseException) -> str:
+    """A database call's failure in one line: the driver's own first line, kept (it names the
+    relation, constraint or connection; PostgreSQL puts details, which may quote values, on later
+    lines), not py4j's, which only names the method that was called."""
+    java_exception = getattr(error, "java_exception", None)
+    text = _first_line(java_exception.toString() if java_exception is not None else error)
+    return text[:500] if text else type(error).__name__
+
+
 def java_causes(java_exception: Any) -> list[Any]:
     """A Java exception and its causes, outermost first."""
     chain = [java_exception]

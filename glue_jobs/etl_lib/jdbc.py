@@ -22,14 +22,6 @@ class JdbcError(RuntimeError):
     """A database read or statement failed; one line naming the table or statement."""
 
 
-def error_line(error: BaseException) -> str:
-    """The first line of what went wrong; for a Java exception, its own message (py4j's first
-    line only names the method that was called)."""
-    java_exception = getattr(error, "java_exception", None)
-    text = str(java_exception.toString() if java_exception is not None else error).strip()
-    return text.splitlines()[0][:500] if text else type(error).__name__
-
-
 def quote_identifier(name: str) -> str:
     """ANSI-quoted, each part of a dotted name on its own: public.sales_order -> "public"."sales_order"."""
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))

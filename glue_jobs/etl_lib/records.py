@@ -32,7 +32,6 @@ class FileRecords:
 
 
 BYTE_ORDER_MARK = "\ufeff"
-BLANK_CHARACTERS = storage.BLANK_CHARACTERS
 
 
 def _odd_quotes(value: str) -> Column:
@@ -46,7 +45,7 @@ def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[s
     whether a line has an odd number of quotes (a quoted field may continue on the next line); and
     how many records are one of the header_lines again (the files' first lines)."""
     # The comparison (no copy) spares the trim for every line that starts with a printable character.
-    blank = (F.col("value") < "!") & (F.btrim(F.col("value"), F.lit(BLANK_CHARACTERS)) == "")
+    blank = (F.col("value") < "!") & (F.btrim(F.col("value"), F.lit(storage.BLANK_CHARACTERS)) == "")
     per_file = lines.groupBy("file").agg(
         F.count(F.lit(1)).alias("lines"),
         F.count(F.when(blank, 1)).alias("blank"),

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from etl_lib import jdbc
 from etl_lib.connections import JdbcEndpoint
+from etl_lib.errors import database_error_line
 from etl_lib.jdbc import quote_identifier as q
 
 STATE_TABLE = "etl_load_state"
@@ -96,7 +97,7 @@ def _merge_all(
         try:
             changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))
         except Exception as error:
-            raise WarehouseError(f"merging {name} into {schema}: {jdbc.error_line(error)}") from error
+            raise WarehouseError(f"merging {name} into {schema}: {database_error_line(error)}") from error
         results[name] = Upserted(inserted=changed - matched, updated=matched)
     jdbc.execute(
         connection,
@@ -134,7 +135,8 @@ def upsert(
     except WarehouseError:
         raise
     except Exception as error:
-        raise WarehouseError(f"loading {dataset} version {version} into {schema}: {jdbc.error_line(error)}") from error
+        message = database_error_line(error)
+        raise WarehouseError(f"loading {dataset} version {version} into {schema}: {message}") from error
     finally:
         drop_staging_tables(spark, endpoint, schema, staging.values())
 
@@ -147,4 +149,4 @@ def drop_staging_tables(spark: SparkSession, endpoint: JdbcEndpoint, schema: str
             for name in names:
                 jdbc.execute(connection, f"DROP TABLE IF EXISTS {q(schema)}.{q(name)}")
     except Exception as error:  # noqa: BLE001 - reported in the job log, never raised over the real error
-        print(f"warning: could not drop staging tables in {schema}: {jdbc.error_line(error)}", file=sys.stderr)
+        print(f"warning: could not drop staging tables in {schema}: {database_error_line(error)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
-from etl_lib.errors import failure_line
+from etl_lib.errors import database_error_line, failure_line
 from etl_lib.rules import row_checks
 from etl_lib.steps import parallel
 from etl_lib.steps.common import (
@@ -369,7 +369,7 @@ def reading_database(endpoint: JdbcEndpoint, table: Table, read: Callable[[], Re
     try:
         return read()
     except Exception as error:
-        message = jdbc.error_line(error)
+        message = database_error_line(error)
         raise jdbc.JdbcError(f"reading {table.jdbc.table} from {endpoint.display_url} failed: {message}") from error
 
 
