@@ -129,6 +129,22 @@ def test_within_a_file_the_later_record_of_a_key_is_the_newest(spark, tmp_path, 
     assert sorted((row.r_regionkey, row.r_name) for row in quarantined) == [(key, "FIRST") for key in keys]
 
 
+def test_numbered_files_of_one_delivery_are_newest_in_number_order(spark, tmp_path):
+    """A backlog of numbered updates read in one run (`region_9.csv` before `region_10.csv`, also in
+    numbered folders): the highest number is the newest, as a person reads the names, not as bytes sort."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for number in range(1, 13):
+        for name, key in ((f"region_{number}.csv", 1), (f"2024/11/{number}/region.csv", 2)):
+            (landing / name).parent.mkdir(parents=True, exist_ok=True)
+            (landing / name).write_bytes(b"r_regionkey,r_name,r_comment\n%d,V%d,c\n" % (key, number))
+    run_job("extract", "tpch", lake, "r1", landing)
+    run_job("transform", "tpch", lake, "r1")
+    silver = {row.r_regionkey: row.r_name for row in spark.read.parquet(str(lake / "silver/tpch/region")).collect()}
+    assert silver == {1: "V12", 2: "V12"}
+    quarantined = spark.read.parquet(str(lake / "quarantine/tpch/transform/region")).collect()
+    assert len(quarantined) == 22
+
+
 def test_file_names_with_spaces_percent_signs_and_glob_characters_are_read_once(spark, tmp_path):
     """Spark's readers expand glob patterns and URIs encode names: neither may lose or repeat a file."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"

@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from etl_lib.rules import row_checks, rulesets
 from etl_lib.rules.parser import parse_ruleset
+from etl_lib.steps import transform
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ID = 'IsPrimaryKey "id"'
@@ -212,3 +213,22 @@ def test_a_unique_parent_is_joined_without_distinct(spark):
 
     assert "Aggregate" in plan(parent_unique=False)
     assert "Aggregate" not in plan(parent_unique=True)
+
+
+def test_file_names_sort_newest_first_with_their_numbers_read_as_numbers(spark):
+    long_number = "r_" + "9" * 25 + ".csv"
+    names = [  # shuffled
+        "2024/11/9/r.csv",
+        "r_10.csv",
+        "r_9.csv",
+        "r_010b.csv",
+        "2024/11/10/r.csv",
+        "r_2.csv",
+        "r.csv",
+        long_number,
+    ]
+    df = spark.createDataFrame([(f"s3://b/l/{name}",) for name in names], "_source_file string")
+    ordered = [row._source_file for row in df.orderBy(transform.newest_first_column("_source_file")).collect()]
+    newest_first = [long_number, "r_010b.csv", "r_10.csv", "r_9.csv", "r_2.csv", "r.csv",
+                    "2024/11/10/r.csv", "2024/11/9/r.csv"]  # fmt: skip
+    assert ordered == [f"s3://b/l/{name}" for name in newest_first]

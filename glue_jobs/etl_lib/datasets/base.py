@@ -64,7 +64,8 @@ class Table:
     renames: Mapping[str, str] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()
     # Deduplication: which row of a key (or of an IsUnique rule's columns) is kept. By default the
-    # latest ingestion, then the last file by name, then the later record in its file.
+    # latest ingestion, then the last file by name (numbers read as numbers: orders_10 after orders_9),
+    # then the later record in its file.
     newest_first: tuple[str, ...] = ("_ingested_at", "_source_file", "_record_position")
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)

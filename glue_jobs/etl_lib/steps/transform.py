@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -79,6 +79,25 @@ class Parents:
         )
 
 
+def in_number_order(name: Column) -> Column:
+    """A sort key for names that orders their runs of digits as numbers (`region_9.csv` before
+    `region_10.csv`, `2024/11/9/` before `2024/11/10/`): each run becomes its length (3 digits,
+    leading zeros dropped) and its digits."""
+    parts = F.regexp_extract_all(name, F.lit(r"(\d+|\D+)"), 1)
+
+    def part_key(part: Column) -> Column:
+        digits = F.regexp_replace(part, r"^0+(?=\d)", "")
+        numbered = F.concat(F.lpad(F.length(digits).cast("string"), 3, "0"), digits)
+        return F.when(part.rlike(r"^\d"), numbered).otherwise(part)
+
+    return F.array_join(F.transform(parts, part_key), "")
+
+
+def newest_first_column(column: str) -> Column:
+    """One of a table's newest_first columns as a descending sort: files by name in number order."""
+    return (in_number_order(F.col(column)) if column == SOURCE_FILE else F.col(column)).desc()
+
+
 def validate_table(
     prepared: DataFrame, rules: TableRules, table: Table, parents: Parents, now: datetime, key_repeats: bool
 ) -> Checked:
@@ -91,7 +110,7 @@ def validate_table(
     key_rule = next(r for r in keys if r.type == "IsPrimaryKey" and r.parameters == table.key)
     checks = [row_checks.key_completeness_check(key_rule), *(row_checks.row_check(r, now) for r in simple)]
     checked = Checked.of(prepared, checks)
-    newest_first = [F.col(column).desc() for column in table.newest_first]
+    newest_first = [newest_first_column(column) for column in table.newest_first]
     for rule in keys:
         on_table_key = tuple(rule.parameters) == tuple(table.key)
         repeats = key_repeats if on_table_key else not row_checks.repeated_keys(prepared, rule.parameters).isEmpty()
