@@ -5,6 +5,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from etl_lib.job import JobFailedError
+from etl_lib.rules import rulesets
 from glue_etl_local.samples import FULL_HEADER, generate_consultations
 from tests.integration.conftest import merged_rule_counts, published_location, read_summary, run_all, run_job
 
@@ -162,3 +163,26 @@ def test_a_later_delivery_of_the_same_id_replaces_the_earlier_row(spark, tmp_pat
     }
     gold = spark.read.parquet(published_location(tmp_path / "lake", "consultations", GOLD)).collect()
     assert [(r.consultation_id, r.diagnostic) for r in gold] == [(1, "angine")]
+
+
+def test_a_changed_ruleset_is_applied_by_the_next_run_without_new_data(spark, tmp_path, monkeypatch):
+    """A team tightens a shipped rule and deploys: the next run rebuilds silver and gold under it
+    even though no file arrived, and the run after that has nothing to do again."""
+    generate_consultations(tmp_path / "landing", rows=200, files=1, seed=5)
+    first = run_all("consultations", tmp_path / "landing", tmp_path / "lake", "r1")
+    shipped = rulesets.builtin_ruleset_text("consultations", "consultations")
+    stricter = shipped.replace('IsComplete "centre_id",', 'IsComplete "centre_id",\n    ColumnValues "montant" <= 50,')
+    assert stricter != shipped
+    monkeypatch.setattr(rulesets, "builtin_ruleset_text", lambda dataset, table: stricter)
+    second = run_all("consultations", tmp_path / "landing", tmp_path / "lake", "r2")
+    assert second["transform"]["status"] == "succeeded"
+    broken = second["transform"]["tables"]["consultations"]["quarantine_by_rule"].get('ColumnValues "montant" <= 50')
+    assert broken
+    written = second["transform"]["tables"]["consultations"]["rows_written"]
+    assert written < first["transform"]["tables"]["consultations"]["rows_written"]
+    gold = spark.read.parquet(published_location(tmp_path / "lake", "consultations", GOLD))
+    assert gold.count() == written
+    assert gold.where(F.col("montant") > 50).count() == 0
+    third = run_all("consultations", tmp_path / "landing", tmp_path / "lake", "r3")
+    assert [third[job]["status"] for job in ("extract", "transform", "load")] == [
+        "no_new_files", "up_to_date", "already_published"]  # fmt: skip

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -126,11 +128,33 @@ def validate_table(
     return checked
 
 
-def raw_fingerprint(spark: SparkSession, lake: str, dataset: Dataset) -> str:
+def inputs_fingerprint(
+    spark: SparkSession, lake: str, dataset: Dataset, table_rules: Mapping[str, TableRules], library: str
+) -> str:
+    """What silver and gold are made from: raw's files, the rules in force and the job library's
+    code (dataset declarations, model, shipped rulesets); a run with all three unchanged has
+    nothing to rewrite."""
     digest = hashlib.sha256()
     roots = [layout.raw_path(lake, dataset.name, table.name) for table in dataset.tables]
     for path, size, modified_ms in storage.file_listing(spark, roots):
         digest.update(f"{path}|{size}|{modified_ms}\n".encode())
+    for name in sorted(table_rules):
+        digest.update(f"{name}\n{rulesets.ruleset_text(table_rules[name])}".encode())
+    digest.update(library.encode())
+    return digest.hexdigest()
+
+
+def files_fingerprint(root: Traversable) -> str:
+    """A digest of the names and bytes of every file below root (compiled caches left out)."""
+    digest = hashlib.sha256()
+    pending = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        for child in sorted(folder.iterdir(), key=lambda child: child.name):
+            if child.is_dir() and child.name != "__pycache__":
+                pending.append((child, f"{prefix}{child.name}/"))
+            elif child.is_file() and not child.name.endswith(".pyc"):
+                digest.update(f"{prefix}{child.name}\n".encode() + child.read_bytes())
     return digest.hexdigest()
 
 
@@ -384,10 +408,11 @@ def checked_against(dataset: Dataset, table_rules: Mapping[str, TableRules]) -> 
     return {t.name: {fk.parent_table for fk in t.foreign_keys} | references.get(t.name, set()) for t in dataset.tables}
 
 
-def transform_tables(spark: SparkSession, args: JobArgs, dataset: Dataset, now: datetime) -> dict[str, TableOutcome]:
+def transform_tables(
+    spark: SparkSession, args: JobArgs, dataset: Dataset, table_rules: Mapping[str, TableRules], now: datetime
+) -> dict[str, TableOutcome]:
     """Every table, parents first (the tables of a wave side by side); stops after a wave in which a
     table's fail-severity row rule is broken."""
-    table_rules = load_table_rules(spark, args, dataset)
     outcomes: dict[str, TableOutcome] = {}
     keys = {table.name: table.key for table in dataset.tables}
     for wave in dataset.dependency_waves(checked_against(dataset, table_rules)):
@@ -449,15 +474,18 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     dataset = get_dataset(args.dataset)
     summary = new_summary("transform", args.dataset, args.run_id, args.job_run_id, now)
     state_path = layout.transform_state_path(args.lake_path, args.dataset)
-    fingerprint = raw_fingerprint(spark, args.lake_path, dataset)
+    table_rules = load_table_rules(spark, args, dataset)
+    library = files_fingerprint(resources.files("etl_lib"))
+    fingerprint = inputs_fingerprint(spark, args.lake_path, dataset, table_rules, library)
     previous = json.loads(storage.read_text(spark, state_path) or "{}")
-    if not args.reprocess and not args.rules_path and previous.get("raw_fingerprint") == fingerprint:
-        summary.finish("up_to_date", f"raw data unchanged since run {previous.get('run_id')}; nothing rewritten")
+    if not args.reprocess and previous.get("inputs_fingerprint") == fingerprint:
+        since = previous.get("run_id")
+        summary.finish("up_to_date", f"raw data, rules and job code unchanged since run {since}; nothing rewritten")
         return summary
     refuse_used_run_id(spark, args)
     outcomes: dict[str, TableOutcome] = {}
     try:
-        outcomes = transform_tables(spark, args, dataset, datetime.fromisoformat(summary.started_at))
+        outcomes = transform_tables(spark, args, dataset, table_rules, datetime.fromisoformat(summary.started_at))
         summary.tables.update({name: outcome.counts for name, outcome in outcomes.items()})
         failures = [failure for outcome in outcomes.values() for failure in outcome.failures]
         if failures:
@@ -467,5 +495,5 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         write_quality_report(spark, args, quality_report(args, summary.started_at, outcomes))
     summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
     publish_gold(spark, args, dataset, summary, outcomes)
-    storage.write_text(spark, state_path, json.dumps({"raw_fingerprint": fingerprint, "run_id": args.run_id}))
+    storage.write_text(spark, state_path, json.dumps({"inputs_fingerprint": fingerprint, "run_id": args.run_id}))
     return summary
