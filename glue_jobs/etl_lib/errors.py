@@ -12,6 +12,9 @@ MESSAGE_SAFE_CLASSES = ("java.io.", "java.nio.", "java.net.", "org.apache.hadoop
                         "software.amazon.", "org.apache.spark.SparkFileNotFoundException")  # fmt: skip
 # Spark errors about plans, schemas and paths: their messages name columns and files, not values.
 MESSAGE_SAFE_CAPTURED = ("AnalysisException", "ParseException")
+# Spark error classes whose messages name a file, a column and types, never a value: a Parquet
+# column of another type than declared (raw written under an earlier declaration), Spark 3.5 and 4.
+MESSAGE_SAFE_ERROR_CLASSES = ("_LEGACY_ERROR_TEMP_2063", "FAILED_READ_FILE.PARQUET_COLUMN_DATA_TYPE_MISMATCH")
 MAX_CAUSES = 32
 LOG_HINT = "the job's log has the details"
 
@@ -56,7 +59,11 @@ def _java_failure(java_exception: Any) -> str:
     root_message = _first_line(chain[-1].getMessage() or "")
     if names[-1].startswith(MESSAGE_SAFE_CLASSES) and root_message:
         return f"{names[-1]}: {root_message}"
-    error_class = next((found for exception in reversed(chain) if (found := _error_class(exception))), "")
+    classes = [(exception, _error_class(exception)) for exception in reversed(chain)]
+    error_class = next((found for _, found in classes if found), "")
+    safe = next((exception for exception, found in classes if found in MESSAGE_SAFE_ERROR_CLASSES), None)
+    if safe is not None:
+        return f"{names[-1]} [{error_class}]: {_first_line(safe.getMessage() or '')}"
     within = f"in {names[0]}; " if len(names) > 1 else ""
     return f"{names[-1]}{f' [{error_class}]' if error_class else ''} ({within}{LOG_HINT})"
 

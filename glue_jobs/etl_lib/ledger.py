@@ -23,10 +23,30 @@ def parse_ledger(text: str | None) -> dict[str, dict[str, Any]]:
     return dict(files)
 
 
-def new_files(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reprocess: bool) -> list[FileInfo]:
+def new_files(
+    files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reprocess: bool, reading: str
+) -> list[FileInfo]:
+    """The files to read: not read yet, delivered again with other content, or read under another
+    declaration of their table (reading: its digest; an entry without one was read under this one)."""
     if reprocess:
         return list(files)
-    return [info for info in files if ledger.get(info.uri, {}).get("checksum") != info.checksum]
+    return [info for info in files if ledger.get(info.uri, {}).get("checksum") != info.checksum
+            or ledger[info.uri].get("reading", reading) != reading]  # fmt: skip
+
+
+def read_differently(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reading: str) -> list[str]:
+    """URIs of these files that were read, with this content, under another declaration."""
+    return [info.uri for info in files if ledger.get(info.uri, {}).get("checksum") == info.checksum
+            and ledger[info.uri].get("reading", reading) != reading]  # fmt: skip
+
+
+def left_with_another_reading(
+    ledger: Mapping[str, Mapping[str, Any]], table: str, reading: str, present: Iterable[str]
+) -> list[str]:
+    """URIs of the table's files read under another declaration and no longer in landing."""
+    here = set(present)
+    return sorted(uri for uri, entry in ledger.items() if entry.get("table") == table and uri not in here
+                  and entry.get("reading", reading) != reading)  # fmt: skip
 
 
 def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -55,8 +75,13 @@ def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
 
 
 def record_files(
-    ledger: Mapping[str, Mapping[str, Any]], processed: Iterable[FileInfo], run_id: str, table_of: Mapping[str, str]
+    ledger: Mapping[str, Mapping[str, Any]],
+    processed: Iterable[FileInfo],
+    run_id: str,
+    table_of: Mapping[str, str],
+    readings: Mapping[str, str],
 ) -> str:
+    """The ledger with these files recorded; readings: each table's declaration digest."""
     files = {uri: dict(entry) for uri, entry in ledger.items()}
     for info in processed:
         files[info.uri] = {
@@ -65,6 +90,7 @@ def record_files(
             "checksum": info.checksum,
             "file_id": info.file_id,
             "table": table_of[info.uri],
+            "reading": readings[table_of[info.uri]],
             "run_id": run_id,
         }
     return json.dumps({"files": files}, indent=2, sort_keys=True)

@@ -31,10 +31,11 @@ class FileInfo:
     size: int
     modified_ms: int
     checksum: str = ""  # of the content (ETag where the file system has one); see with_checksums
+    reading: str = ""  # how and by which run it is read: reading it again gives it another partition
 
     @property
     def file_id(self) -> str:
-        return file_id(self.uri, self.checksum)
+        return file_id(self.uri, self.checksum, self.reading)
 
 
 def file_name(uri: str) -> str:
@@ -42,11 +43,13 @@ def file_name(uri: str) -> str:
     return urllib.parse.unquote(uri.rsplit("/", 1)[-1])
 
 
-def file_id(uri: str, checksum: str = "") -> str:
-    """A short stable id of one delivery of a landing file (its raw and quarantine partition):
-    a re-delivery with other content under the same name gets another id, so the new rows can be
-    written and checked beside the old ones before they replace them."""
-    return hashlib.sha256(f"{uri}|{checksum}".encode()).hexdigest()[:16]
+def file_id(uri: str, checksum: str = "", reading: str = "") -> str:
+    """A short stable id of one reading of one delivery of a landing file (its raw and quarantine
+    partition): a re-delivery with other content under the same name, or the same file read again
+    (reprocessed, or under a changed declaration), gets another id, so the new rows are written and
+    checked beside the old ones before they replace them, and a failed attempt leaves the old ones."""
+    tail = f"|{reading}" if reading else ""
+    return hashlib.sha256(f"{uri}|{checksum}{tail}".encode()).hexdigest()[:16]
 
 
 @functools.cache

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 
 import pytest
 
+from etl_lib.datasets import consultations as consultations_module
+from etl_lib.datasets.base import Column
 from etl_lib.job import JobFailedError
 from tests.integration.conftest import published_location, run_all, run_job
 from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
@@ -173,3 +176,48 @@ def test_a_file_sent_again_under_another_name_is_warned_about_and_its_rows_kept_
     assert summaries["transform"]["tables"]["consultations"]["quarantine_by_rule"] == {
         'IsPrimaryKey "consultation_id"': 3
     }
+
+
+def redeclared(monkeypatch, types, added):
+    """The consultations table declared anew: column types changed, columns added."""
+    table = consultations_module.CONSULTATIONS
+    columns = tuple(replace(c, type=types.get(c.name, c.type)) for c in table.columns) + added
+    dataset = replace(consultations_module.DATASET, tables=(replace(table, columns=columns),))
+    monkeypatch.setattr(consultations_module, "DATASET", dataset)
+
+
+def test_files_read_under_an_earlier_declaration_are_read_again_under_the_new_one(spark, tmp_path, monkeypatch):
+    """A producer adds a column, the team declares it and widens another column's type: the files
+    already read are read again (the column's values appear, the type is the new one) without new
+    data, and a re-read that fails keeps the rows read before."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    with_channel = CONSULTATIONS_HEADER.rstrip(b"\n") + b",canal\n"
+    deliver(landing, [consultation(i).rstrip(b"\n") + b",web\n" for i in (1, 2, 3)], header=with_channel)
+    first = run_all("consultations", landing, lake, "r1")
+    assert first["extract"]["tables"]["consultations"]["undeclared_columns"] == ["canal"]
+
+    redeclared(monkeypatch, {"montant": "decimal(12,3)"}, (Column("priorite", "int"),))  # not in the file
+    with pytest.raises(JobFailedError, match="missing required column"):
+        run_job("extract", "consultations", lake, "r2", landing)
+    assert raw_ids(spark, lake) == [1, 2, 3]
+    redeclared(monkeypatch, {"montant": "decimal(12,3)"}, (Column("canal", "string", optional_in_source=True),))
+    again = run_all("consultations", landing, lake, "r3")
+    extract = again["extract"]
+    assert extract["status"] == "succeeded"
+    assert extract["tables"]["consultations"]["rows_written"] == 3
+    assert any(f"{FILE} read again under the new declaration" in warning for warning in extract["warnings"])
+    raw = spark.read.parquet(str(lake / RAW))
+    assert dict(raw.dtypes)["montant"] == "decimal(12,3)"
+    assert sorted((r.id_consultation, r.canal) for r in raw.collect()) == [(1, "web"), (2, "web"), (3, "web")]
+    assert len(list((lake / RAW).glob("_file_id=*"))) == 1
+    gold = spark.read.parquet(published_location(lake, "consultations", "fact_consultation"))
+    assert sorted((r.consultation_id, r.canal) for r in gold.collect()) == [(1, "web"), (2, "web"), (3, "web")]
+    nothing_new = run_job("extract", "consultations", lake, "r4", landing)
+    assert nothing_new["status"] == "no_new_files"
+
+    (landing / FILE).unlink()  # expired from landing: it cannot be read again
+    redeclared(monkeypatch, {"id_patient": "int"}, (Column("canal", "string", optional_in_source=True),))
+    gone = run_job("extract", "consultations", lake, "r5", landing)
+    assert any("no longer in landing" in warning and FILE in warning for warning in gone["warnings"])
+    with pytest.raises(JobFailedError, match=r"id_patient.*int"):
+        run_job("transform", "consultations", lake, "r5", reprocess="true")  # (a new library version runs it too)

@@ -46,3 +46,13 @@ def test_analysis_and_python_errors_keep_their_message(spark, tmp_path):
     assert failure_line(ValueError("orders.csv: missing required column(s) o_orderkey\nmore")) == (
         "ValueError: orders.csv: missing required column(s) o_orderkey"
     )
+
+
+def test_raw_typed_under_an_earlier_declaration_is_named_by_file_column_and_types(spark, tmp_path):
+    spark.range(3).selectExpr("cast(id as int) as montant").write.parquet(str(tmp_path / "raw"))
+    frame = spark.read.schema("montant decimal(12,3)").parquet(str(tmp_path / "raw"))
+    line = failure_line(failure_of(frame.collect))
+    assert "montant" in line
+    assert "decimal(12,3)" in line
+    assert ".parquet" in line
+    assert "log has the details" not in line

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -36,15 +37,16 @@ def info(name, size=10, modified=1, checksum="md5:aaa"):
 
 def test_ledger_picks_new_and_redelivered_files_by_content_only():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("d.csv")], "r1", {
-        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}))  # fmt: skip
+        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}, {"t": "v1"}))  # fmt: skip
     current = [
         info("a.csv", modified=99),  # the same content sent again: not read again
         info("b.csv", checksum="md5:bbb"),  # other content, same size and time: read again
         info("c.csv"),
         info("d.csv", size=11, modified=2),
     ]
-    assert [f.name for f in ledger.new_files(current, seen, reprocess=False)] == ["b.csv", "c.csv"]
-    assert [f.name for f in ledger.new_files(current, seen, reprocess=True)] == ["a.csv", "b.csv", "c.csv", "d.csv"]
+    assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v1")] == ["b.csv", "c.csv"]
+    everything = ledger.new_files(current, seen, reprocess=True, reading="v1")
+    assert [f.name for f in everything] == ["a.csv", "b.csv", "c.csv", "d.csv"]
     assert seen["s3://landing/a.csv"]["file_id"] == file_id("s3://landing/a.csv", "md5:aaa")
     assert ledger.replaced_deliveries([current[1], current[2]], seen) == {
         "s3://landing/b.csv": file_id("s3://landing/b.csv", "md5:aaa")
@@ -52,9 +54,25 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
     assert ledger.file_ids(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
 
 
+def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():
+    table_of = {f"s3://landing/{name}": "t" for name in ("a.csv", "b.csv", "gone.csv")}
+    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("gone.csv")], "r1",
+                                                   table_of, {"t": "v1"}))  # fmt: skip
+    seen["s3://landing/b.csv"].pop("reading")  # recorded before readings were: taken as the current one
+    current = [info("a.csv"), info("b.csv"), info("c.csv")]
+    assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v1")] == ["c.csv"]
+    assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v2")] == ["a.csv", "c.csv"]
+    assert ledger.read_differently(current, seen, "v2") == ["s3://landing/a.csv"]
+    assert ledger.read_differently(current, seen, "v1") == []
+    uris = [f.uri for f in current]
+    assert ledger.left_with_another_reading(seen, "t", "v2", uris) == ["s3://landing/gone.csv"]
+    assert ledger.left_with_another_reading(seen, "t", "v1", uris) == []
+    assert ledger.left_with_another_reading(seen, "other", "v2", uris) == []
+
+
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv", checksum="md5:one")], "r1",
-                                                   {"s3://landing/a.csv": "t"}))  # fmt: skip
+                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}))  # fmt: skip
     delivery = [
         info("a_copy.csv", checksum="md5:one"),  # a copy of what run r1 read
         info("c.csv", checksum="md5:two"),
@@ -69,9 +87,12 @@ def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_d
     }
 
 
-def test_a_delivery_id_depends_on_its_content():
+def test_a_delivery_id_depends_on_its_content_and_on_its_reading():
     assert file_id("s3://landing/a.csv", "md5:1") != file_id("s3://landing/a.csv", "md5:2")
     assert file_id("s3://landing/a.csv", "md5:1") == info("a.csv", checksum="md5:1").file_id
+    read_again = replace(info("a.csv", checksum="md5:1"), reading="v2|r2")
+    assert read_again.file_id == file_id("s3://landing/a.csv", "md5:1", "v2|r2")
+    assert read_again.file_id != file_id("s3://landing/a.csv", "md5:1")
 
 
 def test_hidden_paths_are_those_spark_and_hive_skip():

@@ -11,6 +11,7 @@ keys use the names after `renames` (the silver names).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -71,6 +72,12 @@ class Table:
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
     delimiter: str = ","
     jdbc: JdbcSource | None = None  # read from a database rather than landing files
+
+    @property
+    def reading(self) -> str:
+        """A digest of how the table's landing files are read and typed: a file read under another
+        declaration is read again."""
+        return hashlib.sha256(repr((self.columns, self.delimiter, self.multiline)).encode()).hexdigest()[:16]
 
     def __post_init__(self) -> None:
         if bool(self.file_pattern) == (self.jdbc is not None):

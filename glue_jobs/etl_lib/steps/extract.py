@@ -485,6 +485,35 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     return summary
 
 
+def declaration_warnings(
+    seen: Mapping[str, Mapping[str, object]],
+    claimed: Mapping[str, Sequence[storage.FileInfo]],
+    readings: Mapping[str, str],
+) -> list[str]:
+    """Files read again because their table's declaration changed since they were read, and files
+    read under an earlier declaration that are no longer in landing to be read again."""
+    warnings = []
+    for table, reading in readings.items():
+        files = claimed.get(table, [])
+        again = [storage.file_name(uri) for uri in ledger.read_differently(files, seen, reading)]
+        gone = [storage.file_name(uri) for uri in
+                ledger.left_with_another_reading(seen, table, reading, [info.uri for info in files])]  # fmt: skip
+        if again:
+            warnings.append(f"table {table} is declared differently since these files were read: "
+                            f"{shown(again)} read again under the new declaration")  # fmt: skip
+        if gone:
+            warnings.append(f"table {table} is declared differently since these files were read, and they are "
+                            f"no longer in landing to read again: {shown(gone)}; their rows keep the earlier "
+                            "typing")  # fmt: skip
+    return warnings
+
+
+def shown(names: Sequence[str], most: int = 5) -> str:
+    """A few names, and how many more."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def extract_landing_files(
     spark: SparkSession, args: JobArgs, tables: Sequence[Table], summary: RunSummary, ingested_at: datetime
 ) -> int:
@@ -498,10 +527,14 @@ def extract_landing_files(
     by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), tables)
     summary.unclaimed_files = unclaimed
     if unclaimed:
-        shown = ", ".join(storage.file_name(uri) for uri in unclaimed[:5]) + (" ..." if len(unclaimed) > 5 else "")
-        summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {shown}")
+        names = shown([storage.file_name(uri) for uri in unclaimed])
+        summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {names}")
     claimed = {name: storage.with_checksums(spark, files) for name, files in by_table.items()}
-    fresh = {name: ledger.new_files(files, seen, args.reprocess) for name, files in claimed.items()}
+    readings = {table.name: table.reading for table in tables}
+    summary.warnings.extend(declaration_warnings(seen, claimed, readings))
+    fresh = {name: [replace(info, reading=f"{readings[name]}|{args.run_id}")
+                    for info in ledger.new_files(files, seen, args.reprocess, readings[name])]
+             for name, files in claimed.items()}  # fmt: skip
     fresh = {name: files for name, files in fresh.items() if files}
     if not fresh:
         return 0
@@ -526,7 +559,7 @@ def extract_landing_files(
     processed = [info for files in fresh.values() for info in files]
     replaced = {uri: old for uri, old in ledger.replaced_deliveries(processed, seen).items()
                 if old not in {info.file_id for info in processed}}  # fmt: skip
-    storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of))
+    storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of, readings))
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
         table = next(t for t in tables if t.name == table_of[uri])
         remove_deliveries(spark, args, table, [old_id])
