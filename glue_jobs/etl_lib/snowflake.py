@@ -11,7 +11,7 @@ already recorded is not loaded again. Staging tables are dropped at the end, wha
 The upsert is `DELETE ... USING staging` then `INSERT ... SELECT` inside that transaction: the same
 result as a MERGE on the key for whole-row upserts, and it stays in one transaction on the emulator
 too, whose MERGE commits on its own (it creates a helper table). Snowflake DDL commits implicitly, so
-every CREATE runs before BEGIN.
+every CREATE, and the ALTER adding a gold column an existing target lacks, runs before BEGIN.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +78,21 @@ def staging_table(table: str, version: str) -> str:
 def create_table_sql(qualified: str, columns: Sequence[tuple[str, str]]) -> str:
     body = ", ".join(f"{identifier(name)} {column_type(kind)}" for name, kind in columns)
     return f"CREATE TABLE IF NOT EXISTS {qualified} ({body})"
+
+
+def added_columns_sql(target: str, columns: Sequence[tuple[str, str]], existing: Collection[str]) -> list[str]:
+    """ALTER TABLE statements adding the gold columns (name, Spark type) the target lacks: a column
+    added to the model reaches an existing table, NULL in the rows loaded before it."""
+    present = {name.upper() for name in existing}
+    return [f"ALTER TABLE {target} ADD COLUMN {identifier(name)} {column_type(kind)}" for name, kind in columns
+            if identifier(name) not in present]  # fmt: skip
+
+
+def _existing_columns(cursor: Any, schema: str, table: str) -> list[str]:
+    database, schema_name = schema.split(".")
+    cursor.execute(f"SELECT COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS "
+                   "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (schema_name, identifier(table)))  # fmt: skip
+    return [str(row[0]) for row in cursor.fetchall()]
 
 
 COPY_FILES_AT_MOST = 1000  # Snowflake's limit on a COPY's FILES list
@@ -160,6 +175,8 @@ def _stage_tables(cursor: Any, account: SnowflakeAccount, schema: str, exports: 
         target, stage_table = f"{schema}.{identifier(export.name)}", f"{schema}.{staging[export.name]}"
         types = dict(export.columns)
         cursor.execute(create_table_sql(target, export.columns))
+        for statement in added_columns_sql(target, export.columns, _existing_columns(cursor, schema, export.name)):
+            cursor.execute(statement)
         cursor.execute(f"CREATE OR REPLACE TABLE {stage_table} LIKE {target}")
         for folder in export.folders:
             path = "/".join([export.path, *(f"{column}={value}" for column, value in folder.values)])

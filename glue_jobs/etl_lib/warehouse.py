@@ -1,7 +1,8 @@
 """Upserting gold tables into a JDBC warehouse (PostgreSQL; any database with MERGE, e.g. Redshift).
 
 Each gold table is first written to its own staging table; then one transaction creates any
-missing target table (with its key as primary key), merges every staging table into its target
+missing target table (with its key as primary key), adds the gold columns an existing target lacks
+(a column added to the model; NULL in earlier rows), merges every staging table into its target
 and records the loaded gold version. A failure anywhere rolls the whole transaction back, so the
 warehouse shows the previous version or the new one, never a mix; a version already recorded is
 not loaded again, so a retried run changes nothing.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -56,6 +57,32 @@ def matched_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
     return f"SELECT count(*) FROM {q(staging)} AS s JOIN {q(target)} AS t ON {on}"
 
 
+def column_type_sql(data_type: str, length: str | None, precision: str | None, scale: str | None) -> str:
+    """A column's type as information_schema describes it, as DDL (`numeric(12,2)`, `varchar(40)`)."""
+    if data_type.lower() in ("numeric", "decimal") and precision is not None:
+        return f"{data_type}({precision},{scale or 0})"
+    if data_type.lower() in ("character varying", "varchar", "character", "char") and length is not None:
+        return f"{data_type}({length})"
+    return data_type
+
+
+def added_columns_sql(target: str, staging: Sequence[tuple[str, str]], existing: Collection[str]) -> list[str]:
+    """ALTER TABLE statements adding the staging table's columns (name, DDL type) the target lacks:
+    a gold column added to the model reaches an existing warehouse table, NULL in the rows before it."""
+    present = {name.lower() for name in existing}
+    return [f"ALTER TABLE {q(target)} ADD COLUMN {q(name)} {kind}" for name, kind in staging
+            if name.lower() not in present]  # fmt: skip
+
+
+def _columns(connection: object, schema: str, table: str) -> list[tuple[str, str]]:
+    sql = (
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale FROM "
+        "information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
+    )
+    return [(str(name), column_type_sql(str(kind), length, precision, scale))
+            for name, kind, length, precision, scale in jdbc.query_rows(connection, sql, (schema, table))]  # fmt: skip
+
+
 def _table_exists(connection: object, schema: str, table: str) -> bool:
     sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
     return bool(jdbc.query_rows(connection, sql, (schema, table)))
@@ -93,6 +120,9 @@ def _merge_all(
         if not _table_exists(connection, schema, name):
             jdbc.execute(connection, f"CREATE TABLE {q(target)} AS SELECT * FROM {q(source)} WHERE 1 = 0")
             jdbc.execute(connection, f"ALTER TABLE {q(target)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})")
+        existing = [column for column, _ in _columns(connection, schema, name)]
+        for statement in added_columns_sql(target, _columns(connection, schema, staging[name]), existing):
+            jdbc.execute(connection, statement)
         matched = int(jdbc.query_rows(connection, matched_rows_sql(target, source, key))[0][0] or 0)
         try:
             changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))

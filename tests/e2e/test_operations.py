@@ -48,8 +48,9 @@ def execution_arns(cloud, outputs) -> set[str]:
 
 def processing_run(cloud, outputs, dataset: str, executions: list[dict]) -> str:
     """The run id of the one execution that extracted the delivery (the others found nothing new)."""
-    ran = [json.loads(e["output"])["config"]["run_id"] for e in executions
-           if "Extract" in cli.states_entered(cloud, e["executionArn"])]  # fmt: skip
+    configs = [(e, json.loads(e["output"])["config"]) for e in executions]
+    ran = [config["run_id"] for e, config in configs
+           if config["dataset"] == dataset and "Extract" in cli.states_entered(cloud, e["executionArn"])]  # fmt: skip
     extracts = {r: cli.read_json(cloud, f"{outputs['LakePath']}/_runs/{dataset}/{r}/extract.json") for r in ran}
     (run_id,) = [r for r, summary in extracts.items() if summary["status"] == "succeeded"]
     return run_id
@@ -98,14 +99,24 @@ def test_a_whole_tpch_delivery_copied_at_once_runs_once_and_completely(stack):
     assert subjects == [f"[Glue ETL] succeeded: tpch run {run_id}"]  # one email, no failure
 
 
-def test_each_dataset_publishes_to_its_own_database(stack):
+def test_each_dataset_publishes_to_its_own_database_also_when_both_run_at_once(stack):
     cloud, outputs, root = stack
     sample = generate_consultations(root / "consultations", rows=300, files=2, seed=4)
+    (root / "tpch-more").mkdir()
+    (root / "tpch-more" / "region_more.csv").write_text("r_regionkey,r_name,r_comment\n90,ARCTIC,c\n")
     before = execution_arns(cloud, outputs)
-    copy_folder(cloud, root / "consultations", f"{outputs['LandingPath']}/consultations/")
-    ended = new_executions(cloud, outputs, before, at_least=2)
+    deliveries = [threading.Thread(target=copy_folder, args=(cloud, root / folder, f"{outputs['LandingPath']}/{name}/"))
+                  for folder, name in (("consultations", "consultations"), ("tpch-more", "tpch"))]  # fmt: skip
+    for delivery in deliveries:
+        delivery.start()
+    for delivery in deliveries:
+        delivery.join()
+    ended = new_executions(cloud, outputs, before, at_least=3)
     assert {e["status"] for e in ended} == {"SUCCEEDED"}
     run_id = processing_run(cloud, outputs, "consultations", ended)
+    tpch_run = processing_run(cloud, outputs, "tpch", ended)
+    tpch_extract = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/tpch/{tpch_run}/extract.json")
+    assert tpch_extract["tables"]["region"]["rows_written"] == 1
     consultations, tpch = tables(cloud, f"{PREFIX}_consultations"), tables(cloud, f"{PREFIX}_tpch")
     assert set(consultations) == {"fact_consultation", "agg_monthly_activity"}
     assert set(tpch) == {"dim_customer", "dim_supplier", "dim_part", "dim_date", "fact_sales"}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 from pathlib import Path
 from typing import Any
+
+from pyspark.sql import functions as F
 
 from glue_etl_local.cli import run_job_script
 
@@ -45,3 +49,15 @@ def merged_rule_counts(*summaries: dict[str, Any], table: str) -> dict[str, int]
         for rule, count in summary["tables"].get(table, {}).get("quarantine_by_rule", {}).items():
             merged[rule] = merged.get(rule, 0) + count
     return merged
+
+
+def with_gold_column(monkeypatch, table: str, column: str, value: str) -> None:
+    """The retail model gains a gold column (a column the team declared and carried to gold)."""
+    module = importlib.import_module("etl_lib.datasets.retail")
+    build = module.DATASET.build_gold
+
+    def build_with_column(silver):
+        return {name: frame.withColumn(column, F.lit(value)) if name == table else frame
+                for name, frame in build(silver).items()}  # fmt: skip
+
+    monkeypatch.setattr(module, "DATASET", dataclasses.replace(module.DATASET, build_gold=build_with_column))

@@ -16,7 +16,7 @@ from etl_lib.datasets import get_dataset
 from etl_lib.job import JobFailedError
 from glue_etl_local.postgres import RETAIL_SQL
 from tests.conftest import CHANGED_BY_UPDATES, WAREHOUSE, RetailDatabase
-from tests.integration.conftest import run_all, run_job
+from tests.integration.conftest import run_all, run_job, with_gold_column
 
 pytestmark = pytest.mark.postgres
 
@@ -171,3 +171,22 @@ def test_extract_without_a_source_secret_fails_in_one_line(tmp_path):
         run_job("extract", "retail", tmp_path / "lake", "r1")
     assert "--source_secret is required: dataset retail reads currency, address" in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_gold_column_added_later_is_added_to_the_warehouse_table(retail_db, tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    run_retail(retail_db, lake, "r1")
+    before = warehouse_snapshot(retail_db)["dim_currency"]
+    with_gold_column(monkeypatch, "dim_currency", "source_system", "erp")
+    options = {"source_secret": retail_db.secret, "warehouse_secret": retail_db.secret}
+    run_job("extract", "retail", lake, "r2", **options)
+    run_job("transform", "retail", lake, "r2", reprocess="true", **options)  # (a new library version runs it too)
+    load = run_job("load", "retail", lake, "r2", **options)
+    assert load["status"] == "succeeded"
+    columns = [row[0] for row in retail_db.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'retail_dw' "
+        "AND table_name = 'dim_currency' ORDER BY ordinal_position")]  # fmt: skip
+    assert columns[-1] == "source_system"
+    after = retail_db.query("SELECT * FROM retail_dw.dim_currency ORDER BY 1")
+    assert [row[:-1] for row in after] == before
+    assert {row[-1] for row in after} == {"erp"}

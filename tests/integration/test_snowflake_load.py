@@ -14,7 +14,7 @@ import pytest
 from etl_lib.job import JobFailedError
 from glue_etl_local.snowflake_emulator import LocalSnowflake
 from tests.conftest import RetailDatabase
-from tests.integration.conftest import run_all, run_job
+from tests.integration.conftest import run_all, run_job, with_gold_column
 
 pytestmark = pytest.mark.postgres
 TABLES = ("DIM_CURRENCY", "DIM_CUSTOMER", "DIM_STAFF", "DIM_PRODUCT", "DIM_DATE", "FACT_SALES_ORDER")
@@ -115,4 +115,19 @@ def test_snowflake_load_failing_inside_its_transaction_keeps_the_previous_state(
     retried = run_job("load", "retail", lake, "r2", warehouse_secret=warehouse.secret_file())
     assert retried["status"] == "succeeded"
     assert orders(warehouse) == retail_db.valid_orders_in_source()
+    assert loaded_version(warehouse) == [("retail", "r2")]
+
+
+def test_snowflake_a_gold_column_added_later_is_added_to_the_target_table(retail_db, warehouse, tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    run(retail_db, warehouse, lake, "r1")
+    before = snapshot(warehouse)["DIM_CURRENCY"]
+    with_gold_column(monkeypatch, "dim_currency", "source_system", "erp")
+    run_job("extract", "retail", lake, "r2", source_secret=retail_db.secret)
+    run_job("transform", "retail", lake, "r2", reprocess="true")  # (a new library version runs it too)
+    load = run_job("load", "retail", lake, "r2", warehouse_secret=warehouse.secret_file())
+    assert load["status"] == "succeeded"
+    after = warehouse.query(f"SELECT * FROM {schema(warehouse)}.DIM_CURRENCY ORDER BY 1")
+    assert [row[:-1] for row in after] == before
+    assert {row[-1] for row in after} == {"erp"}
     assert loaded_version(warehouse) == [("retail", "r2")]

@@ -148,3 +148,16 @@ def test_newest_versions_keep_the_latest_row_of_each_key_and_every_row_without_a
     )
     kept = sorted((row.staff_id or 0, row.department) for row in newest_versions(frame, table).collect())
     assert kept == [(0, "A"), (0, "B"), (1, "Dispatch"), (2, "Sales")]
+
+
+def test_gold_columns_the_warehouse_table_lacks_are_added_with_their_types():
+    staging = [("currency_id", "integer"), ("Rate", warehouse.column_type_sql("numeric", None, "12", "4")),
+               ("name", warehouse.column_type_sql("character varying", "40", None, None)),
+               ("source_system", warehouse.column_type_sql("text", None, None, None))]  # fmt: skip
+    assert warehouse.added_columns_sql("retail_dw.dim_currency", staging, ["currency_id", "rate", "name"]) == [
+        'ALTER TABLE "retail_dw"."dim_currency" ADD COLUMN "source_system" text'
+    ]
+    assert warehouse.added_columns_sql("retail_dw.dim_currency", staging, ["currency_id"])[:2] == [
+        'ALTER TABLE "retail_dw"."dim_currency" ADD COLUMN "Rate" numeric(12,4)',
+        'ALTER TABLE "retail_dw"."dim_currency" ADD COLUMN "name" character varying(40)',
+    ]

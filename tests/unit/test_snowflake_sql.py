@@ -76,3 +76,14 @@ def test_snowflake_connector_shipped_to_glue_is_the_pinned_one():
 
     pins = tomllib.loads((packaging.PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert packaging.SNOWFLAKE_CONNECTOR in pins
+
+
+def test_gold_columns_the_target_lacks_are_added_with_snowflake_types():
+    columns = [("currency_id", "int"), ("rate", "decimal(12,4)"), ("source_system", "string")]
+    assert snowflake.added_columns_sql("DB.RETAIL_DW.DIM_CURRENCY", columns, ["CURRENCY_ID", "RATE"]) == [
+        "ALTER TABLE DB.RETAIL_DW.DIM_CURRENCY ADD COLUMN SOURCE_SYSTEM VARCHAR"
+    ]
+    assert (
+        snowflake.added_columns_sql("DB.RETAIL_DW.DIM_CURRENCY", columns, ["CURRENCY_ID", "RATE", "SOURCE_SYSTEM"])
+        == []
+    )
