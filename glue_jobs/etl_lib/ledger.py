@@ -80,8 +80,10 @@ def record_files(
     run_id: str,
     table_of: Mapping[str, str],
     readings: Mapping[str, str],
+    records: Mapping[str, int | None],
 ) -> str:
-    """The ledger with these files recorded; readings: each table's declaration digest."""
+    """The ledger with these files recorded; readings: each table's declaration digest; records:
+    the records counted in each file."""
     files = {uri: dict(entry) for uri, entry in ledger.items()}
     for info in processed:
         files[info.uri] = {
@@ -91,6 +93,7 @@ def record_files(
             "file_id": info.file_id,
             "table": table_of[info.uri],
             "reading": readings[table_of[info.uri]],
+            "records": records.get(info.uri),
             "run_id": run_id,
         }
     return json.dumps({"files": files}, indent=2, sort_keys=True)

@@ -26,6 +26,7 @@ class TableCounts:
     quarantine_path: str | None = None
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    file_records: dict[str, int] = field(default_factory=dict)  # landing file -> the records counted in it
     notes: list[str] = field(default_factory=list)
     undeclared_columns: list[str] = field(default_factory=list)  # delivered but not declared: not loaded
     replaced_files: list[str] = field(default_factory=list)  # re-delivered with other content

@@ -72,6 +72,18 @@ def test_a_same_name_redelivery_with_new_content_replaces_the_old_rows_and_says_
     assert any(f"{FILE} was delivered again with other content" in w and "run r1" in w for w in extract["warnings"])
 
 
+def test_a_redelivery_without_records_replaces_the_rows_and_the_warning_says_how_many_went(spark, delivered):
+    """A producer's export that failed half-way re-sends the file with its header only: the
+    newer delivery wins, as for any re-delivery, and the warning makes the loss of rows visible."""
+    landing, lake = delivered
+    deliver(landing, [])
+    summaries = run_all("consultations", landing, lake, "r2")
+    assert sum(spark.read.parquet(str(part)).count() for part in (lake / RAW).rglob("*.parquet")) == 0
+    warnings = summaries["extract"]["warnings"]
+    assert any(f"{FILE} was delivered again" in w and "(3 record(s) before, 0 now)" in w for w in warnings), warnings
+    assert summaries["extract"]["tables"]["consultations"]["file_records"] == {(landing / FILE).as_uri(): 0}
+
+
 def test_the_same_content_sent_again_is_not_read_again(delivered):
     landing, lake = delivered
     content = (landing / FILE).read_bytes()

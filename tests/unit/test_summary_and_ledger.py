@@ -37,7 +37,8 @@ def info(name, size=10, modified=1, checksum="md5:aaa"):
 
 def test_ledger_picks_new_and_redelivered_files_by_content_only():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("d.csv")], "r1", {
-        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}, {"t": "v1"}))  # fmt: skip
+        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}, {"t": "v1"},
+        {"s3://landing/a.csv": 12}))  # fmt: skip
     current = [
         info("a.csv", modified=99),  # the same content sent again: not read again
         info("b.csv", checksum="md5:bbb"),  # other content, same size and time: read again
@@ -48,6 +49,7 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
     everything = ledger.new_files(current, seen, reprocess=True, reading="v1")
     assert [f.name for f in everything] == ["a.csv", "b.csv", "c.csv", "d.csv"]
     assert seen["s3://landing/a.csv"]["file_id"] == file_id("s3://landing/a.csv", "md5:aaa")
+    assert (seen["s3://landing/a.csv"]["records"], seen["s3://landing/b.csv"]["records"]) == (12, None)
     assert ledger.replaced_deliveries([current[1], current[2]], seen) == {
         "s3://landing/b.csv": file_id("s3://landing/b.csv", "md5:aaa")
     }
@@ -57,7 +59,7 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
 def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():
     table_of = {f"s3://landing/{name}": "t" for name in ("a.csv", "b.csv", "gone.csv")}
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("gone.csv")], "r1",
-                                                   table_of, {"t": "v1"}))  # fmt: skip
+                                                   table_of, {"t": "v1"}, {}))  # fmt: skip
     seen["s3://landing/b.csv"].pop("reading")  # recorded before readings were: taken as the current one
     current = [info("a.csv"), info("b.csv"), info("c.csv")]
     assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v1")] == ["c.csv"]
@@ -72,7 +74,7 @@ def test_files_read_under_another_declaration_are_read_again_or_named_when_gone(
 
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv", checksum="md5:one")], "r1",
-                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}))  # fmt: skip
+                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}, {}))  # fmt: skip
     delivery = [
         info("a_copy.csv", checksum="md5:one"),  # a copy of what run r1 read
         info("c.csv", checksum="md5:two"),

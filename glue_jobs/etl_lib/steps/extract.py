@@ -254,7 +254,8 @@ def extract_table(
     notes = [f"{info.name}: empty file (or blank lines only), no records" for info in files
              if info.uri not in has_content]  # fmt: skip
     if not non_empty:
-        return TableCounts(files=[info.uri for info in files], notes=notes)
+        uris = [info.uri for info in files]
+        return TableCounts(files=uris, file_records=dict.fromkeys(uris, 0), notes=notes)
 
     paths = {info.uri: info.path for info in non_empty}
     physical = naming_broken_compressed_files(
@@ -292,6 +293,7 @@ def extract_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
+        file_records={info.uri: physical[info.uri].records if info.uri in physical else 0 for info in files},
         notes=[*notes, *drift, *cased, *multi_line, *blank, *repeats],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
@@ -559,13 +561,18 @@ def extract_landing_files(
     processed = [info for files in fresh.values() for info in files]
     replaced = {uri: old for uri, old in ledger.replaced_deliveries(processed, seen).items()
                 if old not in {info.file_id for info in processed}}  # fmt: skip
-    storage.write_text(spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of, readings))
+    records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
+    storage.write_text(
+        spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of)
+    )
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
         table = next(t for t in tables if t.name == table_of[uri])
         remove_deliveries(spark, args, table, [old_id])
         summary.tables[table.name].replaced_files.append(uri)
+        before = seen[uri].get("records")
+        counted = f" ({before} record(s) before, {records_of.get(uri)} now)" if before is not None else ""
         summary.warnings.append(
             f"{storage.file_name(uri)} was delivered again with other content: it replaces the delivery "
-            f"read by run {seen[uri].get('run_id')}"
+            f"read by run {seen[uri].get('run_id')}{counted}"
         )
     return len(processed)
