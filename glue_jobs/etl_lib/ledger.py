@@ -49,6 +49,15 @@ def left_with_another_reading(
                   and entry.get("reading", reading) != reading)  # fmt: skip
 
 
+def with_readings_kept(ledger: Mapping[str, Mapping[str, Any]], uris: Iterable[str], reading: str) -> dict[str, Any]:
+    """The ledger with these files (read under another declaration, no longer in landing) taken as
+    read under this one, the earlier one kept in `typed_under`: they are warned about once."""
+    files = {uri: dict(entry) for uri, entry in ledger.items()}
+    for uri in uris:
+        files[uri] = {**files[uri], "reading": reading, "typed_under": files[uri].get("reading")}
+    return files
+
+
 def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """URI -> the partition id of the earlier delivery each of these files replaces."""
     earlier = {info.uri: ledger.get(info.uri, {}).get("file_id") for info in files}
@@ -96,4 +105,8 @@ def record_files(
             "records": records.get(info.uri),
             "run_id": run_id,
         }
+    return render(files)
+
+
+def render(files: Mapping[str, Mapping[str, Any]]) -> str:
     return json.dumps({"files": files}, indent=2, sort_keys=True)

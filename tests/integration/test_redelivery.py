@@ -233,3 +233,4 @@ def test_files_read_under_an_earlier_declaration_are_read_again_under_the_new_on
     assert any("no longer in landing" in warning and FILE in warning for warning in gone["warnings"])
     with pytest.raises(JobFailedError, match=r"id_patient.*int"):
         run_job("transform", "consultations", lake, "r5", reprocess="true")  # (a new library version runs it too)
+    assert run_job("extract", "consultations", lake, "r6", landing)["warnings"] == []  # warned about once

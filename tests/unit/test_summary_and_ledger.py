@@ -70,6 +70,10 @@ def test_files_read_under_another_declaration_are_read_again_or_named_when_gone(
     assert ledger.left_with_another_reading(seen, "t", "v2", uris) == ["s3://landing/gone.csv"]
     assert ledger.left_with_another_reading(seen, "t", "v1", uris) == []
     assert ledger.left_with_another_reading(seen, "other", "v2", uris) == []
+    kept = ledger.with_readings_kept(seen, ["s3://landing/gone.csv"], "v2")
+    assert ledger.left_with_another_reading(kept, "t", "v2", uris) == []
+    assert kept["s3://landing/gone.csv"]["typed_under"] == "v1"
+    assert seen["s3://landing/gone.csv"]["reading"] == "v1"  # the ledger given is left as it was
 
 
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():

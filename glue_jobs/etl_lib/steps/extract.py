@@ -491,21 +491,21 @@ def declaration_warnings(
     seen: Mapping[str, Mapping[str, object]],
     claimed: Mapping[str, Sequence[storage.FileInfo]],
     readings: Mapping[str, str],
+    gone: Mapping[str, Sequence[str]],
 ) -> list[str]:
     """Files read again because their table's declaration changed since they were read, and files
-    read under an earlier declaration that are no longer in landing to be read again."""
+    read under an earlier declaration that are no longer in landing to be read again (gone: URIs
+    by table)."""
     warnings = []
     for table, reading in readings.items():
-        files = claimed.get(table, [])
-        again = [storage.file_name(uri) for uri in ledger.read_differently(files, seen, reading)]
-        gone = [storage.file_name(uri) for uri in
-                ledger.left_with_another_reading(seen, table, reading, [info.uri for info in files])]  # fmt: skip
+        again = [storage.file_name(uri) for uri in ledger.read_differently(claimed.get(table, []), seen, reading)]
+        left = [storage.file_name(uri) for uri in gone.get(table, [])]
         if again:
             warnings.append(f"table {table} is declared differently since these files were read: "
                             f"{shown(again)} read again under the new declaration")  # fmt: skip
-        if gone:
+        if left:
             warnings.append(f"table {table} is declared differently since these files were read, and they are "
-                            f"no longer in landing to read again: {shown(gone)}; their rows keep the earlier "
+                            f"no longer in landing to read again: {shown(left)}; their rows keep the earlier "
                             "typing")  # fmt: skip
     return warnings
 
@@ -533,7 +533,13 @@ def extract_landing_files(
         summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {names}")
     claimed = {name: storage.with_checksums(spark, files) for name, files in by_table.items()}
     readings = {table.name: table.reading for table in tables}
-    summary.warnings.extend(declaration_warnings(seen, claimed, readings))
+    gone = {name: ledger.left_with_another_reading(seen, name, reading, [info.uri for info in claimed.get(name, [])])
+            for name, reading in readings.items()}  # fmt: skip
+    summary.warnings.extend(declaration_warnings(seen, claimed, readings, gone))
+    if any(gone.values()):  # warned about once: from now on they count as read under this declaration
+        for name, uris in gone.items():
+            seen = ledger.with_readings_kept(seen, uris, readings[name])
+        storage.write_text(spark, ledger_path, ledger.render(seen))
     fresh = {name: [replace(info, reading=f"{readings[name]}|{args.run_id}")
                     for info in ledger.new_files(files, seen, args.reprocess, readings[name])]
              for name, files in claimed.items()}  # fmt: skip
