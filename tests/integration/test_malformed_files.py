@@ -126,6 +126,10 @@ CONSULTATION_CASES = [
         {"encoding:diagnostic": 1},
     ),
     Case("blank_lines", CONSULTATIONS_HEADER + b"\n" + consultation(9) + b"\n", 1),
+    # Multi-line CSV reads a line of whitespace as a record of one field (Spark and the count agree):
+    # quarantined with its text, never a silent NULL row; before the header it is taken as the header.
+    Case("blank_before_header", b"\n \t\n" + CONSULTATIONS_HEADER + consultation(17), 1, {"repeated_header": 1}),
+    Case("whitespace_lines", CONSULTATIONS_HEADER + b"  \n" + consultation(18) + b"\t\n", 1, {"malformed_record": 2}),
     Case("repeated_header", CONSULTATIONS_HEADER + consultation(16) + CONSULTATIONS_HEADER, 1, {"repeated_header": 1}),
     Case("header_only", CONSULTATIONS_HEADER, 0),
     Case("empty_file", b"", 0),
