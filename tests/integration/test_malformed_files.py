@@ -130,6 +130,7 @@ CONSULTATION_CASES = [
     # quarantined with its text, never a silent NULL row; before the header it is taken as the header.
     Case("blank_before_header", b"\n \t\n" + CONSULTATIONS_HEADER + consultation(17), 1, {"repeated_header": 1}),
     Case("whitespace_lines", CONSULTATIONS_HEADER + b"  \n" + consultation(18) + b"\t\n", 1, {"malformed_record": 2}),
+    Case("blank_lines_only", b"\n  \n\t\n", 0),
     Case("repeated_header", CONSULTATIONS_HEADER + consultation(16) + CONSULTATIONS_HEADER, 1, {"repeated_header": 1}),
     Case("header_only", CONSULTATIONS_HEADER, 0),
     Case("empty_file", b"", 0),
@@ -231,8 +232,7 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     notes = " | ".join(counts["notes"])
     assert f"{table}_empty_file.csv{suffix}: empty file (or blank lines only), no records" in notes
     assert f"{table}_blank_lines.csv{suffix}: " in notes
-    if table == "region":
-        assert f"region_blank_lines_only.csv{suffix}: empty file (or blank lines only), no records" in notes
+    assert f"{table}_blank_lines_only.csv{suffix}: empty file (or blank lines only), no records" in notes
     assert f"{table}_repeated_header.csv{suffix}: the header again in 1 record(s), quarantined" in notes
     if table == "region":
         cased = f"region_header_case.csv{suffix}: column name(s) matched ignoring case: R_REGIONKEY -> r_regionkey"
