@@ -16,6 +16,7 @@ from glue_etl_local.cloud import notifications
 from glue_etl_local.cloud.server import LocalCloud
 from glue_etl_local.samples import generate_consultations, generate_tpch
 from tests.e2e import cli
+from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
 
 ENV_NAME = "ops"
 STACK = f"{ENV_NAME}-glue-etl"
@@ -264,3 +265,41 @@ def test_a_job_started_by_hand_under_a_running_execution_refuses_to_write(stack)
     # With nobody holding the lease, the same job started by hand runs.
     again = run_job_by_hand(cloud, outputs["TransformJobName"], {**arguments, "--run_id": "by-hand-2"})
     assert again["JobRunState"] == "SUCCEEDED", again.get("ErrorMessage")
+
+
+def test_a_file_sent_again_through_s3_is_read_once_and_a_corrected_one_replaces_its_rows(stack):
+    """The producer's re-sends, through the deployed path (S3 event, execution, Glue jobs on S3):
+    the same bytes start a run that finds nothing new and sends no email; other bytes under the same
+    name replace the file's rows, and the email says how many records each delivery had."""
+    cloud, outputs, _ = stack
+    topic, lake = outputs["NotificationTopicArn"], outputs["LakePath"]
+    bucket, key = outputs["LakeBucket"], "landing/consultations/consultations_2025_09.csv"
+    s3 = cloud.client("s3")
+    first = CONSULTATIONS_HEADER + b"".join(consultation(n) for n in (901, 902, 903))
+
+    def deliver(content: bytes) -> list[dict]:
+        before = execution_arns(cloud, outputs)
+        s3.put_object(Bucket=bucket, Key=key, Body=content)
+        ended = new_executions(cloud, outputs, before, at_least=1)
+        assert {e["status"] for e in ended} == {"SUCCEEDED"}
+        return ended
+
+    run_id = processing_run(cloud, outputs, "consultations", deliver(first))
+    emails = len(notifications.deliveries(cloud.region, topic))
+    resent = deliver(first)
+    (again,) = [json.loads(e["output"])["config"]["run_id"] for e in resent]
+    assert cli.read_json(cloud, f"{lake}/_runs/consultations/{again}/extract.json")["status"] == "no_new_files"
+    assert len(notifications.deliveries(cloud.region, topic)) == emails  # nothing new: no email
+
+    corrected = deliver(CONSULTATIONS_HEADER + consultation(901, montant="99.00") + consultation(904))
+    fixed = processing_run(cloud, outputs, "consultations", corrected)
+    extract = cli.read_json(cloud, f"{lake}/_runs/consultations/{fixed}/extract.json")
+    assert extract["tables"]["consultations"]["rows_written"] == 2
+    assert any(f"run {run_id} (3 record(s) before, 2 now)" in warning for warning in extract["warnings"])
+    (email,) = [d for d in notifications.deliveries(cloud.region, topic)
+                if d.protocol == "email" and fixed in (d.subject or "")]  # fmt: skip
+    assert email.subject == f"[Glue ETL] succeeded with warnings: consultations run {fixed}"
+    assert "(3 record(s) before, 2 now)" in email.text
+    rows = gold_straight_from_parquet(cloud, outputs, "consultations",
+        "SELECT consultation_id, montant FROM fact_consultation WHERE consultation_id > 900 ORDER BY 1")  # fmt: skip
+    assert rows == [["901", "99.00"], ["904", "25.00"]]
