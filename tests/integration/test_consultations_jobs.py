@@ -176,6 +176,7 @@ def test_a_changed_ruleset_is_applied_by_the_next_run_without_new_data(spark, tm
     monkeypatch.setattr(rulesets, "builtin_ruleset_text", lambda dataset, table: stricter)
     second = run_all("consultations", tmp_path / "landing", tmp_path / "lake", "r2")
     assert second["transform"]["status"] == "succeeded"
+    assert second["transform"]["message"].endswith("raw unchanged; the rules changed since run r1")
     broken = second["transform"]["tables"]["consultations"]["quarantine_by_rule"].get('ColumnValues "montant" <= 50')
     assert broken
     written = second["transform"]["tables"]["consultations"]["rows_written"]

@@ -3,7 +3,7 @@
 import zipfile
 from pathlib import Path
 
-from etl_lib.steps.transform import files_fingerprint
+from etl_lib.steps.transform import files_fingerprint, rebuilt_because
 
 
 def library(root: Path) -> Path:
@@ -40,3 +40,15 @@ def test_the_library_zipped_for_glue_has_the_fingerprint_of_its_folder(tmp_path)
     assert files_fingerprint(zipped(lib, tmp_path / "lib.zip")) == files_fingerprint(lib)
     (lib / "model.py").write_text("GOLD = 2\n")
     assert files_fingerprint(zipped(lib, tmp_path / "lib2.zip")) == files_fingerprint(lib)
+
+
+def test_a_rebuild_without_new_raw_data_names_what_changed():
+    before = {"fingerprints": {"raw": "r", "rules": "a", "code": "x"}, "run_id": "r7"}
+    rules_changed = {"raw": "r", "rules": "b", "code": "x"}
+    assert rebuilt_because(before, rules_changed) == "raw unchanged; the rules changed since run r7"
+    assert rebuilt_because(before, {"raw": "r", "rules": "b", "code": "y"}) == (
+        "raw unchanged; the rules and the job library changed since run r7"
+    )
+    assert rebuilt_because(before, {"raw": "s", "rules": "b", "code": "y"}) == ""  # new data: the usual rebuild
+    assert rebuilt_because(before, {"raw": "r", "rules": "a", "code": "x"}) == ""  # reprocessed, nothing changed
+    assert rebuilt_because({}, {"raw": "r", "rules": "a", "code": "x"}) == ""  # the first run

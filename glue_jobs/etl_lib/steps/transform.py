@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import partial
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -128,20 +129,30 @@ def validate_table(
     return checked
 
 
-def inputs_fingerprint(
+def inputs_fingerprints(
     spark: SparkSession, lake: str, dataset: Dataset, table_rules: Mapping[str, TableRules], library: str
-) -> str:
-    """What silver and gold are made from: raw's files, the rules in force and the job library's
-    code (dataset declarations, model, shipped rulesets); a run with all three unchanged has
-    nothing to rewrite."""
-    digest = hashlib.sha256()
+) -> dict[str, str]:
+    """What silver and gold are made from, each digested: raw's files, the rules in force and the
+    job library's code (dataset declarations, model, shipped rulesets); a run with all three
+    unchanged has nothing to rewrite."""
+    raw, rules = hashlib.sha256(), hashlib.sha256()
     roots = [layout.raw_path(lake, dataset.name, table.name) for table in dataset.tables]
     for path, size, modified_ms in storage.file_listing(spark, roots):
-        digest.update(f"{path}|{size}|{modified_ms}\n".encode())
+        raw.update(f"{path}|{size}|{modified_ms}\n".encode())
     for name in sorted(table_rules):
-        digest.update(f"{name}\n{rulesets.ruleset_text(table_rules[name])}".encode())
-    digest.update(library.encode())
-    return digest.hexdigest()
+        rules.update(f"{name}\n{rulesets.ruleset_text(table_rules[name])}".encode())
+    return {"raw": raw.hexdigest(), "rules": rules.hexdigest(), "code": library}
+
+
+def rebuilt_because(previous: Mapping[str, Any], current: Mapping[str, str]) -> str:
+    """Why a run rebuilds though raw is as the last run left it (a new rule or a new library
+    version), for the run's message; empty when raw changed, the usual reason, or on a first run."""
+    before = previous.get("fingerprints") or {}
+    if not before or before.get("raw") != current["raw"]:
+        return ""
+    changed = [what for part, what in (("rules", "the rules"), ("code", "the job library"))
+               if before.get(part) != current[part]]  # fmt: skip
+    return f"raw unchanged; {' and '.join(changed)} changed since run {previous.get('run_id')}" if changed else ""
 
 
 def files_fingerprint(root: Traversable) -> str:
@@ -455,8 +466,14 @@ def quality_report(args: JobArgs, started_at: str, outcomes: Mapping[str, TableO
 
 
 def publish_gold(
-    spark: SparkSession, args: JobArgs, dataset: Dataset, summary: RunSummary, outcomes: Mapping[str, TableOutcome]
+    spark: SparkSession,
+    args: JobArgs,
+    dataset: Dataset,
+    summary: RunSummary,
+    outcomes: Mapping[str, TableOutcome],
+    because: str = "",
 ) -> None:
+    """Writes the gold version and finishes the summary; because: why it was rebuilt, when raw was not."""
     empty = [name for name, outcome in outcomes.items() if outcome.silver is None]
     totals = summary.totals()
     counted = f"{totals['rows_written']} clean rows, {totals['rows_quarantined']} quarantined"
@@ -467,7 +484,7 @@ def publish_gold(
     silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
     for name, rows in write_gold(spark, args, dataset, usable, silver_rows, summary.started_at).items():
         summary.outputs[f"gold.{name}"] = str(rows)
-    summary.finish("succeeded", f"{counted}; gold version {args.run_id} written")
+    summary.finish("succeeded", "; ".join(filter(None, [counted, f"gold version {args.run_id} written", because])))
 
 
 def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = None) -> RunSummary:
@@ -476,9 +493,9 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     state_path = layout.transform_state_path(args.lake_path, args.dataset)
     table_rules = load_table_rules(spark, args, dataset)
     library = files_fingerprint(resources.files("etl_lib"))
-    fingerprint = inputs_fingerprint(spark, args.lake_path, dataset, table_rules, library)
+    fingerprints = inputs_fingerprints(spark, args.lake_path, dataset, table_rules, library)
     previous = json.loads(storage.read_text(spark, state_path) or "{}")
-    if not args.reprocess and previous.get("inputs_fingerprint") == fingerprint:
+    if not args.reprocess and previous.get("fingerprints") == fingerprints:
         since = previous.get("run_id")
         summary.finish("up_to_date", f"raw data, rules and job code unchanged since run {since}; nothing rewritten")
         return summary
@@ -494,6 +511,6 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     finally:
         write_quality_report(spark, args, quality_report(args, summary.started_at, outcomes))
     summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
-    publish_gold(spark, args, dataset, summary, outcomes)
-    storage.write_text(spark, state_path, json.dumps({"inputs_fingerprint": fingerprint, "run_id": args.run_id}))
+    publish_gold(spark, args, dataset, summary, outcomes, rebuilt_because(previous, fingerprints))
+    storage.write_text(spark, state_path, json.dumps({"fingerprints": fingerprints, "run_id": args.run_id}))
     return summary
