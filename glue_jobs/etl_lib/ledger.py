@@ -23,21 +23,27 @@ def parse_ledger(text: str | None) -> dict[str, dict[str, Any]]:
     return dict(files)
 
 
+def read_under_another(entry: Mapping[str, Any], reading: str) -> bool:
+    """The ledger entry was read under another declaration (reading: its table's digest now; an
+    entry without one was read under this one)."""
+    return bool(entry.get("reading", reading) != reading)
+
+
 def new_files(
     files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reprocess: bool, reading: str
 ) -> list[FileInfo]:
     """The files to read: not read yet, delivered again with other content, or read under another
-    declaration of their table (reading: its digest; an entry without one was read under this one)."""
+    declaration of their table."""
     if reprocess:
         return list(files)
     return [info for info in files if ledger.get(info.uri, {}).get("checksum") != info.checksum
-            or ledger[info.uri].get("reading", reading) != reading]  # fmt: skip
+            or read_under_another(ledger[info.uri], reading)]  # fmt: skip
 
 
 def read_differently(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], reading: str) -> list[str]:
     """URIs of these files that were read, with this content, under another declaration."""
     return [info.uri for info in files if ledger.get(info.uri, {}).get("checksum") == info.checksum
-            and ledger[info.uri].get("reading", reading) != reading]  # fmt: skip
+            and read_under_another(ledger[info.uri], reading)]  # fmt: skip
 
 
 def left_with_another_reading(
@@ -46,7 +52,7 @@ def left_with_another_reading(
     """URIs of the table's files read under another declaration and no longer in landing."""
     here = set(present)
     return sorted(uri for uri, entry in ledger.items() if entry.get("table") == table and uri not in here
-                  and entry.get("reading", reading) != reading)  # fmt: skip
+                  and read_under_another(entry, reading))  # fmt: skip
 
 
 def with_readings_kept(ledger: Mapping[str, Mapping[str, Any]], uris: Iterable[str], reading: str) -> dict[str, Any]:

@@ -120,9 +120,10 @@ def _merge_all(
         if not _table_exists(connection, schema, name):
             jdbc.execute(connection, f"CREATE TABLE {q(target)} AS SELECT * FROM {q(source)} WHERE 1 = 0")
             jdbc.execute(connection, f"ALTER TABLE {q(target)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})")
-        existing = [column for column, _ in _columns(connection, schema, name)]
-        for statement in added_columns_sql(target, _columns(connection, schema, staging[name]), existing):
-            jdbc.execute(connection, statement)
+        else:  # a table created from an earlier version may lack columns added to gold since
+            existing = [column for column, _ in _columns(connection, schema, name)]
+            for statement in added_columns_sql(target, _columns(connection, schema, staging[name]), existing):
+                jdbc.execute(connection, statement)
         matched = int(jdbc.query_rows(connection, matched_rows_sql(target, source, key))[0][0] or 0)
         try:
             changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))
