@@ -44,6 +44,8 @@ def write_csv(path: Path, width: int, rows: int) -> None:
 
 def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
     """In this process (a fresh JVM): seconds of two runs of typing, checking and writing raw."""
+    from pyspark.sql import functions as F
+
     from etl_lib import storage
     from etl_lib.datasets.base import Column, Table
     from etl_lib.steps.extract import read_landing, write_typed
@@ -59,7 +61,7 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
         strings, _ = read_landing(spark, table, files, headers, ())
         outputs = (f"{folder}/raw{attempt}", f"{folder}/quarantine{attempt}")
         started = time.perf_counter()
-        written = write_typed(strings, table, "bench", datetime.now(UTC), outputs)
+        written = write_typed(strings, table, "bench", F.lit(datetime.now(UTC)), outputs)
         seconds.append(time.perf_counter() - started)
         assert written.quarantined == 0, written
     return seconds

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from etl_lib.storage import FileInfo
@@ -64,6 +65,21 @@ def with_readings_kept(ledger: Mapping[str, Mapping[str, Any]], uris: Iterable[s
     return files
 
 
+def first_ingested(
+    files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], now: datetime
+) -> dict[str, datetime]:
+    """URI -> when each file's delivery was first read: the same content read again (under a
+    changed declaration, or reprocessed) keeps that time, so deduplication still ranks its rows by
+    when they were delivered and a later delivery's rows stay the newest."""
+
+    def first(info: FileInfo) -> datetime:
+        entry = ledger.get(info.uri, {})
+        same_delivery = entry.get("checksum") == info.checksum and entry.get("ingested_at")
+        return datetime.fromisoformat(str(entry["ingested_at"])) if same_delivery else now
+
+    return {info.uri: first(info) for info in files}
+
+
 def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """URI -> the partition id of the earlier delivery each of these files replaces."""
     earlier = {info.uri: ledger.get(info.uri, {}).get("file_id") for info in files}
@@ -96,9 +112,10 @@ def record_files(
     table_of: Mapping[str, str],
     readings: Mapping[str, str],
     records: Mapping[str, int | None],
+    ingested_at: Mapping[str, datetime],
 ) -> str:
     """The ledger with these files recorded; readings: each table's declaration digest; records:
-    the records counted in each file."""
+    the records counted in each file; ingested_at: when each file's delivery was first read."""
     files = {uri: dict(entry) for uri, entry in ledger.items()}
     for info in processed:
         files[info.uri] = {
@@ -109,6 +126,7 @@ def record_files(
             "table": table_of[info.uri],
             "reading": readings[table_of[info.uri]],
             "records": records.get(info.uri),
+            "ingested_at": ingested_at[info.uri].isoformat(),
             "run_id": run_id,
         }
     return render(files)

@@ -160,6 +160,44 @@ def test_numbered_files_of_one_delivery_are_newest_in_number_order(spark, tmp_pa
     assert len(quarantined) == 22
 
 
+def region_names(spark, lake):
+    return {row.r_regionkey: row.r_name for row in spark.read.parquet(str(lake / "silver/tpch/region")).collect()}
+
+
+def test_a_file_read_again_keeps_its_place_in_the_delivery_order(spark, tmp_path):
+    """A producer's part files (`part-<uuid>.csv`, names in no order) updating a key in a later
+    delivery: the later delivery's row is the newest, also after every file is read again in one run
+    (--reprocess true), which must not let the file names decide instead."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "region-part-b7.csv").write_bytes(b"r_regionkey,r_name,r_comment\n1,FIRST,c\n")
+    for run_id in ("r1", "r2"):
+        run_job("extract", "tpch", lake, run_id, landing)
+        run_job("transform", "tpch", lake, run_id)
+        (landing / "region-part-3a.csv").write_bytes(b"r_regionkey,r_name,r_comment\n1,UPDATED,c\n")
+    assert region_names(spark, lake) == {1: "UPDATED"}
+    again = run_job("extract", "tpch", lake, "r3", landing, reprocess="true")
+    assert again["tables"]["region"]["rows_written"] == 2
+    run_job("transform", "tpch", lake, "r3")
+    assert region_names(spark, lake) == {1: "UPDATED"}
+
+
+def test_a_file_read_again_under_a_new_declaration_stays_older_than_a_later_delivery(spark, tmp_path, monkeypatch):
+    """The later delivery has left landing when the declaration changes: the earlier file, read
+    again, must not become the newest row of its key."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(1, diagnostic="grippe")], name="consultations_2024_03.csv")
+    run_all("consultations", landing, lake, "r1")
+    deliver(landing, [consultation(1, diagnostic="angine")], name="consultations_2024_04.csv")
+    run_all("consultations", landing, lake, "r2")
+    (landing / "consultations_2024_04.csv").unlink()  # expired from landing
+    redeclared(monkeypatch, {}, (Column("canal", "string", optional_in_source=True),))  # a column declared
+    again = run_all("consultations", landing, lake, "r3")
+    assert any("read again under the new declaration" in warning for warning in again["extract"]["warnings"])
+    silver = spark.read.parquet(str(lake / "silver/consultations/consultations")).collect()
+    assert [(row.consultation_id, row.diagnostic) for row in silver] == [(1, "angine")]
+
+
 def test_file_names_with_spaces_percent_signs_and_glob_characters_are_read_once(spark, tmp_path):
     """Spark's readers expand glob patterns and URIs encode names: neither may lose or repeat a file."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"

@@ -35,10 +35,13 @@ def info(name, size=10, modified=1, checksum="md5:aaa"):
                     modified_ms=modified, checksum=checksum)  # fmt: skip
 
 
+URIS = [f"s3://landing/{name}" for name in ("a.csv", "b.csv", "d.csv", "gone.csv")]
+
+
 def test_ledger_picks_new_and_redelivered_files_by_content_only():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("d.csv")], "r1", {
         "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}, {"t": "v1"},
-        {"s3://landing/a.csv": 12}))  # fmt: skip
+        {"s3://landing/a.csv": 12}, dict.fromkeys(URIS, START)))  # fmt: skip
     current = [
         info("a.csv", modified=99),  # the same content sent again: not read again
         info("b.csv", checksum="md5:bbb"),  # other content, same size and time: read again
@@ -59,7 +62,7 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
 def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():
     table_of = {f"s3://landing/{name}": "t" for name in ("a.csv", "b.csv", "gone.csv")}
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("gone.csv")], "r1",
-                                                   table_of, {"t": "v1"}, {}))  # fmt: skip
+                                                   table_of, {"t": "v1"}, {}, dict.fromkeys(URIS, START)))  # fmt: skip
     seen["s3://landing/b.csv"].pop("reading")  # recorded before readings were: taken as the current one
     current = [info("a.csv"), info("b.csv"), info("c.csv")]
     assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v1")] == ["c.csv"]
@@ -76,9 +79,25 @@ def test_files_read_under_another_declaration_are_read_again_or_named_when_gone(
     assert seen["s3://landing/gone.csv"]["reading"] == "v1"  # the ledger given is left as it was
 
 
+def test_a_delivery_read_again_keeps_the_time_it_was_first_read():
+    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv")], "r1",
+                                                   {URIS[0]: "t", URIS[1]: "t"}, {"t": "v1"}, {},
+                                                   dict.fromkeys(URIS, START)))  # fmt: skip
+    seen[URIS[1]].pop("ingested_at")  # recorded before ingestion times were: read again as new
+    later = START + dt.timedelta(days=3)
+    current = [info("a.csv"), info("b.csv"), info("a.csv", checksum="md5:new"), info("c.csv")]
+    assert [ledger.first_ingested([f], seen, later) for f in current] == [
+        {URIS[0]: START},  # the same delivery read again (reprocessed, redeclared)
+        {URIS[1]: later},
+        {URIS[0]: later},  # another delivery under the same name
+        {"s3://landing/c.csv": later},
+    ]
+
+
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv", checksum="md5:one")], "r1",
-                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}, {}))  # fmt: skip
+                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}, {},
+                                                   {"s3://landing/a.csv": START}))  # fmt: skip
     delivery = [
         info("a_copy.csv", checksum="md5:one"),  # a copy of what run r1 read
         info("c.csv", checksum="md5:two"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -194,15 +194,16 @@ def write_typed(
     strings: DataFrame,
     table: Table,
     run_id: str,
-    ingested_at: datetime,
+    ingested_at: Column,
     outputs: tuple[str, str],
     repeated_header: bool = False,
 ) -> Written:
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
     into raw, and the rows that cannot be typed into quarantine (outputs: both paths), both
-    partitioned by _file_id; repeated_header: some records are the header again."""
+    partitioned by _file_id; ingested_at: each row's delivery time; repeated_header: some records
+    are the header again."""
     raw_path, quarantine_path = outputs
-    stamped = strings.withColumn(INGESTED_AT, F.lit(ingested_at).cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
+    stamped = strings.withColumn(INGESTED_AT, ingested_at.cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
     checks = parsing.parse_checks(table, repeated_header)
     checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), checks)
     typed, observation = row_checks.passing_rows(checked)
@@ -234,10 +235,15 @@ def remove_deliveries(spark: SparkSession, args: JobArgs, table: Table, ids: Col
 
 
 def extract_table(
-    spark: SparkSession, args: JobArgs, table: Table, files: Sequence[storage.FileInfo], ingested_at: datetime
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    files: Sequence[storage.FileInfo],
+    ingested_at: Mapping[str, datetime],
 ) -> TableCounts:
     """The new deliveries of one table into their own raw and quarantine partitions, reconciled
-    file by file with the records counted in the files. A delivery's partition id depends on its
+    file by file with the records counted in the files (ingested_at: when each file, by URI, was
+    first delivered). A delivery's partition id depends on its
     content, so a re-delivery is written beside the delivery it replaces; the caller removes the
     old one only once the ledger names the new one. On any mismatch the new partitions are
     removed and the previous deliveries stay as they were."""
@@ -266,7 +272,9 @@ def extract_table(
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
     strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
-    written = write_typed(strings, table, args.run_id, ingested_at, (raw_path, quarantine_path), bool(repeated))
+    delivered = F.create_map(*[F.lit(value) for info in non_empty for value in (info.file_id, ingested_at[info.uri])])
+    outputs = (raw_path, quarantine_path)
+    written = write_typed(strings, table, args.run_id, delivered[F.col(FILE_ID)], outputs, bool(repeated))
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
@@ -406,7 +414,7 @@ def extract_jdbc_table(
         try:
             rows_read, newest = changed.count(), upper
             if rows_read:
-                written = write_typed(changed, table, args.run_id, ingested_at, (raw_path, quarantine_path))
+                written = write_typed(changed, table, args.run_id, F.lit(ingested_at), (raw_path, quarantine_path))
         finally:
             changed.unpersist()
     if rows_read != written.rows + written.quarantined:
@@ -553,10 +561,11 @@ def extract_landing_files(
         for uri, original in copies.items()
     )
 
+    first_ingested = ledger.first_ingested([info for files in fresh.values() for info in files], seen, ingested_at)
     extracted = parallel.for_each_table(
         spark,
         args.job_run_id,
-        lambda table: extract_table(spark, args, table, fresh[table.name], ingested_at),
+        lambda table: extract_table(spark, args, table, fresh[table.name], first_ingested),
         {table.name: table for table in tables if table.name in fresh},
         args.table_parallelism,
         sizes={name: sum(info.size for info in files) for name, files in fresh.items()},
@@ -568,9 +577,8 @@ def extract_landing_files(
     replaced = {uri: old for uri, old in ledger.replaced_deliveries(processed, seen).items()
                 if old not in {info.file_id for info in processed}}  # fmt: skip
     records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
-    storage.write_text(
-        spark, ledger_path, ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of)
-    )
+    recorded = ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of, first_ingested)
+    storage.write_text(spark, ledger_path, recorded)
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
         table = next(t for t in tables if t.name == table_of[uri])
         remove_deliveries(spark, args, table, [old_id])
