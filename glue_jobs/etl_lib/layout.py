@@ -35,6 +35,11 @@ def extract_ledger_path(lake: str, dataset: str) -> str:
     return f"{lake}/_state/{dataset}/extract_ledger.json"
 
 
+def extract_pending_path(lake: str, dataset: str) -> str:
+    """The partitions an extract is writing, named before it writes them: removed if it never commits."""
+    return f"{lake}/_state/{dataset}/extract_pending.json"
+
+
 def transform_state_path(lake: str, dataset: str) -> str:
     return f"{lake}/_state/{dataset}/transform_state.json"
 

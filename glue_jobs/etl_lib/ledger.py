@@ -100,6 +100,17 @@ def same_content(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, An
     return copies
 
 
+def render_pending(ids_by_table: Mapping[str, Iterable[str]]) -> str:
+    """The record an extract writes before its new partitions (partition ids by table)."""
+    return json.dumps({"file_ids": {table: sorted(ids) for table, ids in ids_by_table.items()}}, indent=2)
+
+
+def parse_pending(text: str | None) -> dict[str, set[str]]:
+    """Partition ids by table that a run wrote, or began to write, without committing them."""
+    data = json.loads(text) if text else {}
+    return {str(table): set(ids) for table, ids in data.get("file_ids", {}).items()}
+
+
 def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
     """The partitions of a table's current deliveries: any other partition in raw is left over."""
     return {str(entry["file_id"]) for entry in ledger.values() if entry.get("table") == table}

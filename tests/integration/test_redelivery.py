@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from etl_lib import ledger
 from etl_lib.datasets import consultations as consultations_module
 from etl_lib.datasets.base import Column
 from etl_lib.job import JobFailedError
@@ -101,6 +102,41 @@ def test_leftovers_of_a_run_that_died_are_removed(spark, delivered):
     run_all("consultations", landing, lake, "r2")
     assert raw_ids(spark, lake) == [1, 2, 3, 10]
     assert not (lake / RAW / "_file_id=0000deadbeef0000").exists()
+
+
+def test_a_lost_ledger_fails_the_extract_instead_of_removing_the_rows_it_named(spark, delivered):
+    """The ledger deleted (by hand, or lost): raw's partitions are the only copy of the rows of files
+    that have left landing, so extract names the problem and removes nothing."""
+    landing, lake = delivered
+    (landing / FILE).unlink()  # expired from landing
+    deliver(landing, [consultation(10)], name="consultations_2024_04.csv")
+    (lake / "_state/consultations/extract_ledger.json").unlink()
+    with pytest.raises(JobFailedError, match=r"1 delivery partition\(s\) written by earlier runs, but the ledger \S+"
+                       r"extract_ledger.json that names them is missing: nothing was removed") as raised:  # fmt: skip
+        run_job("extract", "consultations", lake, "r2", landing)
+    assert "\n" not in str(raised.value)
+    assert raw_ids(spark, lake) == [1, 2, 3]
+
+
+def test_a_first_run_that_died_before_its_ledger_leaves_nothing_behind(spark, tmp_path, monkeypatch):
+    """No ledger yet, and raw holds what a first run wrote before it died: those partitions are the
+    run's own (it named them before writing), so the next run removes them and reads the files once."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+
+    def died(*args, **kwargs):
+        raise RuntimeError("the job was stopped")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger, "record_files", died)
+        with pytest.raises(JobFailedError, match="the job was stopped"):
+            run_job("extract", "consultations", lake, "r1", landing)
+    assert raw_ids(spark, lake) == [1, 2, 3]
+    assert not (lake / "_state/consultations/extract_ledger.json").exists()
+    run_all("consultations", landing, lake, "r2")
+    assert raw_ids(spark, lake) == [1, 2, 3]
+    assert len(list((lake / RAW).glob("_file_id=*"))) == 1
+    assert not (lake / "_state/consultations/extract_pending.json").exists()
 
 
 def test_unclaimed_files_are_a_warning_and_hidden_folders_are_ignored(spark, tmp_path):

@@ -332,14 +332,27 @@ def decompression_error(spark: SparkSession, info: storage.FileInfo) -> str | No
     return None
 
 
-def remove_leftover_partitions(spark: SparkSession, args: JobArgs, table: Table, current_ids: set[str]) -> None:
+def remove_leftover_partitions(
+    spark: SparkSession, args: JobArgs, table: Table, current_ids: set[str], uncommitted: set[str], ledger_found: bool
+) -> None:
     """Partitions of a file table that no ledger entry names (a run that failed before writing the
     ledger, or died before removing a replaced delivery) are removed, so raw holds exactly the
-    current delivery of each landing file."""
+    current delivery of each landing file. Without a ledger only the partitions a run began and did
+    not commit (uncommitted) are: any other was committed under a ledger that has since been lost,
+    and holds the only copy of its rows once its file has left landing, so the job fails instead."""
     for path in extract_paths(args, table):
-        for name in storage.list_directories(spark, path):
-            if name.startswith(f"{FILE_ID}=") and name.removeprefix(f"{FILE_ID}=") not in current_ids:
-                storage.delete(spark, f"{path}/{name}")
+        ids = [name.removeprefix(f"{FILE_ID}=") for name in storage.list_directories(spark, path)
+               if name.startswith(f"{FILE_ID}=")]  # fmt: skip
+        leftovers = [file_id for file_id in ids if file_id not in current_ids]
+        committed = [file_id for file_id in leftovers if not ledger_found and file_id not in uncommitted]
+        if committed:
+            ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
+            raise ExtractError(
+                f"{path} holds {len(committed)} delivery partition(s) written by earlier runs, but the ledger "
+                f"{ledger_path} that names them is missing: nothing was removed; restore the ledger (the lake "
+                f"bucket keeps its earlier versions), or move {path} aside to read landing again from the start"
+            )
+        storage.delete_all(spark, [f"{path}/{FILE_ID}={file_id}" for file_id in leftovers])
 
 
 def database_source(endpoint: JdbcEndpoint, table: Table) -> str:
@@ -531,9 +544,16 @@ def extract_landing_files(
     then retires the deliveries they replace; returns how many files were extracted."""
     assert args.source_path is not None
     ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
-    seen = ledger.parse_ledger(storage.read_text(spark, ledger_path))
+    pending_path = layout.extract_pending_path(args.lake_path, args.dataset)
+    ledger_text = storage.read_text(spark, ledger_path)
+    seen = ledger.parse_ledger(ledger_text)
+    uncommitted = ledger.parse_pending(storage.read_text(spark, pending_path))
     for table in tables:
-        remove_leftover_partitions(spark, args, table, ledger.file_ids(seen, table.name))
+        current = ledger.file_ids(seen, table.name)
+        remove_leftover_partitions(
+            spark, args, table, current, uncommitted.get(table.name, set()), ledger_found=ledger_text is not None
+        )
+    storage.delete(spark, pending_path)
     by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), tables)
     summary.unclaimed_files = unclaimed
     if unclaimed:
@@ -561,6 +581,8 @@ def extract_landing_files(
         for uri, original in copies.items()
     )
 
+    storage.write_text(spark, pending_path, ledger.render_pending({name: [i.file_id for i in files]
+                                                                   for name, files in fresh.items()}))  # fmt: skip
     first_ingested = ledger.first_ingested([info for files in fresh.values() for info in files], seen, ingested_at)
     extracted = parallel.for_each_table(
         spark,
@@ -579,6 +601,7 @@ def extract_landing_files(
     records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
     recorded = ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of, first_ingested)
     storage.write_text(spark, ledger_path, recorded)
+    storage.delete(spark, pending_path)  # the ledger names them now
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
         table = next(t for t in tables if t.name == table_of[uri])
         remove_deliveries(spark, args, table, [old_id])
