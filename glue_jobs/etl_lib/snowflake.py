@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl_lib.connections import SnowflakeAccount
-from etl_lib.warehouse import Upserted, WarehouseError
+from etl_lib.warehouse import Upserted, WarehouseError, refuse_tables_of_other_datasets, tables_of_other_datasets
 
 STATE_TABLE = "ETL_LOAD_STATE"
 STATE_COLUMNS = "(DATASET VARCHAR PRIMARY KEY, VERSION VARCHAR NOT NULL, LOADED_AT TIMESTAMP_NTZ)"
+OWNER_TABLE = "ETL_LOAD_TABLES"  # which dataset loads each table (see warehouse.py)
+OWNER_COLUMNS = "(TABLE_NAME VARCHAR PRIMARY KEY, DATASET VARCHAR NOT NULL)"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # how Spark names the folder of a NULL partition value
 TYPES = {"int": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT", "tinyint": "TINYINT", "string": "VARCHAR",
@@ -192,11 +194,15 @@ def _stage_tables(cursor: Any, account: SnowflakeAccount, schema: str, exports: 
 
 
 def _apply(cursor: Any, schema: str, exports: Sequence[GoldExport], staging: Mapping[str, str],
-           dataset: str, version: str) -> dict[str, int]:  # fmt: skip
-    """One transaction: every upsert and the version record, or none of them."""
+           loaded: tuple[str, str], unclaimed: Sequence[str]) -> dict[str, int]:  # fmt: skip
+    """One transaction: every upsert, the version record (loaded: dataset and version) and the
+    dataset's claim on the tables no dataset loaded yet, or none of them."""
+    dataset, version = loaded
     changed = {}
     cursor.execute("BEGIN")
     try:
+        for name in unclaimed:
+            cursor.execute(f"INSERT INTO {schema}.{OWNER_TABLE} (TABLE_NAME, DATASET) VALUES (%s, %s)", (name, dataset))
         for export in exports:
             target, stage_table = f"{schema}.{identifier(export.name)}", f"{schema}.{staging[export.name]}"
             delete, insert = upsert_sql(target, stage_table, [name for name, _ in export.columns], export.key)
@@ -227,8 +233,15 @@ def upsert(
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{STATE_TABLE} {STATE_COLUMNS}")
             if loaded_version(cursor, schema, dataset) == version:
                 return None
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{OWNER_TABLE} {OWNER_COLUMNS}")
+            cursor.execute(f"SELECT TABLE_NAME, DATASET FROM {schema}.{OWNER_TABLE}")
+            owners = {str(table): str(owner) for table, owner in cursor.fetchall()}
+            names = [export.name for export in exports]
+            refuse_tables_of_other_datasets(f"Snowflake schema {schema}", dataset,
+                                            tables_of_other_datasets(owners, dataset, names))  # fmt: skip
             matched = _stage_tables(cursor, account, schema, exports, staging)
-            inserted = _apply(cursor, schema, exports, staging, dataset, version)
+            unclaimed = [name for name in names if name not in owners]
+            inserted = _apply(cursor, schema, exports, staging, (dataset, version), unclaimed)
         except snowflake.connector.Error as error:
             raise WarehouseError(
                 f"loading {dataset} version {version} into Snowflake {schema}: {_one_line(error)}"

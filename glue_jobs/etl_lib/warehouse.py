@@ -5,7 +5,9 @@ missing target table (with its key as primary key), adds the gold columns an exi
 (a column added to the model; NULL in earlier rows), merges every staging table into its target
 and records the loaded gold version. A failure anywhere rolls the whole transaction back, so the
 warehouse shows the previous version or the new one, never a mix; a version already recorded is
-not loaded again, so a retried run changes nothing.
+not loaded again, so a retried run changes nothing. Each target table belongs to the dataset that
+first loaded it (`etl_load_tables`): another dataset given the same schema is refused rather than
+merged into it (two datasets' `dim_customer` keys are not the same customers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from etl_lib.errors import database_error_line
 from etl_lib.jdbc import quote_identifier as q
 
 STATE_TABLE = "etl_load_state"
+OWNER_TABLE = "etl_load_tables"
 
 
 class WarehouseError(RuntimeError):
@@ -33,6 +36,20 @@ class WarehouseError(RuntimeError):
 class Upserted:
     inserted: int
     updated: int
+
+
+def tables_of_other_datasets(owners: Mapping[str, str], dataset: str, tables: Iterable[str]) -> list[str]:
+    """`dim_customer (dataset retail)` for each of these tables another dataset loads (owners:
+    table name -> the dataset that loads it)."""
+    return sorted(f"{table} (dataset {owners[table]})" for table in tables if owners.get(table, dataset) != dataset)
+
+
+def refuse_tables_of_other_datasets(where: str, dataset: str, taken: Sequence[str]) -> None:
+    if taken:
+        raise WarehouseError(
+            f"{where} holds {', '.join(taken)}, loaded by another dataset: dataset {dataset} would merge its rows "
+            "into them; give each dataset its own schema (--warehouse_schema, by default <dataset>_dw)"
+        )
 
 
 def staging_table(table: str, version: str) -> str:
@@ -114,9 +131,18 @@ def _merge_all(
     dataset: str,
     version: str,
 ) -> dict[str, Upserted]:
+    owner_table = f"{q(schema)}.{OWNER_TABLE}"
+    jdbc.execute(connection, f"CREATE TABLE IF NOT EXISTS {owner_table}"
+                             " (table_name VARCHAR(128) PRIMARY KEY, dataset VARCHAR(128) NOT NULL)")  # fmt: skip
+    rows = jdbc.query_rows(connection, f"SELECT table_name, dataset FROM {owner_table}")
+    owners = {str(table): str(owner) for table, owner in rows}
+    taken = tables_of_other_datasets(owners, dataset, tables)
+    refuse_tables_of_other_datasets(f"warehouse schema {schema}", dataset, taken)
     results = {}
     for name, (frame, key) in tables.items():
         target, source = f"{schema}.{name}", f"{schema}.{staging[name]}"
+        if name not in owners:
+            jdbc.execute(connection, f"INSERT INTO {owner_table} (table_name, dataset) VALUES (?, ?)", (name, dataset))
         if not _table_exists(connection, schema, name):
             jdbc.execute(connection, f"CREATE TABLE {q(target)} AS SELECT * FROM {q(source)} WHERE 1 = 0")
             jdbc.execute(connection, f"ALTER TABLE {q(target)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import functions as F
 
+from etl_lib import datasets
 from glue_etl_local.cli import run_job_script
 
 
@@ -61,3 +64,14 @@ def with_gold_column(monkeypatch, table: str, column: str, value: str) -> None:
                 for name, frame in build(silver).items()}  # fmt: skip
 
     monkeypatch.setattr(module, "DATASET", dataclasses.replace(module.DATASET, build_gold=build_with_column))
+
+
+def with_retail_copy(monkeypatch, name: str) -> None:
+    """A second dataset, `name`, declared as retail is (its own lake paths, catalog database and
+    state; the same table names): what a second team's dataset in the same account looks like."""
+    module = types.ModuleType(f"etl_lib.datasets.{name}")
+    retail = importlib.import_module("etl_lib.datasets.retail").DATASET
+    module.DATASET = dataclasses.replace(retail, name=name)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    known = datasets.available_datasets()
+    monkeypatch.setattr(datasets, "available_datasets", lambda: sorted([*known, name]))

@@ -16,7 +16,7 @@ from etl_lib.datasets import get_dataset
 from etl_lib.job import JobFailedError
 from glue_etl_local.postgres import RETAIL_SQL
 from tests.conftest import CHANGED_BY_UPDATES, WAREHOUSE, RetailDatabase
-from tests.integration.conftest import run_all, run_job, with_gold_column
+from tests.integration.conftest import run_all, run_job, with_gold_column, with_retail_copy
 
 pytestmark = pytest.mark.postgres
 
@@ -190,3 +190,24 @@ def test_a_gold_column_added_later_is_added_to_the_warehouse_table(retail_db, tm
     after = retail_db.query("SELECT * FROM retail_dw.dim_currency ORDER BY 1")
     assert [row[:-1] for row in after] == before
     assert {row[-1] for row in after} == {"erp"}
+
+
+def test_a_second_dataset_given_the_same_warehouse_schema_is_refused_not_merged(retail_db, tmp_path, monkeypatch):
+    """Two teams' datasets, one warehouse schema (the stack's WarehouseSchema): both have a
+    dim_customer keyed by customer_id, but their customer 1 is not the same customer."""
+    lake, shared = tmp_path / "lake", {"warehouse_schema": WAREHOUSE, "warehouse_secret": retail_db.secret}
+    run_all("retail", None, lake, "r1", source_secret=retail_db.secret, **shared)
+    loaded = warehouse_snapshot(retail_db)
+    with_retail_copy(monkeypatch, "retail_eu")
+    run_job("extract", "retail_eu", lake, "e1", source_secret=retail_db.secret)
+    run_job("transform", "retail_eu", lake, "e1")
+    with pytest.raises(JobFailedError) as raised:
+        run_job("load", "retail_eu", lake, "e1", **shared)
+    assert (
+        f"warehouse schema {WAREHOUSE} holds dim_currency (dataset retail), dim_customer (dataset retail), "
+        "dim_date (dataset retail)"
+    ) in str(raised.value)
+    assert "dataset retail_eu would merge its rows into them; give each dataset its own schema" in str(raised.value)
+    assert warehouse_snapshot(retail_db) == loaded
+    assert run_job("load", "retail_eu", lake, "e1", warehouse_secret=retail_db.secret)["status"] == "succeeded"
+    assert retail_db.query("SELECT dataset, version FROM retail_eu_dw.etl_load_state") == [("retail_eu", "e1")]

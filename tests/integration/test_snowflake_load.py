@@ -14,7 +14,7 @@ import pytest
 from etl_lib.job import JobFailedError
 from glue_etl_local.snowflake_emulator import LocalSnowflake
 from tests.conftest import RetailDatabase
-from tests.integration.conftest import run_all, run_job, with_gold_column
+from tests.integration.conftest import run_all, run_job, with_gold_column, with_retail_copy
 
 pytestmark = pytest.mark.postgres
 TABLES = ("DIM_CURRENCY", "DIM_CUSTOMER", "DIM_STAFF", "DIM_PRODUCT", "DIM_DATE", "FACT_SALES_ORDER")
@@ -131,3 +131,21 @@ def test_snowflake_a_gold_column_added_later_is_added_to_the_target_table(retail
     assert [row[:-1] for row in after] == before
     assert {row[-1] for row in after} == {"erp"}
     assert loaded_version(warehouse) == [("retail", "r2")]
+
+
+def test_snowflake_a_second_dataset_given_the_same_schema_is_refused_not_merged(retail_db, warehouse, tmp_path,
+                                                                                monkeypatch):  # fmt: skip
+    lake = tmp_path / "lake"
+    run(retail_db, warehouse, lake, "r1")
+    before = snapshot(warehouse)
+    with_retail_copy(monkeypatch, "retail_eu")
+    run_job("extract", "retail_eu", lake, "e1", source_secret=retail_db.secret)
+    run_job("transform", "retail_eu", lake, "e1")
+    with pytest.raises(
+        JobFailedError,
+        match=rf"Snowflake schema {schema(warehouse)} holds dim_currency \(dataset "
+        r"retail\), .* dataset retail_eu would merge its rows into them",
+    ):
+        run_job("load", "retail_eu", lake, "e1", warehouse_secret=warehouse.secret_file(), warehouse_schema="retail_dw")
+    assert snapshot(warehouse) == before
+    assert loaded_version(warehouse) == [("retail", "r1")]

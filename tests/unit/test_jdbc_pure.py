@@ -103,6 +103,20 @@ def test_merge_updates_every_non_key_column_and_inserts_new_keys():
     assert warehouse.staging_table("dim_date", "r1") != warehouse.staging_table("dim_date", "r2")
 
 
+def test_tables_another_dataset_loads_are_named_with_their_dataset():
+    owners = {"dim_customer": "retail", "dim_date": "retail_eu", "dim_staff": "retail_eu"}
+    tables = ["dim_customer", "dim_date", "dim_new"]
+    assert warehouse.tables_of_other_datasets(owners, "retail_eu", tables) == ["dim_customer (dataset retail)"]
+    assert warehouse.tables_of_other_datasets(owners, "retail", tables) == ["dim_date (dataset retail_eu)"]
+    assert warehouse.tables_of_other_datasets({}, "retail", tables) == []
+    with pytest.raises(
+        warehouse.WarehouseError,
+        match=r"^warehouse schema dw holds dim_date \(dataset retail_eu\), "
+        "loaded by another dataset: dataset retail would merge",
+    ):
+        warehouse.refuse_tables_of_other_datasets("warehouse schema dw", "retail", ["dim_date (dataset retail_eu)"])
+
+
 def test_watermarks_commit_over_the_previous_ones_and_restart_when_the_column_changes():
     committed = {"customer": watermarks.entry("last_updated", "2026-01-01 00:00:00", "r1", 30)}
     pending = {"sales_order": watermarks.entry("last_updated", "2026-02-01 00:00:00", "r2", 5)}
