@@ -17,11 +17,14 @@ from etl_lib.storage import FileInfo
 
 
 def parse_ledger(text: str | None) -> dict[str, dict[str, Any]]:
+    """The ledger's entries by URI; a ledger that is not one (cut short, edited by hand) is a
+    ValueError, never an empty ledger: that would take every delivery for new."""
     if not text:
         return {}
     data = json.loads(text)
-    files = data.get("files", {}) if isinstance(data, dict) else {}
-    return dict(files)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise ValueError('not a JSON object with "files"')
+    return dict(data["files"])
 
 
 def read_under_another(entry: Mapping[str, Any], reading: str) -> bool:

@@ -104,15 +104,31 @@ def test_leftovers_of_a_run_that_died_are_removed(spark, delivered):
     assert not (lake / RAW / "_file_id=0000deadbeef0000").exists()
 
 
-def test_a_lost_ledger_fails_the_extract_instead_of_removing_the_rows_it_named(spark, delivered):
-    """The ledger deleted (by hand, or lost): raw's partitions are the only copy of the rows of files
-    that have left landing, so extract names the problem and removes nothing."""
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("deleted", r"1 delivery partition\(s\) written by earlier runs, but the ledger \S+extract_ledger.json that "
+                    "names them is missing or empty: nothing was removed"),
+        ("emptied", "that names them is missing or empty: nothing was removed"),
+        ("cut short", r"the ledger \S+ cannot be read \(.*line 3 column .*\): nothing was read or removed"),
+    ],
+)  # fmt: skip
+def test_a_lost_or_broken_ledger_fails_the_extract_instead_of_removing_the_rows_it_named(
+    spark, delivered, damage, message
+):
+    """The ledger deleted by hand, or left empty or cut short by a write that died: raw's partitions
+    are the only copy of the rows of files that have left landing, so extract names the problem and
+    removes nothing."""
     landing, lake = delivered
     (landing / FILE).unlink()  # expired from landing
     deliver(landing, [consultation(10)], name="consultations_2024_04.csv")
-    (lake / "_state/consultations/extract_ledger.json").unlink()
-    with pytest.raises(JobFailedError, match=r"1 delivery partition\(s\) written by earlier runs, but the ledger \S+"
-                       r"extract_ledger.json that names them is missing: nothing was removed") as raised:  # fmt: skip
+    path = lake / "_state/consultations/extract_ledger.json"
+    if damage == "deleted":
+        path.unlink()
+    else:  # as a write that died leaves it (its Hadoop checksum file too)
+        path.write_text("" if damage == "emptied" else path.read_text()[:60])
+        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+    with pytest.raises(JobFailedError, match=message) as raised:
         run_job("extract", "consultations", lake, "r2", landing)
     assert "\n" not in str(raised.value)
     assert raw_ids(spark, lake) == [1, 2, 3]

@@ -129,6 +129,10 @@ def test_hidden_paths_are_those_spark_and_hive_skip():
     assert not storage.is_hidden("/_file_id=0a1b/part-0.parquet")  # a partition folder
 
 
-def test_empty_ledger_text_means_nothing_seen():
+def test_empty_ledger_text_means_nothing_seen_and_a_broken_one_is_an_error():
     assert ledger.parse_ledger(None) == {}
     assert ledger.parse_ledger("") == {}
+    with pytest.raises(ValueError, match="line 1 column"):
+        ledger.parse_ledger('{"files": {"s3://landing/a.csv": {"checksum"')  # cut short
+    with pytest.raises(ValueError, match='not a JSON object with "files"'):
+        ledger.parse_ledger("[]")

@@ -349,7 +349,7 @@ def remove_leftover_partitions(
             ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
             raise ExtractError(
                 f"{path} holds {len(committed)} delivery partition(s) written by earlier runs, but the ledger "
-                f"{ledger_path} that names them is missing: nothing was removed; restore the ledger (the lake "
+                f"{ledger_path} that names them is missing or empty: nothing was removed; restore the ledger (the lake "
                 f"bucket keeps its earlier versions), or move {path} aside to read landing again from the start"
             )
         storage.delete_all(spark, [f"{path}/{FILE_ID}={file_id}" for file_id in leftovers])
@@ -546,12 +546,16 @@ def extract_landing_files(
     ledger_path = layout.extract_ledger_path(args.lake_path, args.dataset)
     pending_path = layout.extract_pending_path(args.lake_path, args.dataset)
     ledger_text = storage.read_text(spark, ledger_path)
-    seen = ledger.parse_ledger(ledger_text)
+    try:
+        seen = ledger.parse_ledger(ledger_text)
+    except ValueError as error:
+        raise ExtractError(f"the ledger {ledger_path} cannot be read ({error}): nothing was read or removed; "
+                           "restore it (the lake bucket keeps its earlier versions)") from None  # fmt: skip
     uncommitted = ledger.parse_pending(storage.read_text(spark, pending_path))
     for table in tables:
         current = ledger.file_ids(seen, table.name)
         remove_leftover_partitions(
-            spark, args, table, current, uncommitted.get(table.name, set()), ledger_found=ledger_text is not None
+            spark, args, table, current, uncommitted.get(table.name, set()), ledger_found=bool(ledger_text)
         )
     storage.delete(spark, pending_path)
     by_table, unclaimed = assign_files(storage.list_files(spark, args.source_path), tables)
