@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -75,3 +76,12 @@ def with_retail_copy(monkeypatch, name: str) -> None:
     monkeypatch.setitem(sys.modules, module.__name__, module)
     known = datasets.available_datasets()
     monkeypatch.setattr(datasets, "available_datasets", lambda: sorted([*known, name]))
+
+
+def copy_gold(lake: Path, source: str, target: str) -> None:
+    """Dataset target's gold as a copy of source's (versions and manifests), as if its own transform
+    had written it: a second dataset ready to load without running its extract and transform."""
+    shutil.copytree(lake / "gold" / source, lake / "gold" / target)
+    for manifest in (lake / "gold" / target / "_manifests").glob("*.json"):
+        manifest.write_text(manifest.read_text().replace(f"/gold/{source}/", f"/gold/{target}/"))
+        manifest.with_name(f".{manifest.name}.crc").unlink()  # Hadoop's checksum of the text before

@@ -16,7 +16,7 @@ from etl_lib.datasets import get_dataset
 from etl_lib.job import JobFailedError
 from glue_etl_local.postgres import RETAIL_SQL
 from tests.conftest import CHANGED_BY_UPDATES, WAREHOUSE, RetailDatabase
-from tests.integration.conftest import run_all, run_job, with_gold_column, with_retail_copy
+from tests.integration.conftest import copy_gold, run_all, run_job, with_gold_column, with_retail_copy
 
 pytestmark = pytest.mark.postgres
 
@@ -199,8 +199,7 @@ def test_a_second_dataset_given_the_same_warehouse_schema_is_refused_not_merged(
     run_all("retail", None, lake, "r1", source_secret=retail_db.secret, **shared)
     loaded = warehouse_snapshot(retail_db)
     with_retail_copy(monkeypatch, "retail_eu")
-    run_job("extract", "retail_eu", lake, "e1", source_secret=retail_db.secret)
-    run_job("transform", "retail_eu", lake, "e1")
+    copy_gold(lake, "retail", "retail_eu")
     with pytest.raises(JobFailedError) as raised:
         run_job("load", "retail_eu", lake, "e1", **shared)
     assert (
@@ -210,4 +209,4 @@ def test_a_second_dataset_given_the_same_warehouse_schema_is_refused_not_merged(
     assert "dataset retail_eu would merge its rows into them; give each dataset its own schema" in str(raised.value)
     assert warehouse_snapshot(retail_db) == loaded
     assert run_job("load", "retail_eu", lake, "e1", warehouse_secret=retail_db.secret)["status"] == "succeeded"
-    assert retail_db.query("SELECT dataset, version FROM retail_eu_dw.etl_load_state") == [("retail_eu", "e1")]
+    assert retail_db.query("SELECT dataset, version FROM retail_eu_dw.etl_load_state") == [("retail_eu", "r1")]

@@ -14,7 +14,7 @@ import pytest
 from etl_lib.job import JobFailedError
 from glue_etl_local.snowflake_emulator import LocalSnowflake
 from tests.conftest import RetailDatabase
-from tests.integration.conftest import run_all, run_job, with_gold_column, with_retail_copy
+from tests.integration.conftest import copy_gold, run_all, run_job, with_gold_column, with_retail_copy
 
 pytestmark = pytest.mark.postgres
 TABLES = ("DIM_CURRENCY", "DIM_CUSTOMER", "DIM_STAFF", "DIM_PRODUCT", "DIM_DATE", "FACT_SALES_ORDER")
@@ -139,8 +139,7 @@ def test_snowflake_a_second_dataset_given_the_same_schema_is_refused_not_merged(
     run(retail_db, warehouse, lake, "r1")
     before = snapshot(warehouse)
     with_retail_copy(monkeypatch, "retail_eu")
-    run_job("extract", "retail_eu", lake, "e1", source_secret=retail_db.secret)
-    run_job("transform", "retail_eu", lake, "e1")
+    copy_gold(lake, "retail", "retail_eu")
     with pytest.raises(
         JobFailedError,
         match=rf"Snowflake schema {schema(warehouse)} holds dim_currency \(dataset "
