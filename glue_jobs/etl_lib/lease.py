@@ -2,9 +2,10 @@
 
 The state machine holds the dataset's lease (a DynamoDB item, key `dataset`, attribute `holder`:
 the execution's ARN) from extract to load, and passes its ARN to each job as `--lease_holder`. A
-job given the lease table checks it before it writes: a run that does not hold a lease someone
-else holds (a job started by hand from the console, an Airflow task, an execution whose lease was
-taken over) would write under a running execution, so it fails instead, naming the holder."""
+job given the lease table checks it before it writes (and extract again before its commit, the
+ledger): a run that does not hold a lease someone else holds (a job started by hand from the
+console, an Airflow task, an execution whose lease was taken over) would write under a running
+execution, so it fails instead, naming the holder."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""What a run may not do: rewrite another run's gold version, abort on another table's rule before
-every table is known, or carry row values into error messages and notifications."""
+"""What a run may not do: rewrite another run's gold version, commit after its lease was taken
+over, abort on another table's rule before every table is known, or carry row values into error
+messages and notifications."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 import pytest
 
+from etl_lib import lease
 from etl_lib.job import JobFailedError
 from lambda_notify.messages import format_notification
 from tests.integration.conftest import published_location, run_all, run_job
@@ -105,3 +107,22 @@ def test_a_model_that_drops_fact_rows_is_not_published(tmp_path, monkeypatch):
     ):
         run_job("transform", "consultations", lake, "r1")
     assert not (lake / "gold/consultations/_manifests/r1.json").exists()  # load has nothing to publish
+
+
+def test_an_extract_whose_lease_was_taken_over_while_it_read_does_not_commit(spark, tmp_path, monkeypatch):
+    """Its execution was stopped and the next one took the lease over while its Glue job still ran:
+    it must not write its ledger over the new holder's. The next run reads the files once."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, "consultations_2024_03.csv", [consultation(i) for i in (1, 2, 3)])
+    execution = "arn:aws:states:eu-west-1:123456789012:execution:dev-glue-etl-pipeline:"
+    holders = iter([execution + "stopped", execution + "next"])  # at the job's start, then at its commit
+    monkeypatch.setattr(lease, "current_holder", lambda client, table, dataset: next(holders))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    options = {"lease_table": "leases", "lease_holder": execution + "stopped"}
+    with pytest.raises(JobFailedError, match=r"being run by execution next, which holds its lease; this job run "
+                                             r"\(started by execution stopped\) would write under it"):  # fmt: skip
+        run_job("extract", "consultations", lake, "r1", landing, **options)
+    assert not (lake / "_state/consultations/extract_ledger.json").exists()
+    assert run_job("extract", "consultations", lake, "r2", landing)["tables"]["consultations"]["rows_written"] == 3
+    raw = spark.read.parquet(str(lake / "raw/consultations/consultations")).collect()
+    assert sorted(row.id_consultation for row in raw) == [1, 2, 3]

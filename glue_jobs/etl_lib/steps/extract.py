@@ -22,6 +22,7 @@ from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Table
 from etl_lib.errors import database_error_line, failure_line
+from etl_lib.lease import refuse_when_leased_by_another
 from etl_lib.rules import row_checks
 from etl_lib.steps import parallel
 from etl_lib.steps.common import (
@@ -604,6 +605,9 @@ def extract_landing_files(
                 if old not in {info.file_id for info in processed}}  # fmt: skip
     records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
     recorded = ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of, first_ingested)
+    # The ledger is the commit: a run whose lease was taken over while it read (its execution stopped,
+    # its Glue job not yet) must not overwrite the ledger of the run that took over.
+    refuse_when_leased_by_another(args)
     storage.write_text(spark, ledger_path, recorded)
     storage.delete(spark, pending_path)  # the ledger names them now
     for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
