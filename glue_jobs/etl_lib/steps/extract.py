@@ -243,11 +243,11 @@ def extract_table(
     ingested_at: Mapping[str, datetime],
 ) -> TableCounts:
     """The new deliveries of one table into their own raw and quarantine partitions, reconciled
-    file by file with the records counted in the files (ingested_at: when each file, by URI, was
-    first delivered). A delivery's partition id depends on its
-    content, so a re-delivery is written beside the delivery it replaces; the caller removes the
-    old one only once the ledger names the new one. On any mismatch the new partitions are
-    removed and the previous deliveries stay as they were."""
+    file by file with the records counted in the files (ingested_at: when each file's delivery, by
+    URI, was first read). A delivery's partition id depends on its content, so a re-delivery is
+    written beside the delivery it replaces; the caller removes the old one only once the ledger
+    names the new one. On any mismatch the new partitions are removed and the previous deliveries
+    stay as they were."""
     raw_path, quarantine_path = extract_paths(args, table)
     ids = [info.file_id for info in files]
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
