@@ -3,7 +3,7 @@
 import zipfile
 from pathlib import Path
 
-from etl_lib.steps.transform import files_fingerprint, rebuilt_because
+from etl_lib.steps.transform import files_fingerprint, previous_state, rebuilt_because
 
 
 def library(root: Path) -> Path:
@@ -52,3 +52,9 @@ def test_a_rebuild_without_new_raw_data_names_what_changed():
     assert rebuilt_because(before, {"raw": "s", "rules": "b", "code": "y"}) == ""  # new data: the usual rebuild
     assert rebuilt_because(before, {"raw": "r", "rules": "a", "code": "x"}) == ""  # reprocessed, nothing changed
     assert rebuilt_because({}, {"raw": "r", "rules": "a", "code": "x"}) == ""  # the first run
+
+
+def test_a_transform_state_left_empty_or_cut_short_is_no_state_so_the_run_rebuilds():
+    recorded = '{"fingerprints": {"raw": "r"}, "run_id": "r7"}'
+    assert previous_state(recorded) == {"fingerprints": {"raw": "r"}, "run_id": "r7"}
+    assert previous_state(None) == previous_state("") == previous_state(recorded[:20]) == previous_state("[]") == {}

@@ -144,6 +144,16 @@ def inputs_fingerprints(
     return {"raw": raw.hexdigest(), "rules": rules.hexdigest(), "code": library}
 
 
+def previous_state(text: str | None) -> dict[str, Any]:
+    """What the last successful transform recorded; a record that is not one (left empty or cut short
+    by a write that died) is no record: it only lets a run skip work, so the run rebuilds."""
+    try:
+        state = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def rebuilt_because(previous: Mapping[str, Any], current: Mapping[str, str]) -> str:
     """Why a run rebuilds though raw is as the last run left it (a new rule or a new library
     version), for the run's message; empty when raw changed, the usual reason, or on a first run."""
@@ -494,7 +504,7 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
     table_rules = load_table_rules(spark, args, dataset)
     library = files_fingerprint(resources.files("etl_lib"))
     fingerprints = inputs_fingerprints(spark, args.lake_path, dataset, table_rules, library)
-    previous = json.loads(storage.read_text(spark, state_path) or "{}")
+    previous = previous_state(storage.read_text(spark, state_path))
     if not args.reprocess and previous.get("fingerprints") == fingerprints:
         since = previous.get("run_id")
         summary.finish("up_to_date", f"raw data, rules and job code unchanged since run {since}; nothing rewritten")
