@@ -83,6 +83,22 @@ def first_ingested(
     return {info.uri: first(info) for info in files}
 
 
+def runs_without_ingestion_times(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The runs that read these files' entries before the ledger kept ingestion times."""
+    entries = [ledger[info.uri] for info in files if info.uri in ledger]
+    return {str(entry["run_id"]) for entry in entries if not entry.get("ingested_at") and entry.get("run_id")}
+
+
+def with_ingestion_times(ledger: Mapping[str, Mapping[str, Any]], started: Mapping[str, str]) -> dict[str, Any]:
+    """The ledger with entries recorded before ingestion times were given the start of the run that
+    read them (started: run id -> when its extract started, the time it stamped their rows with)."""
+    files = {uri: dict(entry) for uri, entry in ledger.items()}
+    for entry in files.values():
+        if not entry.get("ingested_at") and entry.get("run_id") in started:
+            entry["ingested_at"] = started[entry["run_id"]]
+    return files
+
+
 def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """URI -> the partition id of the earlier delivery each of these files replaces."""
     earlier = {info.uri: ledger.get(info.uri, {}).get("file_id") for info in files}

@@ -92,6 +92,10 @@ def test_a_delivery_read_again_keeps_the_time_it_was_first_read():
         {URIS[0]: later},  # another delivery under the same name
         {"s3://landing/c.csv": later},
     ]
+    assert ledger.runs_without_ingestion_times(current, seen) == {"r1"}  # b.csv's run: its summary has the time
+    dated = ledger.with_ingestion_times(seen, {"r1": START.isoformat()})
+    assert ledger.first_ingested([info("b.csv")], dated, later) == {URIS[1]: START}
+    assert "ingested_at" not in seen[URIS[1]]  # the ledger given is left as it was
 
 
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import fnmatch
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -34,7 +35,7 @@ from etl_lib.steps.common import (
     SOURCE_FILE,
     rule_counts,
 )
-from etl_lib.summary import RunSummary, TableCounts, new_summary
+from etl_lib.summary import RunSummary, TableCounts, new_summary, summary_path
 
 Result = TypeVar("Result")
 
@@ -538,6 +539,19 @@ def shown(names: Sequence[str], most: int = 5) -> str:
     return ", ".join(names[:most]) + more
 
 
+def with_earlier_ingestion_times(
+    spark: SparkSession, args: JobArgs, seen: Mapping[str, Mapping[str, Any]], files: Sequence[storage.FileInfo]
+) -> dict[str, Any]:
+    """The ledger, with the entries of these files recorded before it kept ingestion times given
+    their run's start, from that run's extract summary (a lake written by an earlier version)."""
+    runs = ledger.runs_without_ingestion_times(files, seen)
+    summaries = {
+        run: storage.read_text(spark, summary_path(args.lake_path, args.dataset, run, "extract")) for run in runs
+    }
+    started = {run: str(json.loads(text)["started_at"]) for run, text in summaries.items() if text}
+    return ledger.with_ingestion_times(seen, started)
+
+
 def extract_landing_files(
     spark: SparkSession, args: JobArgs, tables: Sequence[Table], summary: RunSummary, ingested_at: datetime
 ) -> int:
@@ -588,7 +602,9 @@ def extract_landing_files(
 
     storage.write_text(spark, pending_path, ledger.render_pending({name: [i.file_id for i in files]
                                                                    for name, files in fresh.items()}))  # fmt: skip
-    first_ingested = ledger.first_ingested([info for files in fresh.values() for info in files], seen, ingested_at)
+    reading = [info for files in fresh.values() for info in files]
+    dated = with_earlier_ingestion_times(spark, args, seen, reading)
+    first_ingested = ledger.first_ingested(reading, dated, ingested_at)
     extracted = parallel.for_each_table(
         spark,
         args.job_run_id,
