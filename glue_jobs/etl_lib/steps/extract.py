@@ -236,6 +236,16 @@ def remove_deliveries(spark: SparkSession, args: JobArgs, table: Table, ids: Col
         storage.delete_subfolders(spark, path, [f"{FILE_ID}={file_id}" for file_id in ids])
 
 
+def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, datetime]) -> Column:
+    """Each row's delivery time, by its file: one literal when every file was first read at the same
+    time (the usual case: new deliveries), else looked up by file id."""
+    times = {ingested_at[info.uri] for info in files}
+    if len(times) == 1:
+        return F.lit(times.pop())
+    pairs = [F.lit(value) for info in files for value in (info.file_id, ingested_at[info.uri])]
+    return F.create_map(*pairs)[F.col(FILE_ID)]
+
+
 def extract_table(
     spark: SparkSession,
     args: JobArgs,
@@ -274,9 +284,8 @@ def extract_table(
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
     strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
-    delivered = F.create_map(*[F.lit(value) for info in non_empty for value in (info.file_id, ingested_at[info.uri])])
     outputs = (raw_path, quarantine_path)
-    written = write_typed(strings, table, args.run_id, delivered[F.col(FILE_ID)], outputs, bool(repeated))
+    written = write_typed(strings, table, args.run_id, delivery_times(non_empty, ingested_at), outputs, bool(repeated))
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
