@@ -303,3 +303,34 @@ def test_a_file_sent_again_through_s3_is_read_once_and_a_corrected_one_replaces_
     rows = gold_straight_from_parquet(cloud, outputs, "consultations",
         "SELECT consultation_id, montant FROM fact_consultation WHERE consultation_id > 900 ORDER BY 1")  # fmt: skip
     assert rows == [["901", "99.00"], ["904", "25.00"]]
+
+
+def test_with_a_delivery_marker_only_the_marker_starts_the_run_and_it_does_not_wait(stack):
+    """A producer that writes `_SUCCESS` last (as Spark and Hadoop do): its data objects start
+    nothing, the marker starts one run over the whole delivery. Last in this module: it redeploys the
+    stack with the marker."""
+    cloud, outputs, root = stack
+    marked = cli.deploy(cloud, ENV_NAME, "NotificationEmail=ops@example.com", "DeliverySettleSeconds=3",
+                        "DeliveryMarker=_SUCCESS")  # fmt: skip
+    assert marked.returncode == 0, marked.stdout + marked.stderr
+    sample = generate_consultations(root / "marked", rows=200, files=2, seed=9, start_year=2025, first_id=5001)
+    before, jobs_before = execution_arns(cloud, outputs), glue_job_runs(cloud, outputs)
+    delivery = f"{outputs['LandingPath']}/consultations/2025-01-31/"
+    copy_folder(cloud, root / "marked", delivery)
+    data_objects = new_executions(cloud, outputs, before, at_least=2)
+    assert all(cli.states_entered(cloud, e["executionArn"])[-1] == "Ignored" for e in data_objects)
+    assert all("is part of a delivery that its marker _SUCCESS starts" in json.loads(e["output"])["ignored"]
+               for e in data_objects)  # fmt: skip
+    assert glue_job_runs(cloud, outputs) == jobs_before
+
+    key = f"{delivery.removeprefix('s3://').split('/', 1)[1]}_SUCCESS"
+    cloud.client("s3").put_object(Bucket=outputs["LakeBucket"], Key=key, Body=b"")
+    (run,) = new_executions(cloud, outputs, before | {e["executionArn"] for e in data_objects}, at_least=1)
+    assert run["status"] == "SUCCEEDED"
+    entered = cli.states_entered(cloud, run["executionArn"])
+    assert "Extract" in entered
+    assert "SettleDelivery" not in entered  # a complete delivery: nothing to wait for
+    run_id = json.loads(run["output"])["config"]["run_id"]
+    extract = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/consultations/{run_id}/extract.json")
+    assert extract["tables"]["consultations"]["rows_read"] == sample.rows
+    assert len(extract["tables"]["consultations"]["files"]) == 2  # the marker is not data

@@ -78,8 +78,12 @@ def test_landing_objects_of_unknown_datasets_and_hidden_paths_end_before_any_job
     ignored = reachable("IgnoreLandingObject")
     assert ignored == {"IgnoreLandingObject", "Ignored"}
     assert STATES["IsKnownDataset"]["Default"] == "IgnoreLandingObject"
-    patterns = [rule["StringMatches"] for rule in STATES["CheckLandingKey"]["Choices"][0]["Or"]]
-    assert patterns == ["*/", "*/_*", "*/.*"]
+    marker, hidden, awaiting = STATES["CheckLandingKey"]["Choices"]
+    assert [rule["StringMatches"] for rule in hidden["Or"]] == ["*/", "*/_*", "*/.*"]
+    # A delivery marker (itself a hidden name) is checked first, and only when one is configured.
+    assert marker["And"][1] == {"Variable": "$.config.landing_key", "StringMatches": "*/${DeliveryMarker}"}
+    assert marker["And"][0]["Not"] == awaiting["Not"] == {"Variable": "$.config.delivery_marker", "StringEquals": ""}
+    assert reachable("AwaitDeliveryMarker") == {"AwaitDeliveryMarker", "Ignored"}
 
 
 def test_every_task_has_timeout_retry_and_catch():
@@ -125,7 +129,7 @@ def test_no_names_or_arns_are_hard_coded():
     assert packaging.placeholders(DEFINITION_TEXT) == {
         "ExtractJobName", "TransformJobName", "LoadJobName", "NotifyFunctionArn",
         "DefaultDataset", "LakePath", "LandingRoot", "CatalogDatabasePrefix", "LeaseTable", "Datasets",
-        "DeliverySettleSeconds",
+        "DeliverySettleSeconds", "DeliveryMarker",
     }  # fmt: skip
 
 
