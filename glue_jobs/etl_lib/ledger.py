@@ -68,35 +68,36 @@ def with_readings_kept(ledger: Mapping[str, Mapping[str, Any]], uris: Iterable[s
     return files
 
 
+def same_delivery(info: FileInfo, ledger: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The ledger entry of this file when it holds this content (a re-read), else None."""
+    entry = ledger.get(info.uri)
+    return entry if entry is not None and entry.get("checksum") == info.checksum else None
+
+
 def first_ingested(
-    files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]], now: datetime
+    files: Iterable[FileInfo],
+    ledger: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    run_started: Mapping[str, str],
 ) -> dict[str, datetime]:
     """URI -> when each file's delivery was first read: the same content read again (under a
     changed declaration, or reprocessed) keeps that time, so deduplication still ranks its rows by
-    when they were delivered and a later delivery's rows stay the newest."""
+    when they were delivered and a later delivery's rows stay the newest. An entry recorded before
+    the ledger kept these times takes its run's start (run_started: run id -> when its extract
+    started, the time it stamped the rows with)."""
 
     def first(info: FileInfo) -> datetime:
-        entry = ledger.get(info.uri, {})
-        same_delivery = entry.get("checksum") == info.checksum and entry.get("ingested_at")
-        return datetime.fromisoformat(str(entry["ingested_at"])) if same_delivery else now
+        entry = same_delivery(info, ledger) or {}
+        recorded = entry.get("ingested_at") or run_started.get(str(entry.get("run_id")))
+        return datetime.fromisoformat(str(recorded)) if recorded else now
 
     return {info.uri: first(info) for info in files}
 
 
 def runs_without_ingestion_times(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """The runs that read these files' entries before the ledger kept ingestion times."""
-    entries = [ledger[info.uri] for info in files if info.uri in ledger]
+    """The runs that read these files' deliveries before the ledger kept ingestion times."""
+    entries = [entry for info in files if (entry := same_delivery(info, ledger)) is not None]
     return {str(entry["run_id"]) for entry in entries if not entry.get("ingested_at") and entry.get("run_id")}
-
-
-def with_ingestion_times(ledger: Mapping[str, Mapping[str, Any]], started: Mapping[str, str]) -> dict[str, Any]:
-    """The ledger with entries recorded before ingestion times were given the start of the run that
-    read them (started: run id -> when its extract started, the time it stamped their rows with)."""
-    files = {uri: dict(entry) for uri, entry in ledger.items()}
-    for entry in files.values():
-        if not entry.get("ingested_at") and entry.get("run_id") in started:
-            entry["ingested_at"] = started[entry["run_id"]]
-    return files
 
 
 def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -86,15 +86,16 @@ def test_a_delivery_read_again_keeps_the_time_it_was_first_read():
     seen[URIS[1]].pop("ingested_at")  # recorded before ingestion times were: read again as new
     later = START + dt.timedelta(days=3)
     current = [info("a.csv"), info("b.csv"), info("a.csv", checksum="md5:new"), info("c.csv")]
-    assert [ledger.first_ingested([f], seen, later) for f in current] == [
+    assert [ledger.first_ingested([f], seen, later, {}) for f in current] == [
         {URIS[0]: START},  # the same delivery read again (reprocessed, redeclared)
         {URIS[1]: later},
         {URIS[0]: later},  # another delivery under the same name
         {"s3://landing/c.csv": later},
     ]
     assert ledger.runs_without_ingestion_times(current, seen) == {"r1"}  # b.csv's run: its summary has the time
-    dated = ledger.with_ingestion_times(seen, {"r1": START.isoformat()})
-    assert ledger.first_ingested([info("b.csv")], dated, later) == {URIS[1]: START}
+    run_started = {"r1": START.isoformat()}
+    assert ledger.first_ingested([info("b.csv")], seen, later, run_started) == {URIS[1]: START}
+    assert ledger.first_ingested([current[2]], seen, later, run_started) == {URIS[0]: later}  # a new delivery
     assert "ingested_at" not in seen[URIS[1]]  # the ledger given is left as it was
 
 

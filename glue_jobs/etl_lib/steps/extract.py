@@ -8,10 +8,10 @@ import fnmatch
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -548,17 +548,12 @@ def shown(names: Sequence[str], most: int = 5) -> str:
     return ", ".join(names[:most]) + more
 
 
-def with_earlier_ingestion_times(
-    spark: SparkSession, args: JobArgs, seen: Mapping[str, Mapping[str, Any]], files: Sequence[storage.FileInfo]
-) -> dict[str, Any]:
-    """The ledger, with the entries of these files recorded before it kept ingestion times given
-    their run's start, from that run's extract summary (a lake written by an earlier version)."""
-    runs = ledger.runs_without_ingestion_times(files, seen)
+def extract_start_times(spark: SparkSession, args: JobArgs, runs: Iterable[str]) -> dict[str, str]:
+    """Run id -> when its extract started, from its run summary (for runs that still have one)."""
     summaries = {
         run: storage.read_text(spark, summary_path(args.lake_path, args.dataset, run, "extract")) for run in runs
     }
-    started = {run: str(json.loads(text)["started_at"]) for run, text in summaries.items() if text}
-    return ledger.with_ingestion_times(seen, started)
+    return {run: str(json.loads(text)["started_at"]) for run, text in summaries.items() if text}
 
 
 def extract_landing_files(
@@ -612,8 +607,8 @@ def extract_landing_files(
     storage.write_text(spark, pending_path, ledger.render_pending({name: [i.file_id for i in files]
                                                                    for name, files in fresh.items()}))  # fmt: skip
     reading = [info for files in fresh.values() for info in files]
-    dated = with_earlier_ingestion_times(spark, args, seen, reading)
-    first_ingested = ledger.first_ingested(reading, dated, ingested_at)
+    started = extract_start_times(spark, args, ledger.runs_without_ingestion_times(reading, seen))
+    first_ingested = ledger.first_ingested(reading, seen, ingested_at, started)
     extracted = parallel.for_each_table(
         spark,
         args.job_run_id,
