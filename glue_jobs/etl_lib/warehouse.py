@@ -105,6 +105,15 @@ def _table_exists(connection: object, schema: str, table: str) -> bool:
     return bool(jdbc.query_rows(connection, sql, (schema, table)))
 
 
+def table_owners(connection: object, schema: str) -> dict[str, str]:
+    """Table name -> the dataset that loads it into this schema (the record created when missing)."""
+    owner_table = f"{q(schema)}.{OWNER_TABLE}"
+    jdbc.execute(connection, f"CREATE TABLE IF NOT EXISTS {owner_table}"
+                             " (table_name VARCHAR(128) PRIMARY KEY, dataset VARCHAR(128) NOT NULL)")  # fmt: skip
+    rows = jdbc.query_rows(connection, f"SELECT table_name, dataset FROM {owner_table}")
+    return {str(table): str(owner) for table, owner in rows}
+
+
 def loaded_version(connection: object, schema: str, dataset: str) -> str | None:
     if not _table_exists(connection, schema, STATE_TABLE):
         return None
@@ -130,19 +139,16 @@ def _merge_all(
     staging: Mapping[str, str],
     dataset: str,
     version: str,
+    unclaimed: Collection[str],
 ) -> dict[str, Upserted]:
-    owner_table = f"{q(schema)}.{OWNER_TABLE}"
-    jdbc.execute(connection, f"CREATE TABLE IF NOT EXISTS {owner_table}"
-                             " (table_name VARCHAR(128) PRIMARY KEY, dataset VARCHAR(128) NOT NULL)")  # fmt: skip
-    rows = jdbc.query_rows(connection, f"SELECT table_name, dataset FROM {owner_table}")
-    owners = {str(table): str(owner) for table, owner in rows}
-    taken = tables_of_other_datasets(owners, dataset, tables)
-    refuse_tables_of_other_datasets(f"warehouse schema {schema}", dataset, taken)
+    """One transaction: the dataset's claim on the tables no dataset loaded yet (unclaimed), every
+    merge and the version record."""
     results = {}
     for name, (frame, key) in tables.items():
         target, source = f"{schema}.{name}", f"{schema}.{staging[name]}"
-        if name not in owners:
-            jdbc.execute(connection, f"INSERT INTO {owner_table} (table_name, dataset) VALUES (?, ?)", (name, dataset))
+        if name in unclaimed:
+            jdbc.execute(connection, f"INSERT INTO {q(schema)}.{OWNER_TABLE} (table_name, dataset) VALUES (?, ?)",
+                         (name, dataset))  # fmt: skip
         if not _table_exists(connection, schema, name):
             jdbc.execute(connection, f"CREATE TABLE {q(target)} AS SELECT * FROM {q(source)} WHERE 1 = 0")
             jdbc.execute(connection, f"ALTER TABLE {q(target)} ADD PRIMARY KEY ({', '.join(q(c) for c in key)})")
@@ -183,12 +189,17 @@ def upsert(
         jdbc.execute(connection, f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
         if loaded_version(connection, schema, dataset) == version:
             return None
+        owners = table_owners(connection, schema)
+    # Before anything is staged: a load into another dataset's tables is refused, not merged.
+    refuse_tables_of_other_datasets(f"warehouse schema {schema}", dataset,
+                                    tables_of_other_datasets(owners, dataset, tables))  # fmt: skip
+    unclaimed = [name for name in tables if name not in owners]
     staging = {name: staging_table(name, version) for name in tables}
     try:
         for name, (frame, _) in tables.items():
             _write_staging(frame, endpoint, f"{schema}.{staging[name]}")
         with jdbc.transaction(spark, endpoint) as connection:
-            return _merge_all(connection, schema, tables, staging, dataset, version)
+            return _merge_all(connection, schema, tables, staging, dataset, version, unclaimed)
     except WarehouseError:
         raise
     except Exception as error:
