@@ -126,9 +126,15 @@ def render_pending(ids_by_table: Mapping[str, Iterable[str]]) -> str:
 
 
 def parse_pending(text: str | None) -> dict[str, set[str]]:
-    """Partition ids by table that a run wrote, or began to write, without committing them."""
-    data = json.loads(text) if text else {}
-    return {str(table): set(ids) for table, ids in data.get("file_ids", {}).items()}
+    """Partition ids by table that a run wrote, or began to write, without committing them. A
+    record left cut short names nothing: with a ledger, unnamed partitions go anyway; without one,
+    extract refuses to remove them (remove_leftover_partitions), so nothing is lost either way."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    ids = data.get("file_ids") if isinstance(data, dict) else None
+    return {str(table): set(names) for table, names in ids.items()} if isinstance(ids, dict) else {}
 
 
 def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:

@@ -134,6 +134,12 @@ def test_hidden_paths_are_those_spark_and_hive_skip():
     assert not storage.is_hidden("/_file_id=0a1b/part-0.parquet")  # a partition folder
 
 
+def test_a_pending_record_names_the_partitions_a_run_began_and_a_broken_one_names_none():
+    text = ledger.render_pending({"orders": ["b", "a"], "region": []})
+    assert ledger.parse_pending(text) == {"orders": {"a", "b"}, "region": set()}
+    assert ledger.parse_pending(None) == ledger.parse_pending(text[:15]) == ledger.parse_pending("[]") == {}
+
+
 def test_empty_ledger_text_means_nothing_seen_and_a_broken_one_is_an_error():
     assert ledger.parse_ledger(None) == {}
     assert ledger.parse_ledger("") == {}
