@@ -78,10 +78,16 @@ def with_retail_copy(monkeypatch, name: str) -> None:
     monkeypatch.setattr(datasets, "available_datasets", lambda: sorted([*known, name]))
 
 
+def rewrite_lake_file(path: Path, text: str) -> None:
+    """Replaces a file the jobs wrote through Hadoop's local file system, as an operator or a dying
+    write would: its checksum file (`.<name>.crc`) goes too, else Hadoop refuses to read the text."""
+    path.write_text(text)
+    path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+
+
 def copy_gold(lake: Path, source: str, target: str) -> None:
     """Dataset target's gold as a copy of source's (versions and manifests), as if its own transform
     had written it: a second dataset ready to load without running its extract and transform."""
     shutil.copytree(lake / "gold" / source, lake / "gold" / target)
     for manifest in (lake / "gold" / target / "_manifests").glob("*.json"):
-        manifest.write_text(manifest.read_text().replace(f"/gold/{source}/", f"/gold/{target}/"))
-        manifest.with_name(f".{manifest.name}.crc").unlink()  # Hadoop's checksum of the text before
+        rewrite_lake_file(manifest, manifest.read_text().replace(f"/gold/{source}/", f"/gold/{target}/"))

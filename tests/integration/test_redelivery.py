@@ -14,7 +14,7 @@ from etl_lib import ledger
 from etl_lib.datasets import consultations as consultations_module
 from etl_lib.datasets.base import Column
 from etl_lib.job import JobFailedError
-from tests.integration.conftest import published_location, run_all, run_job
+from tests.integration.conftest import published_location, rewrite_lake_file, run_all, run_job
 from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
 
 FILE = "consultations_2024_03.csv"
@@ -126,9 +126,8 @@ def test_a_lost_or_broken_ledger_fails_the_extract_instead_of_removing_the_rows_
     path = lake / "_state/consultations/extract_ledger.json"
     if damage == "deleted":
         path.unlink()
-    else:  # as a write that died leaves it (its Hadoop checksum file too)
-        path.write_text("" if damage == "emptied" else path.read_text()[:60])
-        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+    else:  # as a write that died leaves it
+        rewrite_lake_file(path, "" if damage == "emptied" else path.read_text()[:60])
     with pytest.raises(JobFailedError, match=message) as raised:
         run_job("extract", "consultations", lake, "r2", landing)
     assert "\n" not in str(raised.value)
@@ -234,9 +233,8 @@ def test_a_file_read_again_keeps_its_place_in_the_delivery_order(spark, tmp_path
     if ledger_of_an_earlier_version:
         path = lake / "_state/tpch/extract_ledger.json"
         entries = json.loads(path.read_text())["files"]
-        path.write_text(json.dumps({"files": {uri: {k: v for k, v in entry.items() if k != "ingested_at"}
-                                              for uri, entry in entries.items()}}))  # fmt: skip
-        path.with_name(f".{path.name}.crc").unlink()
+        rewrite_lake_file(path, json.dumps({"files": {uri: {k: v for k, v in entry.items() if k != "ingested_at"}
+                                                      for uri, entry in entries.items()}}))  # fmt: skip
     again = run_job("extract", "tpch", lake, "r3", landing, reprocess="true")
     assert again["tables"]["region"]["rows_written"] == 2
     run_job("transform", "tpch", lake, "r3")
