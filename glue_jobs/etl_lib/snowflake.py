@@ -4,7 +4,8 @@ The lake is an external stage (its URL the lake root, through a storage integrat
 copied out of the job: each warehouse table is loaded into a staging table with `COPY INTO ... FROM
 @stage/gold/<dataset>/<table>/version=<v>/` (Parquet, matched by column name; a partitioned table one
 partition folder at a time, its partition values set from the folder names). Then one transaction
-upserts every staging table into its target by key and records the loaded version in
+upserts every staging table into its target by key, deletes the target rows whose key the gold
+version no longer holds (gold is the whole current state) and records the loaded version in
 `ETL_LOAD_STATE`: a failure rolls all of it back (the targets keep the previous version), a version
 already recorded is not loaded again. Staging tables are dropped at the end, whatever happened.
 
@@ -124,9 +125,11 @@ def partition_sql(staging: str, values: Sequence[tuple[str, str]], types: Mappin
 
 
 def upsert_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[str]) -> list[str]:
+    """The rows gold no longer holds deleted, then the staged rows replacing theirs by key."""
     on = " AND ".join(f"{target}.{identifier(c)} = {staging}.{identifier(c)}" for c in key)
     names = ", ".join(identifier(c) for c in columns)
-    return [f"DELETE FROM {target} USING {staging} WHERE {on}",
+    return [f"DELETE FROM {target} WHERE NOT EXISTS (SELECT 1 FROM {staging} WHERE {on})",
+            f"DELETE FROM {target} USING {staging} WHERE {on}",
             f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging}"]  # fmt: skip
 
 
@@ -194,9 +197,10 @@ def _stage_tables(cursor: Any, account: SnowflakeAccount, schema: str, exports: 
 
 
 def _apply(cursor: Any, schema: str, exports: Sequence[GoldExport], staging: Mapping[str, str],
-           loaded: tuple[str, str], unclaimed: Sequence[str]) -> dict[str, int]:  # fmt: skip
+           loaded: tuple[str, str], unclaimed: Sequence[str]) -> dict[str, tuple[int, int]]:  # fmt: skip
     """One transaction: every upsert, the version record (loaded: dataset and version) and the
-    dataset's claim on the tables no dataset loaded yet, or none of them."""
+    dataset's claim on the tables no dataset loaded yet, or none of them. Returns, by table, the
+    rows inserted (new and replaced) and the rows deleted."""
     dataset, version = loaded
     changed = {}
     cursor.execute("BEGIN")
@@ -205,10 +209,12 @@ def _apply(cursor: Any, schema: str, exports: Sequence[GoldExport], staging: Map
             cursor.execute(f"INSERT INTO {schema}.{OWNER_TABLE} (TABLE_NAME, DATASET) VALUES (%s, %s)", (name, dataset))
         for export in exports:
             target, stage_table = f"{schema}.{identifier(export.name)}", f"{schema}.{staging[export.name]}"
-            delete, insert = upsert_sql(target, stage_table, [name for name, _ in export.columns], export.key)
-            cursor.execute(delete)
+            removed, replaced, insert = upsert_sql(target, stage_table, [n for n, _ in export.columns], export.key)
+            cursor.execute(removed)
+            deleted = int(cursor.rowcount or 0)
+            cursor.execute(replaced)
             cursor.execute(insert)
-            changed[export.name] = int(cursor.rowcount or 0)
+            changed[export.name] = (int(cursor.rowcount or 0), deleted)
         cursor.execute(f"DELETE FROM {schema}.{STATE_TABLE} WHERE DATASET = %s", (dataset,))
         cursor.execute(f"INSERT INTO {schema}.{STATE_TABLE} (DATASET, VERSION, LOADED_AT) "
                        "VALUES (%s, %s, CURRENT_TIMESTAMP())", (dataset, version))  # fmt: skip
@@ -241,14 +247,17 @@ def upsert(
                                             tables_of_other_datasets(owners, dataset, names))  # fmt: skip
             matched = _stage_tables(cursor, account, schema, exports, staging)
             unclaimed = [name for name in names if name not in owners]
-            inserted = _apply(cursor, schema, exports, staging, (dataset, version), unclaimed)
+            changed = _apply(cursor, schema, exports, staging, (dataset, version), unclaimed)
         except snowflake.connector.Error as error:
             raise WarehouseError(
                 f"loading {dataset} version {version} into Snowflake {schema}: {_one_line(error)}"
             ) from None
         finally:
             _drop_staging(cursor, schema, staging.values())
-    return {name: Upserted(inserted=inserted[name] - matched[name], updated=matched[name]) for name in inserted}
+    return {
+        name: Upserted(inserted=written - matched[name], updated=matched[name], deleted=deleted)
+        for name, (written, deleted) in changed.items()
+    }
 
 
 def _drop_staging(cursor: Any, schema: str, names: Sequence[str] | Any) -> None:

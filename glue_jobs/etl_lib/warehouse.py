@@ -2,8 +2,10 @@
 
 Each gold table is first written to its own staging table; then one transaction creates any
 missing target table (with its key as primary key), adds the gold columns an existing target lacks
-(a column added to the model; NULL in earlier rows), merges every staging table into its target
-and records the loaded gold version. A failure anywhere rolls the whole transaction back, so the
+(a column added to the model; NULL in earlier rows), merges every staging table into its target,
+deletes the target rows whose key the gold version no longer holds (gold is the whole current state:
+a row quarantined since, or gone with a re-delivered file, leaves the warehouse too) and records
+the loaded gold version. A failure anywhere rolls the whole transaction back, so the
 warehouse shows the previous version or the new one, never a mix; a version already recorded is
 not loaded again, so a retried run changes nothing. Each target table belongs to the dataset that
 first loaded it (`etl_load_tables`): another dataset given the same schema is refused rather than
@@ -36,6 +38,7 @@ class WarehouseError(RuntimeError):
 class Upserted:
     inserted: int
     updated: int
+    deleted: int = 0
 
 
 def tables_of_other_datasets(owners: Mapping[str, str], dataset: str, tables: Iterable[str]) -> list[str]:
@@ -67,6 +70,12 @@ def merge_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[s
         f"MERGE INTO {q(target)} AS t USING {q(staging)} AS s ON {on}{matched}"
         f" WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
     )
+
+
+def removed_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
+    """DELETE the target rows whose key the staging table (the whole gold version) does not hold."""
+    on = " AND ".join(f"s.{q(c)} = t.{q(c)}" for c in key)
+    return f"DELETE FROM {q(target)} AS t WHERE NOT EXISTS (SELECT 1 FROM {q(staging)} AS s WHERE {on})"
 
 
 def matched_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
@@ -142,7 +151,7 @@ def _merge_all(
     unclaimed: Collection[str],
 ) -> dict[str, Upserted]:
     """One transaction: the dataset's claim on the tables no dataset loaded yet (unclaimed), every
-    merge and the version record."""
+    merge with its deletions and the version record."""
     results = {}
     for name, (frame, key) in tables.items():
         target, source = f"{schema}.{name}", f"{schema}.{staging[name]}"
@@ -161,7 +170,8 @@ def _merge_all(
             changed = jdbc.execute(connection, merge_sql(target, source, frame.columns, key))
         except Exception as error:
             raise WarehouseError(f"merging {name} into {schema}: {database_error_line(error)}") from error
-        results[name] = Upserted(inserted=changed - matched, updated=matched)
+        deleted = jdbc.execute(connection, removed_rows_sql(target, source, key))
+        results[name] = Upserted(inserted=changed - matched, updated=matched, deleted=deleted)
     jdbc.execute(
         connection,
         f"CREATE TABLE IF NOT EXISTS {q(schema)}.{STATE_TABLE}"

@@ -210,3 +210,16 @@ def test_a_second_dataset_given_the_same_warehouse_schema_is_refused_not_merged(
     assert warehouse_snapshot(retail_db) == loaded
     assert run_job("load", "retail_eu", lake, "e1", warehouse_secret=retail_db.secret)["status"] == "succeeded"
     assert retail_db.query("SELECT dataset, version FROM retail_eu_dw.etl_load_state") == [("retail_eu", "r1")]
+
+
+def test_a_row_that_leaves_gold_leaves_the_warehouse_too(retail_db, tmp_path):
+    """An order corrected to zero units is quarantined by the next run, so gold no longer holds it:
+    the warehouse must show that version too, not the new version plus the order gold dropped."""
+    lake = tmp_path / "lake"
+    run_retail(retail_db, lake, "r1")
+    retail_db.execute("UPDATE sales_order SET units_sold = 0, last_updated = now() WHERE sales_order_id IN (11, 12)")
+    second = run_retail(retail_db, lake, "r2")
+    quarantined = second["transform"]["tables"]["sales_order"]["quarantine_by_rule"]
+    assert quarantined == {'ColumnValues "units_sold" >= 1': 4 + 2}  # the seed's four and these two
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
+    assert "fact_sales_order +0/~994/-2" in second["load"]["outputs"]["warehouse"]

@@ -1,6 +1,6 @@
 """The load job upserting gold into Snowflake (the fakesnow emulator behind the real connector,
-key-pair authentication, the lake as an external stage): first load, idempotent re-run, updated keys,
-and a load failing inside its transaction."""
+key-pair authentication, the lake as an external stage): first load, idempotent re-run, updated keys
+and rows that left gold, and a load failing inside its transaction."""
 
 from __future__ import annotations
 
@@ -75,13 +75,15 @@ def test_snowflake_rerun_of_a_loaded_version_changes_nothing(retail_db, warehous
     assert loaded_version(warehouse) == [("retail", "r1")]
 
 
-def test_snowflake_update_of_existing_keys(retail_db, warehouse, tmp_path):
+def test_snowflake_update_of_existing_keys_and_of_rows_that_leave_gold(retail_db, warehouse, tmp_path):
     lake = tmp_path / "lake"
     run(retail_db, warehouse, lake, "r1")
     retail_db.execute(Path("glue_etl_local/sql/retail/updates.sql").read_text())
+    # Two orders corrected to zero units: quarantined by the next run, so gold and the warehouse lose them.
+    retail_db.execute("UPDATE sales_order SET units_sold = 0, last_updated = now() WHERE sales_order_id IN (11, 12)")
     second = run(retail_db, warehouse, lake, "r2")
     assert orders(warehouse) == retail_db.valid_orders_in_source()
-    assert len(orders(warehouse)) == 1016
+    assert len(orders(warehouse)) == 1016 - 2
     emails = dict(warehouse.query(f"SELECT CUSTOMER_ID, EMAIL FROM {schema(warehouse)}.DIM_CUSTOMER"))
     assert emails == dict(retail_db.query("SELECT customer_id, email FROM customer"))
     prices = warehouse.query(f"SELECT PRODUCT_ID, LIST_PRICE FROM {schema(warehouse)}.DIM_PRODUCT ORDER BY 1")
@@ -89,8 +91,8 @@ def test_snowflake_update_of_existing_keys(retail_db, warehouse, tmp_path):
         (p, Decimal(str(v))) for p, v in retail_db.query("SELECT product_id, list_price FROM product ORDER BY 1")
     ]
     assert loaded_version(warehouse) == [("retail", "r2")]
-    # Every row of the new version is upserted by key: 996 orders already there, 20 new ones.
-    assert "fact_sales_order +20/~996" in second["load"]["message"]
+    # Every row of the new version is upserted by key: 994 orders already there, 20 new ones, 2 gone.
+    assert "fact_sales_order +20/~994/-2" in second["load"]["message"]
 
 
 def test_snowflake_load_failing_inside_its_transaction_keeps_the_previous_state(retail_db, warehouse, tmp_path):

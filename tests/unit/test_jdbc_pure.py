@@ -103,6 +103,14 @@ def test_merge_updates_every_non_key_column_and_inserts_new_keys():
     assert warehouse.staging_table("dim_date", "r1") != warehouse.staging_table("dim_date", "r2")
 
 
+def test_rows_whose_key_gold_no_longer_holds_are_deleted_by_every_key_column():
+    sql = warehouse.removed_rows_sql("dw.fact", "dw.stg", ["order_id", "line"])
+    assert sql == (
+        'DELETE FROM "dw"."fact" AS t WHERE NOT EXISTS (SELECT 1 FROM "dw"."stg" AS s'
+        ' WHERE s."order_id" = t."order_id" AND s."line" = t."line")'
+    )
+
+
 def test_tables_another_dataset_loads_are_named_with_their_dataset():
     owners = {"dim_customer": "retail", "dim_date": "retail_eu", "dim_staff": "retail_eu"}
     tables = ["dim_customer", "dim_date", "dim_new"]

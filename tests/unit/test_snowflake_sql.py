@@ -47,7 +47,10 @@ def test_snowflake_statements():
     ]
     assert snowflake.partition_sql("STG", (("order_year", snowflake.NULL_PARTITION),), types) == []
     assert snowflake.upsert_sql("T", "S", ["id", "v"], ["id"]) == [
-        "DELETE FROM T USING S WHERE T.ID = S.ID", "INSERT INTO T (ID, V) SELECT ID, V FROM S"]  # fmt: skip
+        "DELETE FROM T WHERE NOT EXISTS (SELECT 1 FROM S WHERE T.ID = S.ID)",
+        "DELETE FROM T USING S WHERE T.ID = S.ID",
+        "INSERT INTO T (ID, V) SELECT ID, V FROM S",
+    ]
     assert (
         snowflake.staging_table("fact", "r1")
         == snowflake.staging_table("fact", "r1")

@@ -130,8 +130,8 @@ def load_warehouse(
         where = f"warehouse schema {schema}"
     if upserted is None:
         return False, f"{where} already has version {version}"
-    changes = ", ".join(f"{name} +{u.inserted}/~{u.updated}" for name, u in upserted.items())
-    return True, f"upserted {len(upserted)} table(s) into {where} (inserted/updated: {changes})"
+    changes = ", ".join(f"{name} +{u.inserted}/~{u.updated}/-{u.deleted}" for name, u in upserted.items())
+    return True, f"upserted {len(upserted)} table(s) into {where} (inserted/updated/deleted: {changes})"
 
 
 def commit_watermarks(spark: SparkSession, args: JobArgs) -> bool:
