@@ -70,6 +70,7 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         Subject=notification.subject,
         Message=notification.sns_message(),
         MessageStructure="json",
+        MessageAttributes=notification.message_attributes(),
     )
     LOGGER.info("notification published", extra={"subject": notification.subject, "message_id": response["MessageId"]})
     return {"message_id": response["MessageId"], "subject": notification.subject, "sms": notification.sms}

@@ -14,6 +14,8 @@ from urllib.parse import quote
 STEPS = ("extract", "transform", "load")
 SUBJECT_LIMIT = 99  # SNS email subjects must stay under 100 characters
 SMS_LIMIT = 160
+# The `outcome` message attribute of every notification, for subscriptions' filter policies.
+OUTCOMES = ("succeeded", "succeeded_with_warnings", "failed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,20 @@ class Notification:
     subject: str
     email: str
     sms: str
+    dataset: str = "unknown dataset"
+    outcome: str = "unknown"  # one of OUTCOMES
 
     def sns_message(self) -> str:
         """The Message for SNS publish with MessageStructure=json."""
         return json.dumps({"default": self.email, "email": self.email, "sms": self.sms})
+
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        """What a subscription's filter policy selects on: a team's own datasets (`dataset`), or
+        only the runs that need someone (`outcome`: failed, unknown, succeeded_with_warnings)."""
+        return {
+            "dataset": {"DataType": "String", "StringValue": self.dataset},
+            "outcome": {"DataType": "String", "StringValue": self.outcome},
+        }
 
 
 def _region(execution_arn: str) -> str | None:
@@ -224,6 +236,8 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
 
     counts = totals(summaries)
     flagged = warnings(summaries)
+    succeeded = "succeeded_with_warnings" if flagged else "succeeded"
+    outcome = {"SUCCEEDED": succeeded, "FAILED": "failed"}.get(status, "unknown")
     if status == "SUCCEEDED":
         headline = f"succeeded{' with warnings' if flagged else ''}: {dataset} run {run_id}"
         detail = f", {counts[0]:,} rows, {counts[1]:,} quarantined" if counts else ""
@@ -267,4 +281,6 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
         subject=_shorten(f"[Glue ETL] {headline}", SUBJECT_LIMIT),
         email="\n".join(body) + "\n",
         sms=_shorten(sms, SMS_LIMIT),
+        dataset=dataset,
+        outcome=outcome,
     )

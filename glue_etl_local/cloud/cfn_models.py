@@ -152,7 +152,10 @@ class SnsSubscription(Model):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> SnsSubscription:
         p = cloudformation_json["Properties"]
-        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        backend = sns_backends[account_id][region_name]
+        subscription = backend.subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        if p.get("FilterPolicy"):
+            backend.set_subscription_attributes(subscription.arn, "FilterPolicy", json.dumps(p["FilterPolicy"]))
         return cls(subscription.arn)
 
     @classmethod

@@ -11,7 +11,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from moto.sns.models import sns_backends
+from moto.sns.models import Subscription, sns_backends
+from moto.sns.utils import FilterPolicyMatcher
 
 from glue_etl_local.cloud.server import ACCOUNT_ID
 
@@ -33,15 +34,27 @@ def _message_parts(message: str) -> dict[str, str] | None:
     return parts if isinstance(parts, dict) and "default" in parts else None
 
 
+def wanted(subscription: Subscription, attributes: dict[str, object] | None, message: str) -> bool:
+    """Whether the subscription's filter policy (if any) lets the message through, as SNS decides."""
+    policy = subscription.attributes.get("FilterPolicy")
+    if not policy:
+        return True
+    scope = subscription.attributes.get("FilterPolicyScope")
+    return FilterPolicyMatcher(json.loads(policy), scope).matches(attributes, message)
+
+
 def deliveries(region: str, topic_arn: str) -> list[Delivery]:
-    """One entry per message and subscriber, in publish order, as email and SMS would show them."""
+    """One entry per message and subscriber, in publish order, as email and SMS would show them
+    (a subscriber whose filter policy does not match a message does not receive it)."""
     backend = sns_backends[ACCOUNT_ID][region]
     topic = backend.topics[topic_arn]
     subscriptions = [s for s in backend.subscriptions.values() if s.topic.arn == topic_arn]
     found = []
-    for _message_id, message, subject, _attributes, _group in topic.sent_notifications:
+    for _message_id, message, subject, attributes, _group in topic.sent_notifications:
         parts = _message_parts(message)
         for subscription in subscriptions:
+            if not wanted(subscription, attributes, message):
+                continue
             found.append(
                 Delivery(
                     protocol=subscription.protocol,

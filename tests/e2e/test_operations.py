@@ -1,6 +1,6 @@
 """The deployed template in operation: deliveries of many files, executions that overlap or die,
-several datasets in one account, and objects that are not deliveries. Driven through the AWS CLI
-and boto3, with S3 events reaching the stack's own landing rule as on AWS."""
+several datasets in one account (and who hears of which), and objects that are not deliveries.
+Driven through the AWS CLI and boto3, with S3 events reaching the stack's own landing rule as on AWS."""
 
 from __future__ import annotations
 
@@ -21,13 +21,17 @@ from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consult
 ENV_NAME = "ops"
 STACK = f"{ENV_NAME}-glue-etl"
 PREFIX = f"{ENV_NAME}_glue_etl"
+ON_CALL = "+15555550199"
+# The email hears of every run, the on-call phone of failures only.
+PARAMETERS = ("NotificationEmail=ops@example.com", f"NotificationPhoneNumber={ON_CALL}", "SmsNotifications=failures",
+              "DeliverySettleSeconds=3")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("ops")
     with LocalCloud(root / "cloud", retry_time_scale=0.001) as cloud:
-        result = cli.deploy(cloud, ENV_NAME, "NotificationEmail=ops@example.com", "DeliverySettleSeconds=3")
+        result = cli.deploy(cloud, ENV_NAME, *PARAMETERS)
         assert result.returncode == 0, result.stdout + result.stderr
         yield cloud, cli.stack_outputs(cloud, STACK), root
 
@@ -232,6 +236,31 @@ def test_a_run_stopped_while_holding_the_lease_does_not_block_the_next(stack):
     assert "Item" not in lease  # released at the end
 
 
+def test_each_subscriber_hears_of_the_runs_it_asked_for(stack):
+    """The on-call phone gets failures only (SmsNotifications=failures); a team subscribed with a
+    filter policy on the dataset, as the README shows, gets its own dataset's runs only."""
+    cloud, outputs, _ = stack
+    topic = outputs["NotificationTopicArn"]
+    only_consultations = json.dumps({"FilterPolicy": json.dumps({"dataset": ["consultations"]})})
+    team = cli.aws(cloud, "sns", "subscribe", "--topic-arn", topic, "--protocol", "email",
+                   "--notification-endpoint", "consultations-team@example.com",
+                   "--attributes", only_consultations, "--return-subscription-arn")  # fmt: skip
+    sfn = cloud.client("stepfunctions")
+    runs = {"told-ok": "consultations", "told-failed": "no_such_dataset"}
+    try:
+        for name, dataset in runs.items():
+            request = json.dumps({"dataset": dataset})
+            sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name=name, input=request)
+        ended = {e["name"]: e["status"] for e in cli.wait_until_idle(cloud, outputs["StateMachineArn"], at_least=2)}
+        every = notifications.deliveries(cloud.region, topic)
+    finally:  # the other tests' runs are not the team's business
+        cli.aws(cloud, "sns", "unsubscribe", "--subscription-arn", team["SubscriptionArn"])
+    assert (ended["told-ok"], ended["told-failed"]) == ("SUCCEEDED", "FAILED")
+    received = {name: {(d.protocol, d.endpoint) for d in every if name in d.text} for name in runs}
+    assert received["told-ok"] == {("email", "ops@example.com"), ("email", "consultations-team@example.com")}
+    assert received["told-failed"] == {("email", "ops@example.com"), ("sms", ON_CALL)}
+
+
 def run_job_by_hand(cloud, job_name: str, arguments: dict[str, str]) -> dict:
     """`aws glue start-job-run`, as from the console, followed until it ends."""
     started = cli.aws(cloud, "glue", "start-job-run", "--job-name", job_name, "--arguments", json.dumps(arguments))
@@ -310,8 +339,7 @@ def test_with_a_delivery_marker_only_the_marker_starts_the_run_and_it_does_not_w
     nothing, the marker starts one run over the whole delivery. Last in this module: it redeploys the
     stack with the marker."""
     cloud, outputs, root = stack
-    marked = cli.deploy(cloud, ENV_NAME, "NotificationEmail=ops@example.com", "DeliverySettleSeconds=3",
-                        "DeliveryMarker=_SUCCESS")  # fmt: skip
+    marked = cli.deploy(cloud, ENV_NAME, *PARAMETERS, "DeliveryMarker=_SUCCESS")
     assert marked.returncode == 0, marked.stdout + marked.stderr
     sample = generate_consultations(root / "marked", rows=200, files=2, seed=9, start_year=2025, first_id=5001)
     before, jobs_before = execution_arns(cloud, outputs), glue_job_runs(cloud, outputs)

@@ -7,6 +7,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 from glue_etl_local import packaging
+from lambda_notify.messages import OUTCOMES
 
 TEMPLATES = Path(packaging.PROJECT_ROOT) / "cloudformation"
 # Actions that have no resource-level permissions in IAM, so "Resource": "*" is the only option.
@@ -212,3 +213,21 @@ def test_the_lease_and_per_dataset_databases_are_granted_exactly():
                      if r["Type"] == "AWS::Athena::NamedQuery"]  # fmt: skip
     assert named_queries == [{"Fn::Sub": "${EnvironmentName}_glue_etl_tpch"}] * 2 + [
         {"Fn::Sub": "${EnvironmentName}_glue_etl_consultations"}]  # fmt: skip
+
+
+def test_every_notification_choice_filters_on_outcomes_the_lambda_sends():
+    """A misspelt outcome in a filter policy would silently stop every message to that subscriber."""
+    template = load("pipeline.yaml")
+    outcomes = template["Mappings"]["NotificationOutcomes"]
+    for parameter, subscription in (("EmailNotifications", "EmailSubscription"),
+                                    ("SmsNotifications", "SmsSubscription")):  # fmt: skip
+        choices = template["Parameters"][parameter]["AllowedValues"]
+        assert template["Parameters"][parameter]["Default"] == "all"
+        assert sorted(choices) == sorted(["all", *outcomes])
+        condition, every_run, filtered = template["Resources"][subscription]["Properties"]["FilterPolicy"]["Fn::If"]
+        assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": parameter}, "all"]}
+        assert every_run == {"Ref": "AWS::NoValue"}
+        assert filtered == {"outcome": {"Fn::FindInMap": ["NotificationOutcomes", {"Ref": parameter}, "Outcomes"]}}
+    for choice, values in outcomes.items():
+        assert set(values["Outcomes"]) <= set(OUTCOMES), choice
+        assert {"failed", "unknown"} <= set(values["Outcomes"]), choice

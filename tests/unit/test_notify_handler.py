@@ -53,6 +53,21 @@ def test_missing_summaries_degrade_the_message_not_the_alert(aws):
     assert body["Subject"] == "[Glue ETL] FAILED at Extract: x run r"  # nothing ran: Extract failed
 
 
+def test_a_subscription_can_take_only_its_datasets_failures(aws):
+    handler, sqs, _, _ = aws
+    sns = boto3.client("sns", region_name=REGION)
+    queue = sqs.create_queue(QueueName="retail-on-call")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"dataset": ["retail"], "outcome": ["failed", "unknown"]}
+    sns.subscribe(TopicArn=handler.settings().topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"FilterPolicy": json.dumps(policy)})  # fmt: skip
+    for dataset, status in (("retail", "SUCCEEDED"), ("tpch", "FAILED"), ("retail", "FAILED")):
+        handler.handler({"status": status, "config": {"dataset": dataset, "run_id": f"{dataset}-{status}"}}, None)
+    (body,) = received(sqs, queue)
+    assert body["Subject"] == "[Glue ETL] FAILED at Extract: retail run retail-FAILED"
+    assert body["MessageAttributes"]["outcome"] == {"Type": "String", "Value": "failed"}
+
+
 def test_refuses_to_run_without_a_topic(aws, monkeypatch):
     monkeypatch.delenv("TOPIC_ARN")
     handler = importlib.reload(aws[0])

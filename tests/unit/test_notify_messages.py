@@ -139,3 +139,19 @@ def test_warnings_change_the_subject_and_are_listed():
     assert "  - schema drift: undeclared column(s) r_extra not loaded" in note.email
     assert note.sms.endswith(", 2 warning(s)")
     assert format_notification(event("SUCCEEDED"), SUMMARIES).subject == "[Glue ETL] succeeded: tpch run run-42"
+
+
+def test_message_attributes_name_the_dataset_and_the_outcome_for_filter_policies():
+    warned = {**SUMMARIES, "load": {"status": "succeeded", "warnings": ["orders.csv was delivered again"]}}
+    outcomes = {
+        "succeeded": format_notification(event("SUCCEEDED"), SUMMARIES),
+        "succeeded_with_warnings": format_notification(event("SUCCEEDED"), warned),
+        "failed": format_notification(event("FAILED", error={"Error": "X", "Cause": "y"})),
+        "unknown": format_notification(event("TIMED_OUT")),
+    }
+    for outcome, note in outcomes.items():
+        assert note.message_attributes() == {
+            "dataset": {"DataType": "String", "StringValue": "tpch"},
+            "outcome": {"DataType": "String", "StringValue": outcome},
+        }
+    assert format_notification(None).message_attributes()["dataset"]["StringValue"] == "unknown dataset"
