@@ -175,6 +175,39 @@ def patch_cloudformation_models() -> Undo:
     return undo
 
 
+def patch_conditional_updates() -> Undo:
+    """A stack update honours resources' conditions, as CloudFormation does: moto updated a resource
+    whose condition had turned false (a subscription whose phone parameter was emptied: the update
+    failed on the empty endpoint) and never created one whose condition had turned true. Now the
+    first is deleted and the second created."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_update_resource
+    if list(inspect.signature(original).parameters) != [
+        "logical_id", "resource_json", "resources_map", "account_id", "region_name"]:  # fmt: skip
+        raise RuntimeError("moto changed parse_and_update_resource: review patch_conditional_updates")
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
+        condition = resource_json.get("Condition")
+        existing = resources_map._parsed_resources.get(logical_id)
+        if condition and not resources_map.lazy_condition_map[condition]:
+            if existing is not None:
+                resources_map._delete_resource(existing, resource_json)
+            return None
+        if existing is None:
+            return parsing.parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        return original(logical_id, resource_json, resources_map, account_id, region_name)
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+
+    def undo() -> None:
+        parsing.parse_and_update_resource = original
+
+    return undo
+
+
 def patch_kms_key_tags() -> Undo:
     """moto's AWS::KMS::Key expects the KMS API's TagKey/TagValue and fails with a 500 on
     CloudFormation's Key/Value tags."""

@@ -123,6 +123,7 @@ class LocalCloud:
             patches.patch_lambda_invoke(lambdas.invoke, self.faults),
             patches.patch_retry_clock(self.retry_clock),
             patches.patch_cloudformation_models(),
+            patches.patch_conditional_updates(),
             patches.patch_kms_key_tags(),
             patches.patch_eventbridge_state_machine_targets(),
             patches.patch_bucket_eventbridge_configuration(),

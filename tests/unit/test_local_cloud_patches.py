@@ -201,6 +201,42 @@ def test_cloudformation_models_create_runnable_resources(aws):
             step()
 
 
+PHONE_STACK = {
+    "Parameters": {"Phone": {"Type": "String", "Default": ""}},
+    "Conditions": {"HasPhone": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Phone"}, ""]}]}},
+    "Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}},
+        "Sms": {"Type": "AWS::SNS::Subscription", "Condition": "HasPhone",
+                "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "sms", "Endpoint": {"Ref": "Phone"}}},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("patched", [False, True])
+def test_a_stack_update_removes_and_adds_resources_whose_condition_changed(aws, patched):
+    undo = [patches.patch_cloudformation_models()] + ([patches.patch_conditional_updates()] if patched else [])
+    cloudformation, sns = boto3.client("cloudformation", region_name=REGION), boto3.client("sns", region_name=REGION)
+
+    def deploy(phone):
+        parameters = [{"ParameterKey": "Phone", "ParameterValue": phone}]
+        cloudformation.update_stack(StackName="alerts", TemplateBody=json.dumps(PHONE_STACK), Parameters=parameters)
+        return [s["Endpoint"] for s in sns.list_subscriptions()["Subscriptions"]]
+
+    try:
+        phone = [{"ParameterKey": "Phone", "ParameterValue": "+15555550100"}]
+        cloudformation.create_stack(StackName="alerts", TemplateBody=json.dumps(PHONE_STACK), Parameters=phone)
+        if not patched:  # what the patch is for: moto updates the subscription with an empty endpoint
+            with pytest.raises(ClientError, match="Invalid SMS endpoint"):
+                deploy("")
+            return
+        assert deploy("") == []
+        assert deploy("+15555550101") == ["+15555550101"]
+        assert deploy("+15555550102") == ["+15555550102"]
+    finally:
+        for step in reversed(undo):
+            step()
+
+
 def run_state_machine_arn(arn):
     sfn = boto3.client("stepfunctions", region_name=REGION)
     execution = sfn.start_execution(stateMachineArn=arn, name=f"e{time.time_ns()}")["executionArn"]
