@@ -73,9 +73,10 @@ def merge_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[s
 
 
 def removed_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
-    """DELETE the target rows whose key the staging table (the whole gold version) does not hold."""
-    on = " AND ".join(f"s.{q(c)} = t.{q(c)}" for c in key)
-    return f"DELETE FROM {q(target)} AS t WHERE NOT EXISTS (SELECT 1 FROM {q(staging)} AS s WHERE {on})"
+    """DELETE the target rows whose key the staging table (the whole gold version) does not hold.
+    The target is named in full rather than aliased: Redshift's DELETE takes no alias."""
+    on = " AND ".join(f"s.{q(c)} = {q(target)}.{q(c)}" for c in key)
+    return f"DELETE FROM {q(target)} WHERE NOT EXISTS (SELECT 1 FROM {q(staging)} AS s WHERE {on})"
 
 
 def matched_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:

@@ -106,8 +106,8 @@ def test_merge_updates_every_non_key_column_and_inserts_new_keys():
 def test_rows_whose_key_gold_no_longer_holds_are_deleted_by_every_key_column():
     sql = warehouse.removed_rows_sql("dw.fact", "dw.stg", ["order_id", "line"])
     assert sql == (
-        'DELETE FROM "dw"."fact" AS t WHERE NOT EXISTS (SELECT 1 FROM "dw"."stg" AS s'
-        ' WHERE s."order_id" = t."order_id" AND s."line" = t."line")'
+        'DELETE FROM "dw"."fact" WHERE NOT EXISTS (SELECT 1 FROM "dw"."stg" AS s'
+        ' WHERE s."order_id" = "dw"."fact"."order_id" AND s."line" = "dw"."fact"."line")'
     )
 
 
