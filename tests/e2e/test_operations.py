@@ -259,6 +259,12 @@ def test_each_subscriber_hears_of_the_runs_it_asked_for(stack):
     received = {name: {(d.protocol, d.endpoint) for d in every if name in d.text} for name in runs}
     assert received["told-ok"] == {("email", "ops@example.com"), ("email", "consultations-team@example.com")}
     assert received["told-failed"] == {("email", "ops@example.com"), ("sms", ON_CALL)}
+    # An alarm (a run that timed out, dead letters) publishes without attributes: the phone still hears of it.
+    cli.aws(cloud, "sns", "publish", "--topic-arn", topic, "--subject", "ALARM: ops-glue-etl-executions-timed-out",
+            "--message", "alarm-timed-out")  # fmt: skip
+    every = notifications.deliveries(cloud.region, topic)
+    assert {(d.protocol, d.endpoint) for d in every if d.text == "alarm-timed-out"} == {
+        ("email", "ops@example.com"), ("sms", ON_CALL)}  # fmt: skip
 
 
 def run_job_by_hand(cloud, job_name: str, arguments: dict[str, str]) -> dict:
