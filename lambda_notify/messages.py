@@ -23,8 +23,8 @@ class Notification:
     subject: str
     email: str
     sms: str
-    dataset: str = "unknown dataset"
-    outcome: str = "unknown"  # one of OUTCOMES
+    dataset: str
+    outcome: str  # one of OUTCOMES
 
     def sns_message(self) -> str:
         """The Message for SNS publish with MessageStructure=json."""

@@ -124,9 +124,14 @@ def partition_sql(staging: str, values: Sequence[tuple[str, str]], types: Mappin
             for column, value in values if value != NULL_PARTITION]  # fmt: skip
 
 
+def key_matches(key: Sequence[str], left: str, right: str) -> str:
+    """The join condition on every key column: `left.K = right.K AND ...`."""
+    return " AND ".join(f"{left}.{identifier(c)} = {right}.{identifier(c)}" for c in key)
+
+
 def upsert_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[str]) -> list[str]:
     """The rows gold no longer holds deleted, then the staged rows replacing theirs by key."""
-    on = " AND ".join(f"{target}.{identifier(c)} = {staging}.{identifier(c)}" for c in key)
+    on = key_matches(key, target, staging)
     names = ", ".join(identifier(c) for c in columns)
     return [f"DELETE FROM {target} WHERE NOT EXISTS (SELECT 1 FROM {staging} WHERE {on})",
             f"DELETE FROM {target} USING {staging} WHERE {on}",
@@ -134,7 +139,7 @@ def upsert_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[
 
 
 def matched_sql(target: str, staging: str, key: Sequence[str]) -> str:
-    on = " AND ".join(f"t.{identifier(c)} = s.{identifier(c)}" for c in key)
+    on = key_matches(key, "t", "s")
     return f"SELECT count(*) FROM {staging} AS s JOIN {target} AS t ON {on}"
 
 

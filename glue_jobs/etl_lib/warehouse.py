@@ -38,7 +38,7 @@ class WarehouseError(RuntimeError):
 class Upserted:
     inserted: int
     updated: int
-    deleted: int = 0
+    deleted: int
 
 
 def tables_of_other_datasets(owners: Mapping[str, str], dataset: str, tables: Iterable[str]) -> list[str]:
@@ -59,9 +59,14 @@ def staging_table(table: str, version: str) -> str:
     return f"stg_{table}_{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
 
+def key_matches(key: Sequence[str], left: str, right: str) -> str:
+    """The join condition on every key column: `left."k" = right."k" AND ...`."""
+    return " AND ".join(f"{left}.{q(c)} = {right}.{q(c)}" for c in key)
+
+
 def merge_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[str]) -> str:
     """MERGE the staging rows into the target by key: changed rows are updated, new ones inserted."""
-    on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+    on = key_matches(key, "t", "s")
     updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in columns if c not in key)
     names = ", ".join(q(c) for c in columns)
     values = ", ".join(f"s.{q(c)}" for c in columns)
@@ -75,12 +80,12 @@ def merge_sql(target: str, staging: str, columns: Sequence[str], key: Sequence[s
 def removed_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
     """DELETE the target rows whose key the staging table (the whole gold version) does not hold.
     The target is named in full rather than aliased: Redshift's DELETE takes no alias."""
-    on = " AND ".join(f"s.{q(c)} = {q(target)}.{q(c)}" for c in key)
+    on = key_matches(key, "s", q(target))
     return f"DELETE FROM {q(target)} WHERE NOT EXISTS (SELECT 1 FROM {q(staging)} AS s WHERE {on})"
 
 
 def matched_rows_sql(target: str, staging: str, key: Sequence[str]) -> str:
-    on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in key)
+    on = key_matches(key, "t", "s")
     return f"SELECT count(*) FROM {q(staging)} AS s JOIN {q(target)} AS t ON {on}"
 
 
