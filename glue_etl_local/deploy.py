@@ -22,6 +22,9 @@ from glue_etl_local import packaging
 TEMPLATES = packaging.PROJECT_ROOT / "cloudformation"
 WHEEL_CACHE = packaging.PROJECT_ROOT / ".local" / "wheels"
 CAPABILITIES = "CAPABILITY_NAMED_IAM"
+# The pipeline stack is created from the release's copy of its template: a template given by URL may
+# be 1 MB, one given inline only 51,200 bytes.
+PIPELINE_TEMPLATE = "cloudformation/pipeline.yaml"
 NO_UPDATES = "No updates are to be performed"
 
 
@@ -38,6 +41,7 @@ def build_release(directory: Path, extra: Mapping[str, bytes] | None = None) -> 
         "glue/etl_lib.zip": packaging.library_zip(),
         "lambda/notify.zip": packaging.lambda_zip(),
         "state_machine/pipeline.asl.json": packaging.ASL_PATH.read_bytes(),
+        PIPELINE_TEMPLATE: (TEMPLATES / "pipeline.yaml").read_bytes(),
         **(extra or {}),
     }
     digest = hashlib.sha256()
@@ -103,14 +107,16 @@ def stack_outputs(cli: AwsCli, stack: str) -> dict[str, str] | None:
 
 
 def deploy_stack(
-    cli: AwsCli, stack: str, template: Path, parameters: Mapping[str, str], tags: Mapping[str, str]
+    cli: AwsCli, stack: str, template: Path | str, parameters: Mapping[str, str], tags: Mapping[str, str]
 ) -> dict[str, str]:
+    """Creates or updates the stack from a template file (`--template-body`) or an https URL of one in S3."""
     exists = stack_outputs(cli, stack) is not None
+    source = ["--template-url", template] if isinstance(template, str) else ["--template-body", f"file://{template}"]
     args = [
         "cloudformation",
         "update-stack" if exists else "create-stack",
         "--stack-name", stack,
-        "--template-body", f"file://{template}",
+        *source,
         "--capabilities", CAPABILITIES,
         # The CLI's shorthand splits values at commas (a List<> parameter): escape them.
         "--parameters", *[f"ParameterKey={key},ParameterValue={value.replace(',', chr(92) + ',')}"
@@ -163,7 +169,8 @@ def deploy(
         "KmsKeyArn": bootstrap["KeyArn"],
         "AccessLogsBucket": bootstrap["AccessLogsBucket"],
     }
-    outputs = deploy_stack(cli, f"{environment}-glue-etl", TEMPLATES / "pipeline.yaml", stack_parameters, tags)
+    template_url = f"https://{bootstrap['ArtifactsBucketDomainName']}/{prefix}/{PIPELINE_TEMPLATE}"
+    outputs = deploy_stack(cli, f"{environment}-glue-etl", template_url, stack_parameters, tags)
     show(f"Deployed release {version} as stack {environment}-glue-etl:")
     for key, value in sorted(outputs.items()):
         show(f"  {key}: {value}")

@@ -242,9 +242,15 @@ def _json_path(document: Any, path: str) -> Any:
     return value
 
 
-def transformed_input(transformer: dict[str, Any] | None, event: dict[str, Any]) -> str:
-    """What EventBridge passes a target: the whole event, or the InputTemplate with each <name>
-    replaced by its InputPathsMap value (as JSON in a JSON template, as text in a string template)."""
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """What EventBridge passes a target: its constant Input, the event's value at its InputPath, the
+    InputTemplate with each <name> replaced by its InputPathsMap value (as JSON in a JSON template,
+    as text in a string template), or else the whole event."""
+    if "Input" in target:
+        return str(target["Input"])
+    if "InputPath" in target:
+        return json.dumps(_json_path(event, str(target["InputPath"])))
+    transformer = target.get("InputTransformer")
     if not transformer:
         return json.dumps(event)
     template = str(transformer.get("InputTemplate", ""))
@@ -259,7 +265,8 @@ def transformed_input(transformer: dict[str, Any] | None, event: dict[str, Any])
 def patch_eventbridge_state_machine_targets() -> Undo:
     """moto routes S3's EventBridge events to rules, but a rule whose target is a state machine
     raises NotImplementedError (swallowed): nothing starts. Here such a target starts an execution,
-    with the rule's InputTransformer applied (as EventBridge does for every target)."""
+    with the target's input applied (as EventBridge does for every target). A rule with a schedule
+    and no event pattern matches no event (moto's empty pattern matches every one)."""
     from moto.events.models import Rule
     from moto.stepfunctions.responses import get_backend
 
@@ -270,9 +277,10 @@ def patch_eventbridge_state_machine_targets() -> Undo:
     def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
         machines = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["states"]]
         others = [t for t in self.targets if t not in machines]
-        if machines and self.state == "ENABLED" and self.event_pattern.matches_event(original_event):
+        matches = bool(self.event_pattern.get_pattern()) and self.event_pattern.matches_event(original_event)
+        if machines and self.state == "ENABLED" and matches:
             for target in machines:
-                execution_input = transformed_input(target.get("InputTransformer"), original_event)
+                execution_input = target_input(target, original_event)
                 region = target["Arn"].split(":")[3]
                 # A new uuid per event, as EventBridge names them (moto's executing backend would name
                 # every unnamed execution "None", so the second one would be refused).

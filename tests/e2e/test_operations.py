@@ -22,9 +22,10 @@ ENV_NAME = "ops"
 STACK = f"{ENV_NAME}-glue-etl"
 PREFIX = f"{ENV_NAME}_glue_etl"
 ON_CALL = "+15555550199"
-# The email hears of every run, the on-call phone of failures only.
+# The email hears of every run, the on-call phone of failures only; a nightly run of both datasets.
 PARAMETERS = ("NotificationEmail=ops@example.com", f"NotificationPhoneNumber={ON_CALL}", "SmsNotifications=failures",
-              "DeliverySettleSeconds=3")  # fmt: skip
+              "DeliverySettleSeconds=3", "ScheduleExpression=cron(0 3 * * ? *)",
+              "ScheduledDatasets=consultations,tpch")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -338,6 +339,33 @@ def test_a_file_sent_again_through_s3_is_read_once_and_a_corrected_one_replaces_
     rows = gold_straight_from_parquet(cloud, outputs, "consultations",
         "SELECT consultation_id, montant FROM fact_consultation WHERE consultation_id > 900 ORDER BY 1")  # fmt: skip
     assert rows == [["901", "99.00"], ["904", "25.00"]]
+
+
+def test_the_schedule_starts_a_run_of_each_scheduled_dataset(stack):
+    """The schedule's own input (as the deployed rule holds it) starts one execution that starts one
+    run per dataset, each taking its own dataset's lease and running the jobs for it."""
+    cloud, outputs, _ = stack
+    (target,) = cli.aws(cloud, "events", "list-targets-by-rule", "--rule", f"{STACK}-schedule")["Targets"]
+    assert target["Arn"] == outputs["StateMachineArn"]
+    before = execution_arns(cloud, outputs)
+    cli.aws(cloud, "stepfunctions", "start-execution", "--state-machine-arn", outputs["StateMachineArn"],
+            "--name", "nightly", "--input", target["Input"])  # fmt: skip
+    ended = {e["name"]: e for e in new_executions(cloud, outputs, before, at_least=3)}
+    nightly = ended.pop("nightly")
+    assert nightly["status"] == "SUCCEEDED"
+    assert cli.states_entered(cloud, nightly["executionArn"])[-1] == "StartedEachDataset"
+    assert "Extract" not in cli.states_entered(cloud, nightly["executionArn"])
+    started = {run["dataset"]: run["execution_arn"] for run in json.loads(nightly["output"])}
+    assert sorted(started) == ["consultations", "tpch"]
+    assert sorted(e["executionArn"] for e in ended.values()) == sorted(started.values())
+    for dataset, arn in started.items():
+        run = next(e for e in ended.values() if e["executionArn"] == arn)
+        assert run["status"] == "SUCCEEDED", dataset
+        assert "Extract" in cli.states_entered(cloud, arn)
+        config = json.loads(run["output"])["config"]
+        assert (config["dataset"], config["source_path"]) == (dataset, f"{outputs['LandingPath']}/{dataset}")
+        extract = cli.read_json(cloud, f"{outputs['LakePath']}/_runs/{dataset}/{config['run_id']}/extract.json")
+        assert extract["dataset"] == dataset
 
 
 def test_with_a_delivery_marker_only_the_marker_starts_the_run_and_it_does_not_wait(stack):

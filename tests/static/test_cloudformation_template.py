@@ -149,9 +149,11 @@ def test_parameter_file_names_only_template_parameters():
             assert item["ParameterKey"] in parameters, f"{name}: unknown parameter {item['ParameterKey']}"
 
 
-def test_templates_fit_in_a_create_stack_template_body():
-    for name in ("bootstrap.yaml", "pipeline.yaml", "mwaa.yaml"):
+def test_templates_fit_the_way_the_deploy_passes_them():
+    for name in ("bootstrap.yaml", "mwaa.yaml"):  # inline: --template-body
         assert (TEMPLATES / name).stat().st_size < 51_200, f"{name} needs --template-url"
+    # from the release in the artifacts bucket: --template-url
+    assert (TEMPLATES / "pipeline.yaml").stat().st_size < 1_000_000
 
 
 def test_database_access_is_wired_only_through_secret_references_and_the_network_connection():
@@ -235,3 +237,13 @@ def test_every_notification_choice_filters_on_outcomes_the_lambda_sends():
         assert {"failed", "unknown"} <= named, choice
         # The alarms (timed out, aborted, dead letters) publish without attributes: they must get through.
         assert {"exists": False} in values["Outcomes"], choice
+
+
+def test_the_schedule_starts_the_scheduled_datasets_through_the_state_machines_list_input():
+    template = load("pipeline.yaml")
+    (target,) = template["Resources"]["ScheduleRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "StateMachine"}
+    assert target["Input"] == {"Fn::Sub": '{"datasets": "${ScheduledDatasets}"}'}
+    pattern = template["Parameters"]["ScheduledDatasets"]["AllowedPattern"]
+    assert pattern == "^([a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*)?$"
+    assert template["Parameters"]["ScheduledDatasets"]["Default"] == ""  # the state machine's default dataset

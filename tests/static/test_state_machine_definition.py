@@ -119,7 +119,31 @@ def test_every_catch_keeps_the_context_and_failures_end_in_a_fail_state():
     after_failure = {n for n in reachable("NotifyFailure") if STATES[n]["Type"] in ("Succeed", "Fail")}
     assert after_failure == {"PipelineFailed"}
     quiet_endings = {n for n, s in STATES.items() if s["Type"] == "Succeed"}
-    assert quiet_endings == {"Succeeded", "Ignored", "Coalesced"}
+    assert quiet_endings == {"Succeeded", "Ignored", "Coalesced", "StartedEachDataset"}
+
+
+def test_a_list_of_datasets_starts_one_execution_of_each_and_runs_no_job_itself():
+    fan_out = STATES["SeveralDatasets"]
+    assert STATES["MergeInput"]["Next"] == "SeveralDatasets"
+    assert fan_out["Choices"][0]["And"][1]["Not"] == {"Variable": "$.config.datasets", "StringEquals": ""}
+    assert fan_out["Default"] == "FromLandingEvent"
+    fan_out_states = {"ListDatasets", "StartEachDataset", "StartedEachDataset"}
+    assert reachable("ListDatasets") == fan_out_states | reachable("NotifyFailure")
+    assert "AcquireLease" not in reachable("ListDatasets")
+    each = STATES["StartEachDataset"]
+    assert STATES["ListDatasets"]["Parameters"]["datasets.$"] == "States.StringSplit($.config.datasets, ',')"
+    assert each["ItemsPath"] == "$.datasets"
+    start = each["ItemProcessor"]["States"][each["ItemProcessor"]["StartAt"]]
+    assert start["Resource"] == "arn:aws:states:::states:startExecution"
+    assert start["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"
+    # Each child gets this execution's input with its own dataset and no list (else it would fan out again).
+    assert start["Parameters"]["Input.$"] == "States.JsonMerge($.input, $.only, false)"
+    assert each["ItemSelector"]["input.$"] == "$$.Execution.Input"
+    assert each["ItemSelector"]["only"]["dataset.$"] == "$$.Map.Item.Value"
+    assert each["ItemSelector"]["only"]["datasets"] == ""
+    assert start["TimeoutSeconds"] <= 60
+    assert start["Retry"]
+    assert each["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
 
 
 def test_no_names_or_arns_are_hard_coded():

@@ -309,15 +309,33 @@ def test_a_bucket_without_eventbridge_notifications_starts_nothing(aws):
             step()
 
 
-def test_input_transformer_inserts_json_values_in_json_templates_and_text_in_string_templates():
+def test_a_scheduled_rule_on_the_same_state_machine_starts_nothing_for_events(aws):
+    """A rule with only a schedule matches no event (moto's empty pattern matches all of them: every
+    lake object written would start a run)."""
+    undo = [patches.patch_bucket_eventbridge_configuration(), patches.patch_eventbridge_state_machine_targets()]
+    try:
+        sfn, arn = landing_pipeline(bucket_with_events=True)
+        events = boto3.client("events", region_name=REGION)
+        events.put_rule(Name="nightly", ScheduleExpression="cron(0 3 * * ? *)")
+        events.put_targets(Rule="nightly", Targets=[{"Id": "p", "Arn": arn, "RoleArn": ROLE, "Input": "{}"}])
+        boto3.client("s3", region_name=REGION).put_object(Bucket="lake", Key="landing/tpch/orders.csv", Body=b"x")
+        assert started_inputs(sfn, arn) == ["landing/tpch/orders.csv"]  # the landing rule's run only
+    finally:
+        for step in reversed(undo):
+            step()
+
+
+def test_target_input_is_the_constant_the_path_the_template_or_the_event():
     event = {"detail": {"object": {"key": 'landing/tpch/a "b".csv', "size": 3}}}
     json_template = {"InputPathsMap": {"key": "$.detail.object.key", "size": "$.detail.object.size"},
                      "InputTemplate": '{"landing_key": <key>, "bytes": <size>}'}  # fmt: skip
-    assert json.loads(patches.transformed_input(json_template, event)) == {
+    assert json.loads(patches.target_input({"InputTransformer": json_template}, event)) == {
         "landing_key": 'landing/tpch/a "b".csv', "bytes": 3}  # fmt: skip
     text_template = {"InputPathsMap": {"key": "$.detail.object.key"}, "InputTemplate": '"new object <key>"'}
-    assert patches.transformed_input(text_template, event) == '"new object landing/tpch/a "b".csv"'
-    assert json.loads(patches.transformed_input(None, event)) == event
+    assert patches.target_input({"InputTransformer": text_template}, event) == '"new object landing/tpch/a "b".csv"'
+    assert json.loads(patches.target_input({}, event)) == event
+    assert patches.target_input({"Input": '{"datasets": "tpch"}'}, event) == '{"datasets": "tpch"}'
+    assert json.loads(patches.target_input({"InputPath": "$.detail.object"}, event)) == event["detail"]["object"]
 
 
 DESCRIBE = {"StartAt": "Describe", "States": {"Describe": {
