@@ -127,10 +127,12 @@ def _table_lines(summaries: dict[str, Any]) -> list[str]:
         tables = summary.get("tables") or {}
         for name, counts in sorted(tables.items()):
             superseded = counts.get("rows_superseded", 0)
+            deleted = counts.get("rows_deleted_at_source", 0)
             lines.append(
                 f"    {name:<24} written {counts.get('rows_written', 0):>12,}"
                 f"   quarantined {counts.get('rows_quarantined', 0):>10,}"
                 + (f"   older versions {superseded:,}" if superseded else "")
+                + (f"   deleted at the source {deleted:,}" if deleted else "")
             )
     return lines
 

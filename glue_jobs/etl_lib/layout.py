@@ -7,6 +7,11 @@ def raw_path(lake: str, dataset: str, table: str) -> str:
     return f"{lake}/raw/{dataset}/{table}"
 
 
+def source_keys_path(lake: str, dataset: str, table: str) -> str:
+    """Snapshots of a database table's keys (JdbcSource.track_deletes), beside raw's tables."""
+    return f"{lake}/raw/{dataset}/_source_keys/{table}"
+
+
 def silver_path(lake: str, dataset: str, table: str) -> str:
     return f"{lake}/silver/{dataset}/{table}"
 

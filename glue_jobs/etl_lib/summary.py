@@ -1,7 +1,7 @@
 """Run summaries: what each job read, wrote and quarantined per table, as JSON.
 
 The accounting invariant (rows read = rows written + rows quarantined, + rows superseded by a
-newer version of their key for database tables) is checked here, before
+newer version of their key and rows deleted at the source for database tables) is checked here, before
 a job commits, and a mismatch fails the job.
 """
 
@@ -22,6 +22,7 @@ class TableCounts:
     rows_written: int = 0
     rows_quarantined: int = 0
     rows_superseded: int = 0  # older versions of a key read from a database; the newest one is used
+    rows_deleted_at_source: int = 0  # newest versions whose key the database no longer holds (track_deletes)
     output_path: str | None = None
     quarantine_path: str | None = None
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
@@ -33,7 +34,8 @@ class TableCounts:
     spark_jobs: int = 0  # Spark jobs this table's work started: the fixed price paid per table
 
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_written + self.rows_quarantined + self.rows_superseded
+        set_aside = self.rows_superseded + self.rows_deleted_at_source
+        return self.rows_read == self.rows_written + self.rows_quarantined + set_aside
 
 
 @dataclass
@@ -60,12 +62,14 @@ class RunSummary:
             "rows_written": sum(t.rows_written for t in self.tables.values()),
             "rows_quarantined": sum(t.rows_quarantined for t in self.tables.values()),
             "rows_superseded": sum(t.rows_superseded for t in self.tables.values()),
+            "rows_deleted_at_source": sum(t.rows_deleted_at_source for t in self.tables.values()),
         }
 
     def check_accounting(self) -> None:
         broken = [
             f"{name}: read {t.rows_read} != written {t.rows_written} + quarantined {t.rows_quarantined}"
             + (f" + superseded {t.rows_superseded}" if t.rows_superseded else "")
+            + (f" + deleted at the source {t.rows_deleted_at_source}" if t.rows_deleted_at_source else "")
             for name, t in self.tables.items()
             if not t.balanced()
         ]

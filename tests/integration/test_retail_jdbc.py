@@ -223,3 +223,31 @@ def test_a_row_that_leaves_gold_leaves_the_warehouse_too(retail_db, tmp_path):
     assert quarantined == {'ColumnValues "units_sold" >= 1': 4 + 2}  # the seed's four and these two
     assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
     assert "fact_sales_order +0/~994/-2" in second["load"]["outputs"]["warehouse"]
+
+
+def test_rows_deleted_in_the_source_leave_gold_and_the_warehouse(retail_db, tmp_path):
+    """A watermark never sees a deleted row; the run's key snapshot does: transform sets the rows
+    aside as deleted at the source (accounted for), and the load deletes them from the warehouse.
+    A key inserted again comes back."""
+    lake = tmp_path / "lake"
+    run_retail(retail_db, lake, "r1")
+    retail_db.execute("DELETE FROM sales_order WHERE sales_order_id IN (21, 22, 23)")
+    second = run_retail(retail_db, lake, "r2")
+    assert rows_read(second["extract"])["sales_order"] == 0  # no row changed: only the keys tell
+    orders = second["transform"]["tables"]["sales_order"]
+    assert orders["rows_deleted_at_source"] == 3
+    assert orders["rows_read"] == 1000
+    assert (orders["rows_written"], orders["rows_quarantined"], orders["rows_superseded"]) == (993, 4, 0)
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
+    assert "fact_sales_order +0/~993/-3" in second["load"]["outputs"]["warehouse"]
+    assert second["transform"]["totals"]["rows_deleted_at_source"] == 3
+
+    columns = "customer_id, staff_id, product_id, currency_id, units_sold, unit_price, agreed_delivery_date"
+    retail_db.execute(
+        f"INSERT INTO sales_order (sales_order_id, {columns}) SELECT 22, {columns} FROM sales_order"
+        " WHERE sales_order_id = 24"
+    )
+    third = run_retail(retail_db, lake, "r3")
+    assert third["transform"]["tables"]["sales_order"]["rows_deleted_at_source"] == 2
+    assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
+    assert len(retail_db.orders_in_warehouse()) == 994

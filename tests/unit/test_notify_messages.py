@@ -127,6 +127,11 @@ def test_older_versions_of_database_rows_are_shown_so_the_counts_add_up():
         "customer": {"rows_read": 37, "rows_written": 32, "rows_quarantined": 0, "rows_superseded": 5}}}}  # fmt: skip
     note = format_notification(event("SUCCEEDED"), summaries)
     assert "customer                 written           32   quarantined          0   older versions 5" in note.email
+    counts = {"rows_read": 37, "rows_written": 30, "rows_quarantined": 0, "rows_superseded": 5,
+              "rows_deleted_at_source": 2}  # fmt: skip
+    deleted = {"transform": {"status": "succeeded", "message": "ok", "tables": {"customer": counts}}}
+    note = format_notification(event("SUCCEEDED"), deleted)
+    assert "quarantined          0   older versions 5   deleted at the source 2" in note.email
 
 
 def test_warnings_change_the_subject_and_are_listed():

@@ -20,12 +20,23 @@ def test_accounting_mismatch_fails_with_the_numbers():
     assert "region" not in str(raised.value)
 
 
+def test_rows_deleted_at_the_source_are_accounted_for():
+    summary = new_summary("transform", "retail", "r2", "jr", START)
+    summary.tables["sales_order"] = TableCounts(rows_read=10, rows_written=6, rows_quarantined=1, rows_superseded=1,
+                                                rows_deleted_at_source=2)  # fmt: skip
+    summary.check_accounting()
+    summary.tables["sales_order"] = TableCounts(rows_read=10, rows_written=6, rows_quarantined=1, rows_superseded=1)
+    with pytest.raises(AccountingError, match=r"sales_order: read 10 != written 6 \+ quarantined 1 \+ superseded 1$"):
+        summary.check_accounting()
+
+
 def test_summary_json_has_totals_and_duration():
     summary = new_summary("extract", "tpch", "r1", "jr", START)
     summary.tables["a"] = TableCounts(rows_read=3, rows_written=2, rows_quarantined=1)
     summary.finish("succeeded", "ok", now=START + dt.timedelta(seconds=90))
     data = json.loads(summary.to_json())
-    assert data["totals"] == {"rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "rows_superseded": 0}
+    assert data["totals"] == {"rows_read": 3, "rows_written": 2, "rows_quarantined": 1, "rows_superseded": 0,
+                              "rows_deleted_at_source": 0}  # fmt: skip
     assert data["duration_seconds"] == 90.0
     assert data["status"] == "succeeded"
 

@@ -54,6 +54,9 @@ class JdbcSource:
     # Rows whose timestamp is newer than the database's clock minus this many seconds are left for
     # the next run: a transaction that set its timestamp and commits within the lag is not skipped.
     safety_lag_seconds: int = 0
+    # Each run also reads the table's keys (one statement), and rows whose key the source no longer
+    # holds leave silver and gold, counted as deleted at the source (see etl_lib/source_keys.py).
+    track_deletes: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class Table:
         if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:
             column = self.jdbc.incremental_column
             raise ValueError(f"table {self.name!r}: incremental column {column!r} is not a declared column")
+
+    @property
+    def tracks_deletes(self) -> bool:
+        return self.jdbc is not None and self.jdbc.track_deletes
 
     def silver_name(self, source_name: str) -> str:
         return self.renames.get(source_name, source_name)

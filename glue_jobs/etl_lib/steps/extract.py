@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import jdbc, layout, ledger, parsing, records, storage, watermarks
+from etl_lib import jdbc, layout, ledger, parsing, records, source_keys, storage, watermarks
 from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
@@ -448,6 +448,10 @@ def extract_jdbc_table(
             f"{written.quarantined}; nothing was kept"
         )
     since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
+    notes = [f"{table.jdbc.table}: read {since}; watermark now {newest}"]
+    if table.tracks_deletes:  # after the rows: a key missing now was deleted after its row was read
+        keys = reading_database(endpoint, table, lambda: snapshot_keys(spark, args, table, endpoint, ingested_at))
+        notes.append(f"{table.jdbc.table}: {keys} key(s) in the source (rows whose key is gone leave gold)")
     counts = TableCounts(
         rows_read=rows_read,
         rows_written=written.rows,
@@ -456,9 +460,19 @@ def extract_jdbc_table(
         quarantine_path=quarantine_path,
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, [batch_id]) if written.quarantined else {},
         files=[database_source(endpoint, table)],
-        notes=[f"{table.jdbc.table}: read {since}; watermark now {newest}"],
+        notes=notes,
     )
     return counts, watermarks.entry(column, newest, args.run_id, rows_read)
+
+
+def snapshot_keys(spark: SparkSession, args: JobArgs, table: Table, endpoint: JdbcEndpoint, taken_at: datetime) -> int:
+    """Reads the table's keys, typed as declared, into the lake's key snapshot; returns how many."""
+    assert table.jdbc is not None
+    key = source_keys.source_key(table)
+    types = {column.name: column.type for column in table.columns}
+    keys = jdbc.read_keys(spark, endpoint, table.jdbc, key)
+    typed = keys.select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in key])
+    return source_keys.keep_snapshot(spark, args.lake_path, args.dataset, table, typed, taken_at)
 
 
 def extract_database_tables(

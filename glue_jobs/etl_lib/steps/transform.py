@@ -14,11 +14,11 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from etl_lib import layout, storage
+from etl_lib import layout, source_keys, storage
 from etl_lib.args import JobArgs
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Dataset, Table
@@ -137,6 +137,9 @@ def inputs_fingerprints(
     unchanged has nothing to rewrite."""
     raw, rules = hashlib.sha256(), hashlib.sha256()
     roots = [layout.raw_path(lake, dataset.name, table.name) for table in dataset.tables]
+    roots += [
+        layout.source_keys_path(lake, dataset.name, table.name) for table in dataset.tables if table.tracks_deletes
+    ]
     for path, size, modified_ms in storage.file_listing(spark, roots):
         raw.update(f"{path}|{size}|{modified_ms}\n".encode())
     for name in sorted(table_rules):
@@ -282,13 +285,19 @@ class TableOutcome:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A table's rows for silver (a database table's newest versions, cached), the rows read, the
-    older versions set aside, and whether a value of the key repeats among the rows."""
+    """A table's rows for silver (a database table's newest versions still in the source, cached),
+    the rows read, the older versions and the rows deleted at the source set aside, and whether a
+    value of the key repeats among the rows."""
 
     rows: DataFrame
     rows_read: int
     superseded: int
     key_repeats: bool
+    deleted_at_source: int = 0
+
+    @property
+    def rows_kept(self) -> int:
+        return self.rows_read - self.superseded - self.deleted_at_source
 
 
 def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> Prepared | None:
@@ -299,10 +308,20 @@ def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> Prepared 
     if table.jdbc is None:
         rows_read, key_repeats = row_checks.rows_and_repeats(prepared, table.key)
         return Prepared(prepared, rows_read, 0, key_repeats)
-    newest = newest_versions(prepared, table).cache()
+    newest = newest_versions(prepared, table)
+    keys = source_keys.current_keys(spark, args.lake_path, args.dataset, table) if table.tracks_deletes else None
+    if keys is None:
+        newest = newest.cache()
+        rows_read = raw.count()
+        newest_rows, key_repeats = row_checks.rows_and_repeats(newest, table.key)
+        return Prepared(newest, rows_read, rows_read - newest_rows, key_repeats)
+    # The newest versions are counted as they flow into the cache, before the deleted ones leave.
+    versions = Observation()
+    kept = source_keys.still_in_source(newest.observe(versions, F.count(F.lit(1)).alias("rows")), keys, table).cache()
     rows_read = raw.count()
-    newest_rows, key_repeats = row_checks.rows_and_repeats(newest, table.key)
-    return Prepared(newest, rows_read, rows_read - newest_rows, key_repeats)
+    kept_rows, key_repeats = row_checks.rows_and_repeats(kept, table.key)
+    newest_rows = int(versions.get["rows"])
+    return Prepared(kept, rows_read, rows_read - newest_rows, key_repeats, newest_rows - kept_rows)
 
 
 def transform_table(
@@ -317,7 +336,7 @@ def transform_table(
     prepared, rows_read, superseded = read.rows, read.rows_read, read.superseded
     try:
         checked = validate_table(prepared, rules, table, parents, now, read.key_repeats)
-        dataset_results = dataset_rule_results(table.name, rules, (prepared, rows_read - superseded), parents, now)
+        dataset_results = dataset_rule_results(table.name, rules, (prepared, read.rows_kept), parents, now)
         quarantine_first = any(rule.severity == FAIL for rule in rules.quarantining)
         written, by_rule = write_checked(spark, checked, paths, args.run_id, quarantine_first)
         quarantined = storage.read_parquet(spark, paths[1]) if by_rule else None
@@ -330,7 +349,8 @@ def transform_table(
     finally:
         prepared.unpersist()
     counts = TableCounts(rows_read=rows_read, rows_written=written, rows_quarantined=sum(by_rule.values()),
-                         rows_superseded=superseded, quarantine_path=paths[1], quarantine_by_rule=by_rule)  # fmt: skip
+                         rows_superseded=superseded, rows_deleted_at_source=read.deleted_at_source,
+                         quarantine_path=paths[1], quarantine_by_rule=by_rule)  # fmt: skip
     return finished_table(spark, paths[0], counts, results, prepared.drop(RECORD_POSITION).schema)
 
 
@@ -464,7 +484,7 @@ def transform_with_rules(
 
 
 def quality_report(args: JobArgs, started_at: str, outcomes: Mapping[str, TableOutcome]) -> QualityReport:
-    counted = ("rows_read", "rows_written", "rows_quarantined", "rows_superseded")
+    counted = ("rows_read", "rows_written", "rows_quarantined", "rows_superseded", "rows_deleted_at_source")
     return QualityReport(
         args.dataset,
         args.run_id,
