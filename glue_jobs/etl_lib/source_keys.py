@@ -3,9 +3,10 @@
 A watermark read only sees rows whose incremental column moves, never a row that is gone. So each
 extract also reads the table's keys in one statement (one consistent snapshot of the table), after
 its changed rows, and keeps the newest distinct key set in the lake; transform drops the rows whose
-key it does not hold, counted as deleted at the source. Every raw batch was read before the newest
-snapshot was taken, so a key missing from it was deleted after its row was read, never one read
-later. A snapshot holding the same keys as the kept one is not written again: raw is unchanged and
+key it does not hold, counted as deleted at the source. Only rows read before the snapshot was
+taken are judged by it (a run's snapshot follows its read; a batch read by a run whose snapshot
+failed is newer), so a key missing from it was deleted after its row was read, never one inserted
+since. A snapshot holding the same keys as the kept one is not written again: raw is unchanged and
 transform has nothing to rebuild.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -21,14 +23,29 @@ from pyspark.sql import functions as F
 from etl_lib import layout, storage
 from etl_lib.datasets.base import Table
 from etl_lib.rules import row_checks
+from etl_lib.steps.common import INGESTED_AT
 
 # <taken at, UTC, sortable>-<rows>-<digest of the key set>: the newest name sorts last.
-_SNAPSHOT = re.compile(r"^(\d{8}T\d{12}Z)-(\d+)-([0-9a-f]{16})$")
+_SNAPSHOT = re.compile(r"^(\d{8}T\d{12})Z-(\d+)-([0-9a-f]{16})$")
+_TAKEN_AT = "%Y%m%dT%H%M%S%f"
 IN_SOURCE = "_in_source"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    keys: DataFrame  # source names, declared types
+    taken_at: datetime
+
+
 def snapshot_name(taken_at: datetime, rows: int, digest: str) -> str:
-    return f"{taken_at.strftime('%Y%m%dT%H%M%S%f')}Z-{rows}-{digest}"
+    return f"{taken_at.astimezone(UTC).strftime(_TAKEN_AT)}Z-{rows}-{digest}"
+
+
+def taken_at(name: str) -> datetime:
+    found = _SNAPSHOT.match(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a key snapshot's name")
+    return datetime.strptime(found.group(1), _TAKEN_AT).replace(tzinfo=UTC)
 
 
 def newest_snapshot(names: Sequence[str]) -> str | None:
@@ -82,22 +99,23 @@ def keep_snapshot(
     return rows
 
 
-def current_keys(spark: SparkSession, lake: str, dataset: str, table: Table) -> DataFrame | None:
-    """The key set of the newest snapshot (empty when the table was empty), or None when no
-    snapshot was ever taken (nothing is known to be deleted)."""
+def current_snapshot(spark: SparkSession, lake: str, dataset: str, table: Table) -> Snapshot | None:
+    """The newest snapshot (its key set empty when the table was), or None when none was ever
+    taken (nothing is known to be deleted)."""
     root = layout.source_keys_path(lake, dataset, table.name)
     newest = newest_snapshot(storage.list_directories(spark, root))
     if newest is None:
         return None
     schema = key_schema(table)
     keys = storage.read_parquet(spark, f"{root}/{newest}", schema)
-    return keys if keys is not None else spark.createDataFrame([], schema)
+    return Snapshot(keys if keys is not None else spark.createDataFrame([], schema), taken_at(newest))
 
 
-def still_in_source(rows: DataFrame, keys: DataFrame, table: Table) -> DataFrame:
-    """The rows (silver names) whose key the source still holds; rows with a NULL in the key are
-    kept for the key rule to quarantine."""
-    present = keys.toDF(*table.key).distinct().withColumn(IN_SOURCE, F.lit(True))
+def still_in_source(rows: DataFrame, snapshot: Snapshot, table: Table) -> DataFrame:
+    """The rows (silver names) whose key the source still holds, or that were read after the
+    snapshot was taken; rows with a NULL in the key are kept for the key rule to quarantine."""
+    present = snapshot.keys.toDF(*table.key).distinct().withColumn(IN_SOURCE, F.lit(True))
     joined = rows.join(present, on=list(table.key), how="left")
-    kept = joined.where(F.col(IN_SOURCE).isNotNull() | ~row_checks.all_present(table.key))
+    judged = F.col(INGESTED_AT) <= F.lit(snapshot.taken_at)
+    kept = joined.where(F.col(IN_SOURCE).isNotNull() | ~row_checks.all_present(table.key) | ~judged)
     return kept.select(*rows.columns)

@@ -309,15 +309,18 @@ def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> Prepared 
         rows_read, key_repeats = row_checks.rows_and_repeats(prepared, table.key)
         return Prepared(prepared, rows_read, 0, key_repeats)
     newest = newest_versions(prepared, table)
-    keys = source_keys.current_keys(spark, args.lake_path, args.dataset, table) if table.tracks_deletes else None
-    if keys is None:
+    snapshot = (
+        source_keys.current_snapshot(spark, args.lake_path, args.dataset, table) if table.tracks_deletes else None
+    )
+    if snapshot is None:
         newest = newest.cache()
         rows_read = raw.count()
         newest_rows, key_repeats = row_checks.rows_and_repeats(newest, table.key)
         return Prepared(newest, rows_read, rows_read - newest_rows, key_repeats)
     # The newest versions are counted as they flow into the cache, before the deleted ones leave.
     versions = Observation()
-    kept = source_keys.still_in_source(newest.observe(versions, F.count(F.lit(1)).alias("rows")), keys, table).cache()
+    observed = newest.observe(versions, F.count(F.lit(1)).alias("rows"))
+    kept = source_keys.still_in_source(observed, snapshot, table).cache()
     rows_read = raw.count()
     kept_rows, key_repeats = row_checks.rows_and_repeats(kept, table.key)
     newest_rows = int(versions.get["rows"])
