@@ -84,6 +84,18 @@ def upper_bound(
     return None if value is None else str(value)
 
 
+def source_columns(spark: SparkSession, endpoint: JdbcEndpoint, source: JdbcSource) -> list[str]:
+    """The table's columns as the database names them now, from a query's metadata (no row is read,
+    and no column's type has to be one Spark can map)."""
+    with transaction(spark, endpoint) as connection:
+        statement = connection.prepareStatement(f"SELECT * FROM {quote_identifier(source.table)} WHERE 1 = 0")
+        try:
+            metadata = statement.executeQuery().getMetaData()
+            return [str(metadata.getColumnName(index)) for index in range(1, metadata.getColumnCount() + 1)]
+        finally:
+            statement.close()
+
+
 def key_query(source: JdbcSource, key: Sequence[str]) -> str:
     """Every key the table holds now."""
     return f"SELECT {', '.join(quote_identifier(column) for column in key)} FROM {quote_identifier(source.table)}"

@@ -251,3 +251,16 @@ def test_rows_deleted_in_the_source_leave_gold_and_the_warehouse(retail_db, tmp_
     assert third["transform"]["tables"]["sales_order"]["rows_deleted_at_source"] == 2
     assert retail_db.orders_in_warehouse() == retail_db.valid_orders_in_source()
     assert len(retail_db.orders_in_warehouse()) == 994
+
+
+def test_a_column_added_in_the_source_database_is_warned_about_and_not_loaded(retail_db, tmp_path):
+    """A producer adding a column to a database table is schema drift, as a new column in a file is:
+    named in the summary and warned about, its values not loaded until the team declares it."""
+    lake = tmp_path / "lake"
+    retail_db.execute("ALTER TABLE customer ADD COLUMN loyalty_tier text; UPDATE customer SET loyalty_tier = 'gold'")
+    extract = run_job("extract", "retail", lake, "r1", source_secret=retail_db.secret)
+    assert extract["tables"]["customer"]["undeclared_columns"] == ["loyalty_tier"]
+    assert extract["tables"]["address"]["undeclared_columns"] == []
+    assert extract["warnings"] == ["schema drift: undeclared column(s) loyalty_tier not loaded"]
+    customers = retail_db.query("SELECT count(*) FROM customer")[0][0]
+    assert extract["tables"]["customer"]["rows_written"] == customers  # the declared columns load as before

@@ -449,6 +449,9 @@ def extract_jdbc_table(
         )
     since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
     notes = [f"{table.jdbc.table}: read {since}; watermark now {newest}"]
+    declared = {column.name.lower() for column in table.columns}
+    in_source = reading_database(endpoint, table, lambda: jdbc.source_columns(spark, endpoint, source))
+    undeclared = sorted(column for column in in_source if column.lower() not in declared)
     if table.tracks_deletes:  # after the rows: a key missing now was deleted after its row was read
         keys = reading_database(endpoint, table, lambda: snapshot_keys(spark, args, table, endpoint, ingested_at))
         notes.append(f"{table.jdbc.table}: {keys} key(s) in the source (rows whose key is gone leave gold)")
@@ -461,6 +464,7 @@ def extract_jdbc_table(
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, [batch_id]) if written.quarantined else {},
         files=[database_source(endpoint, table)],
         notes=notes,
+        undeclared_columns=undeclared,
     )
     return counts, watermarks.entry(column, newest, args.run_id, rows_read)
 
@@ -512,12 +516,14 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
         database_rows = extract_database_tables(spark, args, dataset.jdbc_tables, summary, ingested_at)
         messages.append(f"read {database_rows} new or changed row(s) from the database")
     if not dataset.file_tables:
+        summary.warnings.extend(drift_warnings(summary))
         summary.finish("succeeded" if database_rows else "no_new_rows", "; ".join(messages))
         return summary
     if not args.source_path:
         raise ArgumentError(f"extract: --source_path is required: dataset {args.dataset} has landing-file tables")
 
     processed = extract_landing_files(spark, args, dataset.file_tables, summary, ingested_at)
+    summary.warnings.extend(drift_warnings(summary))
     if not processed:
         status = "succeeded" if database_rows else "no_new_files"
         summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
@@ -526,11 +532,14 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
     extracted = (
         f"extracted {processed} file(s): {totals['rows_written']} rows typed, {totals['rows_quarantined']} quarantined"
     )
-    drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
-    if drift:
-        summary.warnings.append(f"schema drift: undeclared column(s) {', '.join(drift)} not loaded")
     summary.finish("succeeded", "; ".join([extracted, *messages]))
     return summary
+
+
+def drift_warnings(summary: RunSummary) -> list[str]:
+    """One warning naming the columns files or database tables have and the dataset does not declare."""
+    drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
+    return [f"schema drift: undeclared column(s) {', '.join(drift)} not loaded"] if drift else []
 
 
 def declaration_warnings(
