@@ -65,10 +65,15 @@ def source_key(table: Table) -> tuple[str, ...]:
     return tuple(source_names.get(name, name) for name in table.key)
 
 
-def key_schema(table: Table) -> str:
-    """The key columns as raw holds them (source names, declared types), as DDL."""
+def key_columns(table: Table) -> list[tuple[str, str]]:
+    """The key columns as raw holds them: source names, declared types."""
     types = {column.name: column.type for column in table.columns}
-    return ", ".join(f"`{name}` {types[name]}" for name in source_key(table))
+    return [(name, types[name]) for name in source_key(table)]
+
+
+def key_schema(table: Table) -> str:
+    """key_columns as DDL."""
+    return ", ".join(f"`{name}` {type_name}" for name, type_name in key_columns(table))
 
 
 def key_set_digest(keys: DataFrame) -> tuple[int, str]:
@@ -82,10 +87,11 @@ def key_set_digest(keys: DataFrame) -> tuple[int, str]:
 def keep_snapshot(
     spark: SparkSession, lake: str, dataset: str, table: Table, keys: DataFrame, taken_at: datetime
 ) -> int:
-    """Writes the key set unless the kept snapshot holds the same keys, then removes the older
-    snapshots; returns the number of keys."""
+    """Writes the key set (keys as read, typed here as declared) unless the kept snapshot holds the
+    same keys, then removes the older snapshots; returns the number of keys."""
     root = layout.source_keys_path(lake, dataset, table.name)
     existing = storage.list_directories(spark, root)
+    keys = keys.select(*[F.col(f"`{name}`").cast(type_name).alias(name) for name, type_name in key_columns(table)])
     keys = keys.persist()
     try:
         rows, digest = key_set_digest(keys)

@@ -95,8 +95,13 @@ def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
     missing = missing_required_columns(table, header)
     if missing:
         raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
+    return undeclared_columns(header, table)
+
+
+def undeclared_columns(names: Sequence[str], table: Table) -> list[str]:
+    """The names (of a matched header or a database table's columns) the table does not declare."""
     declared = {column.name for column in table.columns}
-    return [name for name in header if name not in declared]
+    return [name for name in names if name not in declared]
 
 
 def read_landing(
@@ -449,9 +454,8 @@ def extract_jdbc_table(
         )
     since = f"rows with {column} > {watermark}" if watermark is not None else "every row (no watermark yet)"
     notes = [f"{table.jdbc.table}: read {since}; watermark now {newest}"]
-    declared = {column.name.lower() for column in table.columns}
     in_source = reading_database(endpoint, table, lambda: jdbc.source_columns(spark, endpoint, source))
-    undeclared = sorted(column for column in in_source if column.lower() not in declared)
+    undeclared = sorted(undeclared_columns(matched_header(in_source, table), table))
     if table.tracks_deletes:  # after the rows: a key missing now was deleted after its row was read
         keys = reading_database(endpoint, table, lambda: snapshot_keys(spark, args, table, endpoint, ingested_at))
         notes.append(f"{table.jdbc.table}: {keys} key(s) in the source (rows whose key is gone leave gold)")
@@ -470,13 +474,10 @@ def extract_jdbc_table(
 
 
 def snapshot_keys(spark: SparkSession, args: JobArgs, table: Table, endpoint: JdbcEndpoint, taken_at: datetime) -> int:
-    """Reads the table's keys, typed as declared, into the lake's key snapshot; returns how many."""
+    """Reads the table's keys into the lake's key snapshot; returns how many."""
     assert table.jdbc is not None
-    key = source_keys.source_key(table)
-    types = {column.name: column.type for column in table.columns}
-    keys = jdbc.read_keys(spark, endpoint, table.jdbc, key)
-    typed = keys.select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in key])
-    return source_keys.keep_snapshot(spark, args.lake_path, args.dataset, table, typed, taken_at)
+    keys = jdbc.read_keys(spark, endpoint, table.jdbc, source_keys.source_key(table))
+    return source_keys.keep_snapshot(spark, args.lake_path, args.dataset, table, keys, taken_at)
 
 
 def extract_database_tables(

@@ -308,19 +308,13 @@ def read_prepared(spark: SparkSession, args: JobArgs, table: Table) -> Prepared 
     if table.jdbc is None:
         rows_read, key_repeats = row_checks.rows_and_repeats(prepared, table.key)
         return Prepared(prepared, rows_read, 0, key_repeats)
-    newest = newest_versions(prepared, table)
+    # The newest versions are counted as they flow into the cache, before any deleted ones leave.
+    versions = Observation()
+    newest = newest_versions(prepared, table).observe(versions, F.count(F.lit(1)).alias("rows"))
     snapshot = (
         source_keys.current_snapshot(spark, args.lake_path, args.dataset, table) if table.tracks_deletes else None
     )
-    if snapshot is None:
-        newest = newest.cache()
-        rows_read = raw.count()
-        newest_rows, key_repeats = row_checks.rows_and_repeats(newest, table.key)
-        return Prepared(newest, rows_read, rows_read - newest_rows, key_repeats)
-    # The newest versions are counted as they flow into the cache, before the deleted ones leave.
-    versions = Observation()
-    observed = newest.observe(versions, F.count(F.lit(1)).alias("rows"))
-    kept = source_keys.still_in_source(observed, snapshot, table).cache()
+    kept = (source_keys.still_in_source(newest, snapshot, table) if snapshot is not None else newest).cache()
     rows_read = raw.count()
     kept_rows, key_repeats = row_checks.rows_and_repeats(kept, table.key)
     newest_rows = int(versions.get["rows"])
