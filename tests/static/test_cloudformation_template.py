@@ -129,7 +129,7 @@ def argument_maps(job: dict) -> list[dict]:
     return arguments["Fn::If"][1:] if "Fn::If" in arguments else [arguments]
 
 
-def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries():
+def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries_and_queue_beyond_the_limits():
     template = load("pipeline.yaml")
     assert template["Parameters"]["GlueVersion"]["Default"] == "5.1"
     assert template["Parameters"]["GlueVersion"]["AllowedValues"] == ["5.0", "5.1", "6.0"]
@@ -138,6 +138,8 @@ def test_glue_jobs_run_the_chosen_glue_version_without_glue_retries():
     for job in jobs:
         assert job["GlueVersion"] == {"Ref": "GlueVersion"}
         assert job["MaxRetries"] == 0  # retries live in the state machine
+        # several datasets at once: a run beyond MaxConcurrentRuns waits rather than fails
+        assert job["JobRunQueuingEnabled"] is True
         assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
         assert all(arguments["--enable-continuous-cloudwatch-log"] == "true" for arguments in argument_maps(job))
 
