@@ -2,10 +2,10 @@
 
 Two DAGs, the same arguments as the Step Functions state machine builds:
 
-- `glue_etl_state_machine` starts the deployed state machine for a dataset and waits for it: the
-  state machine keeps doing what it does (the per-dataset lease, retries, the notification); the task
-  log ends with the execution's outcome and, when it failed, the failed step and Glue's error, and the
-  DAG run fails with it.
+- `glue_etl_state_machine` starts the deployed state machine for a dataset, or one execution for
+  each of several datasets, and waits for them: the state machine keeps doing what it does (the
+  per-dataset lease, retries, the notification); the task log ends with each execution's outcome and,
+  when it failed, the failed step and Glue's error, and the DAG run fails with any of them.
 - `glue_etl_glue_jobs`, for teams that orchestrate with Airflow only: the three Glue jobs in order,
   then the same notification through the same notify Lambda, on success and on failure.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,12 @@ COMMON_PARAMS = {
 }
 
 
+def datasets_of(params: Mapping[str, Any]) -> list[str]:
+    """The datasets a run is for: those listed in `datasets` (comma-separated), else `dataset`."""
+    listed = [name.strip() for name in str(params.get("datasets") or "").split(",") if name.strip()]
+    return list(dict.fromkeys(listed)) or [str(params["dataset"])]
+
+
 def failed_step(history: list[dict[str, Any]]) -> tuple[str, str]:
     """The task state whose task failed last, and Glue's ErrorMessage (else the error's cause)."""
     state, failed, cause = "?", "?", ""
@@ -68,56 +75,70 @@ DAG_SETTINGS: dict[str, Any] = {"schedule": SCHEDULE, "start_date": datetime(202
 
 with DAG(
     dag_id="glue_etl_state_machine",
-    description="Start the Glue ETL state machine for a dataset and wait for its outcome",
+    description="Start the Glue ETL state machine for each dataset and wait for the outcomes",
     **DAG_SETTINGS,
     params={
         **COMMON_PARAMS,
+        "datasets": Param(
+            _setting("datasets"),
+            type="string",
+            description="several datasets, comma-separated, one execution each; empty: dataset",
+        ),
         "state_machine_arn": Param(_setting("state_machine_arn"), type="string", minLength=1),
         "execution_input": Param({}, type="object", description="more input: run_id, rules_path, reprocess, ..."),
     },
 ) as state_machine_dag:
 
     @task
-    def execution_input(params: dict[str, Any] | None = None) -> str:
-        """The state machine's input: the dataset and whatever else the run was given."""
+    def execution_inputs(params: dict[str, Any] | None = None) -> list[str]:
+        """Each execution's input: its dataset and whatever else the run was given."""
         params = params or {}
-        return json.dumps({**params.get("execution_input", {}), "dataset": params["dataset"]})
+        given = params.get("execution_input", {})
+        return [json.dumps({**given, "dataset": dataset}) for dataset in datasets_of(params)]
 
-    start = StepFunctionStartExecutionOperator(
+    inputs = execution_inputs()
+    # One execution per dataset (a mapped task), each taking its own dataset's lease.
+    start = StepFunctionStartExecutionOperator.partial(
         task_id="start_execution",
         state_machine_arn="{{ params.state_machine_arn }}",
-        state_machine_input=execution_input(),
-        name="airflow-{{ dag.dag_id }}-{{ ts_nodash }}-{{ ti.try_number }}",  # also the pipeline's run id
+        # also the pipeline's run id
+        name="airflow-{{ dag.dag_id }}-{{ ts_nodash }}-{{ ti.map_index }}-{{ ti.try_number }}",
         aws_conn_id="{{ params.aws_conn_id }}",
         deferrable=DEFERRABLE,  # deferred, the task itself waits for the execution's end
         waiter_delay=POKE_SECONDS,
         waiter_max_attempts=24 * 3600 // POKE_SECONDS,
-    )
-    wait = StepFunctionExecutionSensor(
+    ).expand(state_machine_input=inputs)
+    wait = StepFunctionExecutionSensor.partial(
         task_id="wait_for_execution",
-        execution_arn=start.output,
         aws_conn_id="{{ params.aws_conn_id }}",
         poke_interval=POKE_SECONDS,
         mode="reschedule",
-    )
+    ).expand(execution_arn=start.output)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def report_outcome(execution_arn: str | None, params: dict[str, Any] | None = None) -> str:
-        """Logs the outcome on one line; fails the DAG run when the execution did not succeed."""
-        if not execution_arn:
-            raise AirflowFailException("the execution did not start")
+    def report_outcome(
+        execution_arns: Sequence[str | None] | None, inputs: Sequence[str], params: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Logs each execution's outcome on one line; fails the DAG run when any did not succeed or start."""
+        arns = [arn for arn in execution_arns or [] if arn]
         client = StepFunctionHook(aws_conn_id=(params or {}).get("aws_conn_id", "aws_default")).get_conn()
-        status = client.describe_execution(executionArn=execution_arn)["status"]
-        if status == "SUCCEEDED":
-            print(f"execution {execution_arn}: SUCCEEDED")
-            return status
-        history = client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        step, cause = failed_step(history)
-        line = f"execution {execution_arn}: {status} at {step}: {cause}"
-        print(line)
-        raise AirflowFailException(line)
+        lines, failures = [], []
+        for arn in arns:
+            execution = client.describe_execution(executionArn=arn)
+            outcome = f"{json.loads(execution['input'])['dataset']}: execution {arn}: {execution['status']}"
+            if execution["status"] != "SUCCEEDED":
+                history = client.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                outcome += " at {}: {}".format(*failed_step(history))
+                failures.append(outcome)
+            print(outcome)
+            lines.append(outcome)
+        if len(arns) < len(inputs):
+            failures.append(f"{len(inputs) - len(arns)} of {len(inputs)} execution(s) did not start")
+        if failures:
+            raise AirflowFailException("; ".join(failures))
+        return lines
 
-    wait >> report_outcome(start.output)
+    wait >> report_outcome(start.output, inputs)
 
 
 def _job(task_id: str, job: str, arguments: dict[str, str]) -> GlueJobOperator:

@@ -58,10 +58,23 @@ def test_airflow_state_machine_dag_runs_the_pipeline_and_reports_success(deploye
     assert [d.protocol for d in deployed.deliveries_for(name)] == ["email", "sms"]
 
 
-def test_airflow_state_machine_dag_fails_naming_the_failed_step_and_glue_error(deployed, environment):
-    result = dags_test(environment, STATE_MACHINE_DAG, dataset="nope")
+def test_airflow_state_machine_dag_runs_each_dataset_and_fails_naming_the_failed_step_and_glue_error(
+    deployed, environment
+):
+    lake = deployed.lake("airflow-datasets")
+    before = set(executions(deployed))
+    result = dags_test(
+        environment, STATE_MACHINE_DAG, datasets="consultations, nope", execution_input={"lake_path": lake}
+    )
     assert result.returncode != 0
-    assert "FAILED at Extract: JobFailedError: extract failed for dataset nope: " in output(result)
+    started = {name: status for name, status in executions(deployed).items() if name not in before}
+    assert sorted(started.values()) == ["FAILED", "SUCCEEDED"]
+    succeeded = next(name for name, status in started.items() if status == "SUCCEEDED")
+    assert "consultations: execution arn:aws:states:" in output(result)
+    assert "nope: execution arn:aws:states:" in output(result)
+    assert f":{succeeded}: SUCCEEDED" in output(result)
+    assert deployed.read_json(f"{lake}/_runs/consultations/{succeeded}/load.json")["status"] == "succeeded"
+    assert ": FAILED at Extract: JobFailedError: extract failed for dataset nope: " in output(result)
     assert "unknown dataset 'nope'" in output(result)
     assert "DagRun failed" in output(result) or "state=failed" in output(result)
 
