@@ -4,6 +4,7 @@ side, and the record reconciliation kept file by file although no job reads the 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -68,3 +69,47 @@ def test_each_java_class_is_looked_up_once_and_per_file_reads_stay_exact(spark, 
     delivery.write_bytes(b"\xef\xbb\xbfid,note\r\n1,caf\xc3\xa9\r\n")
     assert storage.read_first_line(spark, str(delivery)) == "\ufeffid,note"
     assert storage.content_checksum(spark, str(delivery)) == f"md5:{hashlib.md5(delivery.read_bytes()).hexdigest()}"
+
+
+class JvmCalls:
+    """Counts the driver's calls to the JVM while in use."""
+
+    def __init__(self, spark, monkeypatch):
+        client = spark.sparkContext._gateway._gateway_client
+        self.count, send = 0, client.send_command
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return send(*args, **kwargs)
+
+        monkeypatch.setattr(client, "send_command", counted)
+
+
+def landing_file(name: str, checksum: str) -> storage.FileInfo:
+    return storage.FileInfo(uri=f"file:/landing/{name}", path=f"/landing/{name}", name=name, size=1, modified_ms=0,
+                            checksum=checksum)  # fmt: skip
+
+
+def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_two(spark, monkeypatch):
+    # A map or list of F.lit values is a JVM call per value: two seconds of driver time per 1,000 files.
+    odd_names = ["orders 'quoted'.csv", "back\\slash.csv", "caf\u00e9 #1 %41.csv", 'orders[1]{a}"*?.csv']
+    many = [
+        landing_file(name, f"md5:{index}") for index, name in enumerate(odd_names + [f"f{i}.csv" for i in range(996)])
+    ]
+    calls = []
+    for files in (many[:2], many):
+        counter = JvmCalls(spark, monkeypatch)
+        ids = extract.file_ids_by_uri(files)
+        chosen = extract.literals.is_one_of(F.col(extract.FILE_ID), [info.file_id for info in files[::2]])
+        delivered = {info.uri: datetime(2026, 12, 1, index % 24, tzinfo=UTC) for index, info in enumerate(files)}
+        times = extract.delivery_times(files, delivered)
+        calls.append(counter.count)
+        monkeypatch.undo()
+        schema = f"uri string, `{extract.FILE_ID}` string"
+        rows = spark.createDataFrame([(info.uri, info.file_id) for info in files], schema)
+        found = rows.select(ids[F.col("uri")].alias("id"), chosen.alias("chosen"), times.cast("timestamp")).collect()
+        assert [row["id"] for row in found] == [info.file_id for info in files]
+        assert [row["chosen"] for row in found] == [index % 2 == 0 for index in range(len(files))]
+        # collected timestamps are the process's local time, as F.lit's were
+        assert [row[2] for row in found] == [delivered[info.uri].astimezone().replace(tzinfo=None) for info in files]
+    assert calls[1] == calls[0], calls

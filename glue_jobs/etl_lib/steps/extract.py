@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import jdbc, layout, ledger, parsing, records, source_keys, storage, watermarks
+from etl_lib import jdbc, layout, ledger, literals, parsing, records, source_keys, storage, watermarks
 from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
@@ -153,16 +153,20 @@ def read_landing(
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
-    # The ids are known here; looking them up costs less than hashing every row's file name.
-    ids = F.create_map(*[F.lit(value) for info in files for value in (info.uri, info.file_id)])
-    return combined.withColumn(FILE_ID, ids[F.col(SOURCE_FILE)]), undeclared
+    return combined.withColumn(FILE_ID, file_ids_by_uri(files)[F.col(SOURCE_FILE)]), undeclared
+
+
+def file_ids_by_uri(files: Sequence[storage.FileInfo]) -> Column:
+    """A map from each file's URI, as input_file_name() reports it, to its file id: the ids are
+    known here, and looking them up costs less than hashing every row's file name."""
+    return literals.string_map({info.uri: info.file_id for info in files})
 
 
 def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
     df = storage.read_parquet(spark, path, f"`{FILE_ID}` string")  # the partition column: footers only
     if df is None:
         return {}
-    rows = df.where(F.col(FILE_ID).isin(list(ids))).groupBy(FILE_ID).count().collect()
+    rows = df.where(literals.is_one_of(F.col(FILE_ID), ids)).groupBy(FILE_ID).count().collect()
     return {row[FILE_ID]: int(row["count"]) for row in rows}
 
 
@@ -185,7 +189,7 @@ def lost_records(
 def _quarantine_rules(spark: SparkSession, quarantine_path: str, ids: Sequence[str]) -> dict[str, int]:
     """Rows quarantined by rule, for these files or batches only."""
     quarantine = storage.read_parquet(spark, quarantine_path, f"`{row_checks.RULE}` string, `{FILE_ID}` string")
-    return rule_counts(quarantine.where(F.col(FILE_ID).isin(list(ids)))) if quarantine is not None else {}
+    return rule_counts(quarantine.where(literals.is_one_of(F.col(FILE_ID), ids))) if quarantine is not None else {}
 
 
 @dataclass(frozen=True)
@@ -247,8 +251,9 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
     times = {ingested_at[info.uri] for info in files}
     if len(times) == 1:
         return F.lit(times.pop())
-    pairs = [F.lit(value) for info in files for value in (info.file_id, ingested_at[info.uri])]
-    return F.create_map(*pairs)[F.col(FILE_ID)]
+    # As text with its offset: write_typed casts it to a timestamp.
+    times_by_id = {info.file_id: ingested_at[info.uri].astimezone(UTC).isoformat() for info in files}
+    return literals.string_map(times_by_id)[F.col(FILE_ID)]
 
 
 def extract_table(
