@@ -4,6 +4,9 @@ The ledger is one JSON document in the lake, written only after the run's output
 run that fails part-way re-reads its files next time. A file is new when its URI is not in the
 ledger or its content changed (a re-delivery under the same name with other content: compared by
 checksum, never by size and time). The same content delivered again is not read again.
+A file's content is checksummed once per version of it: where the listing names the version (S3's
+ETag, new with every write of the object), a file still at the version recorded keeps its
+recorded checksum, so a run reads the bytes of new and changed files only, not of all of landing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ def parse_ledger(text: str | None) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         raise ValueError('not a JSON object with "files"')
     return dict(data["files"])
+
+
+def unchanged_checksums(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The recorded checksum of each file whose listing shows the version the ledger recorded (by
+    URI): the same write of the object, so the content checksummed then."""
+    return {info.uri: str(entry["checksum"]) for info in files
+            if info.version and (entry := ledger.get(info.uri)) is not None
+            and entry.get("version") == info.version and entry.get("checksum")}  # fmt: skip
 
 
 def read_under_another(entry: Mapping[str, Any], reading: str) -> bool:
@@ -159,6 +170,7 @@ def record_files(
             "size": info.size,
             "modified_ms": info.modified_ms,
             "checksum": info.checksum,
+            "version": info.version,
             "file_id": info.file_id,
             "table": table_of[info.uri],
             "reading": readings[table_of[info.uri]],

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from py4j.protocol import Py4JError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -30,7 +31,8 @@ class FileInfo:
     name: str
     size: int
     modified_ms: int
-    checksum: str = ""  # of the content (ETag where the file system has one); see with_checksums
+    checksum: str = ""  # of the content; see with_checksums
+    version: str = ""  # which write of the object this is, where the listing says (S3's ETag); see list_files
     reading: str = ""  # how and by which run it is read: reading it again gives it another partition
 
     @property
@@ -92,8 +94,10 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
     root_uri = fs.makeQualified(hadoop_path).toUri().getPath().rstrip("/")
     found = []
     iterator = fs.listFiles(hadoop_path, True)
+    version_of = None
     while iterator.hasNext():  # each call below crosses to the JVM: as few as possible per file
         status = iterator.next()
+        version_of = version_of or _version_reader(status)
         path = status.getPath()
         uri = path.toUri()
         uri_path = str(uri.getPath())
@@ -106,9 +110,31 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
                 name=uri_path.rsplit("/", 1)[-1],
                 size=int(status.getLen()),
                 modified_ms=int(status.getModificationTime()),
+                version=version_of(status),
             )
         )
     return sorted(found, key=lambda info: info.uri)
+
+
+# Hadoop's EtagSource (3.3.2 and later), then S3A's located status before it.
+ETAG_METHODS = ("getEtag", "getETag")
+
+
+def _version_reader(status: Any) -> Callable[[Any], str]:
+    """How to read a listed file's version from the statuses of its file system: the ETag where
+    the status carries one (S3A's, from the listing itself: no request per file), else nothing.
+    Probed on the first status of a listing, not per file: a missing method is a JVM round trip."""
+    for method in ETAG_METHODS:
+        try:
+            getattr(status, method)()
+        except Py4JError:
+            continue
+        return functools.partial(_etag, method)
+    return lambda listed: ""
+
+
+def _etag(method: str, status: Any) -> str:
+    return str(getattr(status, method)() or "")
 
 
 GLOB_CHARACTERS = frozenset("\\*?[]{}")
@@ -138,8 +164,8 @@ def file_listing(spark: SparkSession, roots: Iterable[str]) -> list[tuple[str, i
 
 
 def content_checksum(spark: SparkSession, path: str) -> str:
-    """The file system's checksum of a file when it keeps one (S3A: the ETag), else the MD5 of
-    its bytes, computed in the JVM in one call."""
+    """The file system's checksum of a file when it keeps one (HDFS; S3A keeps none by default),
+    else the MD5 of its bytes, computed in the JVM in one call."""
     fs, hadoop_path = _hadoop(spark, path)
     checksum = fs.getFileChecksum(hadoop_path)
     if checksum is not None:
@@ -161,8 +187,10 @@ def for_each_file(read: Callable[[FileInfo], Result], files: Iterable[FileInfo])
         return list(pool.map(inheritable_thread_target(read), files))
 
 
-def with_checksums(spark: SparkSession, files: Iterable[FileInfo]) -> list[FileInfo]:
-    return for_each_file(lambda info: replace(info, checksum=content_checksum(spark, info.path)), files)
+def with_checksums(spark: SparkSession, files: Iterable[FileInfo], known: Mapping[str, str]) -> list[FileInfo]:
+    """The files with their content's checksum: known (by URI) where it is already known, else read."""
+    return for_each_file(lambda info: replace(info, checksum=known.get(info.uri) or content_checksum(spark, info.path)),
+                         files)  # fmt: skip
 
 
 def list_directories(spark: SparkSession, path: str) -> list[str]:

@@ -9,8 +9,9 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from py4j.protocol import Py4JError
 
-from etl_lib import ledger
+from etl_lib import ledger, storage
 from etl_lib.datasets import consultations as consultations_module
 from etl_lib.datasets.base import Column
 from etl_lib.job import JobFailedError
@@ -331,3 +332,44 @@ def test_files_read_under_an_earlier_declaration_are_read_again_under_the_new_on
     with pytest.raises(JobFailedError, match=r"id_patient.*int"):
         run_job("transform", "consultations", lake, "r5", reprocess="true")  # (a new library version runs it too)
     assert run_job("extract", "consultations", lake, "r6", landing)["warnings"] == []  # warned about once
+
+
+def test_on_an_object_store_only_new_or_rewritten_objects_are_read_for_their_checksum(spark, tmp_path, monkeypatch):
+    """S3's listing names each object's version (its ETag, new with every write): a run reads the
+    bytes of new and rewritten files for their checksum, not of every file landing holds."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    listing, content_checksum, checksummed = storage.list_files, storage.content_checksum, []
+    assert [info.version for info in listing(spark, str(landing))] == [""]  # local files name no version
+
+    def checksum_counted(spark, path):
+        checksummed.append(path.rsplit("/", 1)[-1])
+        return content_checksum(spark, path)
+
+    versions = {FILE: "etag-1"}
+    monkeypatch.setattr(storage, "list_files", lambda spark, root: [replace(info, version=versions.get(info.name, ""))
+                                                                    for info in listing(spark, root)])  # fmt: skip
+    monkeypatch.setattr(storage, "content_checksum", checksum_counted)
+    run_job("extract", "consultations", lake, "r1", landing)
+    deliver(landing, [consultation(4)], name="consultations_2024_04.csv")
+    versions["consultations_2024_04.csv"] = "etag-2"
+    assert run_job("extract", "consultations", lake, "r2", landing)["tables"]["consultations"]["rows_written"] == 1
+    assert checksummed == [FILE, "consultations_2024_04.csv"]
+    deliver(landing, [consultation(5)])  # rewritten: S3 gives the object a new ETag
+    versions[FILE] = "etag-3"
+    summary = run_job("extract", "consultations", lake, "r3", landing)
+    assert checksummed[2:] == [FILE]
+    assert summary["tables"]["consultations"]["replaced_files"] == [(landing / FILE).as_uri()]
+    assert raw_ids(spark, lake) == [4, 5]
+
+
+def test_the_version_of_a_listed_file_is_read_the_way_its_file_system_reports_it():
+    class S3AStatusBeforeEtagSource:  # Hadoop before 3.3.2: S3A's located status has getETag only
+        def getEtag(self):  # noqa: N802
+            raise Py4JError("Method getEtag([]) does not exist")
+
+        def getETag(self):  # noqa: N802
+            return '"9b2cf535f27731c974343645a3985328"'
+
+    read_version = storage._version_reader(S3AStatusBeforeEtagSource())
+    assert read_version(S3AStatusBeforeEtagSource()) == '"9b2cf535f27731c974343645a3985328"'

@@ -70,6 +70,20 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
     assert ledger.file_ids(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
 
 
+def test_a_file_still_at_the_version_recorded_keeps_its_checksum_and_any_other_is_checksummed_again():
+    recorded = [replace(info(name), version=f"etag-{name}") for name in ("a.csv", "b.csv")] + [info("d.csv")]
+    seen = ledger.parse_ledger(ledger.record_files({}, recorded, "r1", dict.fromkeys(URIS, "t"), {"t": "v1"}, {},
+                                                   dict.fromkeys(URIS, START)))  # fmt: skip
+    assert seen["s3://landing/a.csv"]["version"] == "etag-a.csv"
+    listed = [
+        replace(info("a.csv", checksum=""), version="etag-a.csv"),  # the same write of the object
+        replace(info("b.csv", checksum=""), version="etag-b2"),  # written again
+        replace(info("c.csv", checksum=""), version="etag-c.csv"),  # new
+        info("d.csv", checksum=""),  # a file system whose listing names no version (local files)
+    ]
+    assert ledger.unchanged_checksums(listed, seen) == {"s3://landing/a.csv": "md5:aaa"}
+
+
 def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():
     table_of = {f"s3://landing/{name}": "t" for name in ("a.csv", "b.csv", "gone.csv")}
     seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("gone.csv")], "r1",

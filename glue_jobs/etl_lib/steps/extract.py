@@ -611,7 +611,8 @@ def extract_landing_files(
     if unclaimed:
         names = shown([storage.file_name(uri) for uri in unclaimed])
         summary.warnings.append(f"{len(unclaimed)} landing file(s) match no table of {args.dataset}: {names}")
-    claimed = {name: storage.with_checksums(spark, files) for name, files in by_table.items()}
+    claimed = {name: storage.with_checksums(spark, files, ledger.unchanged_checksums(files, seen))
+               for name, files in by_table.items()}  # fmt: skip
     readings = {table.name: table.reading for table in tables}
     gone = {name: ledger.left_with_another_reading(seen, name, reading, [info.uri for info in claimed.get(name, [])])
             for name, reading in readings.items()}  # fmt: skip
