@@ -38,6 +38,18 @@ def unchanged_checksums(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[
             and entry.get("version") == info.version and entry.get("checksum")}  # fmt: skip
 
 
+def with_versions(ledger: Mapping[str, Mapping[str, Any]], files: Iterable[FileInfo]) -> dict[str, Any]:
+    """The ledger with the listed version of each file whose entry holds its content (the same
+    checksum) under another version or none (recorded before versions were): from then on it is
+    not read for its checksum again."""
+    entries = {uri: dict(entry) for uri, entry in ledger.items()}
+    for info in files:
+        entry = entries.get(info.uri)
+        if info.version and entry is not None and entry.get("checksum") == info.checksum:
+            entries[info.uri] = {**entry, "version": info.version}
+    return entries
+
+
 def read_under_another(entry: Mapping[str, Any], reading: str) -> bool:
     """The ledger entry was read under another declaration (reading: its table's digest now; an
     entry without one was read under this one)."""

@@ -346,19 +346,22 @@ def test_on_an_object_store_only_new_or_rewritten_objects_are_read_for_their_che
         checksummed.append(path.rsplit("/", 1)[-1])
         return content_checksum(spark, path)
 
-    versions = {FILE: "etag-1"}
+    versions = {}
     monkeypatch.setattr(storage, "list_files", lambda spark, root: [replace(info, version=versions.get(info.name, ""))
                                                                     for info in listing(spark, root)])  # fmt: skip
     monkeypatch.setattr(storage, "content_checksum", checksum_counted)
-    run_job("extract", "consultations", lake, "r1", landing)
+    run_job("extract", "consultations", lake, "r1", landing)  # as before versions were recorded
+    versions[FILE] = "etag-1"
+    assert run_job("extract", "consultations", lake, "r2", landing)["status"] == "no_new_files"
+    assert checksummed == [FILE, FILE]  # r2 found the content recorded, and recorded its version
     deliver(landing, [consultation(4)], name="consultations_2024_04.csv")
     versions["consultations_2024_04.csv"] = "etag-2"
-    assert run_job("extract", "consultations", lake, "r2", landing)["tables"]["consultations"]["rows_written"] == 1
-    assert checksummed == [FILE, "consultations_2024_04.csv"]
+    assert run_job("extract", "consultations", lake, "r3", landing)["tables"]["consultations"]["rows_written"] == 1
+    assert checksummed[2:] == ["consultations_2024_04.csv"]
     deliver(landing, [consultation(5)])  # rewritten: S3 gives the object a new ETag
     versions[FILE] = "etag-3"
-    summary = run_job("extract", "consultations", lake, "r3", landing)
-    assert checksummed[2:] == [FILE]
+    summary = run_job("extract", "consultations", lake, "r4", landing)
+    assert checksummed[3:] == [FILE]
     assert summary["tables"]["consultations"]["replaced_files"] == [(landing / FILE).as_uri()]
     assert raw_ids(spark, lake) == [4, 5]
 

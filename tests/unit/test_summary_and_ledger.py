@@ -82,6 +82,14 @@ def test_a_file_still_at_the_version_recorded_keeps_its_checksum_and_any_other_i
         info("d.csv", checksum=""),  # a file system whose listing names no version (local files)
     ]
     assert ledger.unchanged_checksums(listed, seen) == {"s3://landing/a.csv": "md5:aaa"}
+    checksummed = [replace(file, checksum="md5:aaa") for file in listed[1:]]  # b and d: the same content
+    updated = ledger.with_versions(seen, [*checksummed, replace(listed[1], checksum="md5:other")])
+    assert {uri: entry.get("version") for uri, entry in updated.items()} == {
+        "s3://landing/a.csv": "etag-a.csv",
+        "s3://landing/b.csv": "etag-b2",  # rewritten with the same content: its new version is recorded
+        "s3://landing/d.csv": "",  # listed without a version: nothing to record
+    }
+    assert ledger.with_versions(seen, [replace(listed[1], checksum="md5:other")]) == seen
 
 
 def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():

@@ -617,10 +617,13 @@ def extract_landing_files(
     gone = {name: ledger.left_with_another_reading(seen, name, reading, [info.uri for info in claimed.get(name, [])])
             for name, reading in readings.items()}  # fmt: skip
     summary.warnings.extend(declaration_warnings(seen, claimed, readings, gone))
-    if any(gone.values()):  # warned about once: from now on they count as read under this declaration
-        for name, uris in gone.items():
-            seen = ledger.with_readings_kept(seen, uris, readings[name])
-        storage.write_text(spark, ledger_path, ledger.render(seen))
+    updated = ledger.with_versions(seen, [info for files in claimed.values() for info in files])
+    for name, uris in gone.items():  # warned about once: from now on they count as read under this declaration
+        updated = ledger.with_readings_kept(updated, uris, readings[name])
+    if updated != seen:
+        refuse_when_leased_by_another(args)
+        storage.write_text(spark, ledger_path, ledger.render(updated))
+        seen = updated
     fresh = {name: [replace(info, reading=f"{readings[name]}|{args.run_id}")
                     for info in ledger.new_files(files, seen, args.reprocess, readings[name])]
              for name, files in claimed.items()}  # fmt: skip
