@@ -97,7 +97,8 @@ def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_t
         landing_file(name, f"md5:{index}") for index, name in enumerate(odd_names + [f"f{i}.csv" for i in range(996)])
     ]
     calls = []
-    for files in (many[:2], many):
+    # The first pass pays one-time lookups (py4j classes and functions), whatever ran before it.
+    for files in (many[:2], many[:2], many):
         counter = JvmCalls(spark, monkeypatch)
         ids = extract.file_ids_by_uri(files)
         chosen = extract.literals.is_one_of(F.col(extract.FILE_ID), [info.file_id for info in files[::2]])
@@ -112,4 +113,4 @@ def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_t
         assert [row["chosen"] for row in found] == [index % 2 == 0 for index in range(len(files))]
         # collected timestamps are the process's local time, as F.lit's were
         assert [row[2] for row in found] == [delivered[info.uri].astimezone().replace(tzinfo=None) for info in files]
-    assert calls[1] == calls[0], calls
+    assert calls[2] == calls[1], calls
