@@ -97,7 +97,8 @@ def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_t
         landing_file(name, f"md5:{index}") for index, name in enumerate(odd_names + [f"f{i}.csv" for i in range(996)])
     ]
     calls = []
-    # The first pass pays one-time lookups (py4j classes and functions), whatever ran before it.
+    # A first pass may pay one-time lookups (py4j classes and functions) that nothing before it in the
+    # process made: only the warmed-up passes are compared.
     for files in (many[:2], many[:2], many):
         counter = JvmCalls(spark, monkeypatch)
         ids = extract.file_ids_by_uri(files)
