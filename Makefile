@@ -18,7 +18,7 @@ DEMO_DIR := .local/demo
 TPCH_SCALE ?= 0.01
 # Tests in two processes, a test file each at a time (pytest-xdist): the suite mostly waits (Spark
 # jobs' start-up, the local cloud's polling, Airflow), so two share two cores well (1,223 -> 938 s
-# here; three took 1,052 s). TEST_WORKERS=0 runs them in one process.
+# here; three took 1,052 s; make test-spark4 454 -> 341 s). TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
@@ -102,7 +102,7 @@ postgres-check:
 # The Snowflake load's tests are left to `make test`: their SQL runs in the emulator, not in Spark,
 # and they take a tenth of this run.
 test-spark4: $(SPARK4_STAMP) postgres-check
-	$(SPARK4_VENV)/bin/pytest tests/integration --ignore=tests/integration/test_snowflake_load.py
+	$(SPARK4_VENV)/bin/pytest $(PYTEST_PARALLEL) tests/integration --ignore=tests/integration/test_snowflake_load.py
 
 unit: setup
 	$(BIN)/pytest tests/unit
