@@ -19,16 +19,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from etl_lib.args import JOBS
+from etl_lib.args import JOBS, parse_args
 from glue_etl_local import packaging, samples
 from glue_etl_local.hadoop_fs import local_session
+from glue_etl_local.run_lock import dataset_run_lock
 
 
 def run_job_script(job: str, job_args: Sequence[str]) -> Any:
-    """Runs the entry script Glue runs (its main, in this process so the JVM is shared)."""
+    """Runs the entry script Glue runs (its main, in this process so the JVM is shared), after any
+    other local run of the same dataset and lake."""
+    args = parse_args(job, job_args)
     local_session("glue-etl")  # the job reuses it
     module = runpy.run_path(str(packaging.JOB_SCRIPTS_DIR / f"{job}.py"), run_name=f"glue_job_{job}")
-    return module["main"](list(job_args))
+    with dataset_run_lock(args.lake_path, args.dataset, args.run_id):
+        return module["main"](list(job_args))
 
 
 def new_run_id() -> str:
@@ -51,11 +55,12 @@ def run_pipeline(
     rules_path = secrets.pop("rules_path", None)
     for name, value in secrets.items():
         common += [f"--{name}", value] if value else []
-    for job, step in steps.items():
-        extra = ["--source_path", source] if job == "extract" and source else []
-        extra += ["--rules_path", rules_path] if job == "transform" and rules_path else []
-        argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", *common, *extra]
-        combined["jobs"][job] = run_job(job, argv, step, echo=False).to_dict()
+    with dataset_run_lock(lake, dataset, run_id):  # the three jobs after any other local run's
+        for job, step in steps.items():
+            extra = ["--source_path", source] if job == "extract" and source else []
+            extra += ["--rules_path", rules_path] if job == "transform" and rules_path else []
+            argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", *common, *extra]
+            combined["jobs"][job] = run_job(job, argv, step, echo=False).to_dict()
     return combined
 
 

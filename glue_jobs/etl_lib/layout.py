@@ -49,6 +49,11 @@ def transform_state_path(lake: str, dataset: str) -> str:
     return f"{lake}/_state/{dataset}/transform_state.json"
 
 
+def local_run_lock_path(lake: str, dataset: str) -> str:
+    """The file whose lock one local run of the dataset holds (glue_etl_local.run_lock)."""
+    return f"{lake}/_state/{dataset}/local_run.lock"
+
+
 def catalog_file_path(lake: str, dataset: str) -> str:
     return f"{lake}/_catalog/{dataset}.json"
 

@@ -1,16 +1,18 @@
 """What a run may not do: rewrite another run's gold version, commit after its lease was taken
-over, abort on another table's rule before every table is known, or carry row values into error
-messages and notifications."""
+over, abort on another table's rule before every table is known, carry row values into error
+messages and notifications, or run under another local run of its dataset."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 
 import pytest
 
 from etl_lib import lease
 from etl_lib.job import JobFailedError
+from glue_etl_local.cli import run_pipeline
 from lambda_notify.messages import format_notification
 from tests.integration.conftest import published_location, run_all, run_job
 from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
@@ -126,3 +128,36 @@ def test_an_extract_whose_lease_was_taken_over_while_it_read_does_not_commit(spa
     assert run_job("extract", "consultations", lake, "r2", landing)["tables"]["consultations"]["rows_written"] == 3
     raw = spark.read.parquet(str(lake / "raw/consultations/consultations")).collect()
     assert sorted(row.id_consultation for row in raw) == [1, 2, 3]
+
+
+def test_overlapping_local_runs_of_a_dataset_run_one_after_the_other(tmp_path):
+    """Two `glue-etl run`s started together on one lake (two terminals, two cron entries): the
+    second waits for the first, then finds nothing new; neither writes under the other."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, "consultations_1.csv", [consultation(i) for i in (1, 2, 3)])
+    deliver(landing, "consultations_2.csv", [consultation(i) for i in (4, 5)])
+    start = threading.Barrier(2)
+    summaries: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+
+    def run(run_id: str) -> None:
+        start.wait()
+        try:
+            summaries[run_id] = run_pipeline("consultations", str(landing), str(lake), run_id)["jobs"]
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors[run_id] = str(error)
+
+    runs = [threading.Thread(target=run, args=(run_id,)) for run_id in ("a", "b")]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(300)
+    assert errors == {}
+    first, second = sorted(summaries.values(), key=lambda jobs: jobs["extract"]["started_at"])
+    assert second["extract"]["started_at"] >= first["load"]["finished_at"]
+    assert [first[job]["status"] for job in ("extract", "transform", "load")] == ["succeeded"] * 3
+    assert [second[job]["status"] for job in ("extract", "transform", "load")] == [
+        "no_new_files", "up_to_date", "already_published"]  # fmt: skip
+    assert first["extract"]["totals"]["rows_written"] == 5
+    gold = json.loads((lake / "_catalog/consultations.json").read_text())["tables"]["fact_consultation"]
+    assert gold["rows"] == 5
