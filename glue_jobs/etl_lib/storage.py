@@ -22,6 +22,7 @@ from pyspark.sql.types import StructType
 from pyspark.util import inheritable_thread_target
 
 Result = TypeVar("Result")
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,8 @@ def content_checksum(spark: SparkSession, path: str) -> str:
 FILE_CALL_THREADS = 16
 
 
-def for_each_file(read: Callable[[FileInfo], Result], files: Iterable[FileInfo]) -> list[Result]:
-    """read(info) for every file, FILE_CALL_THREADS at a time, in the files' order."""
+def for_each_file(read: Callable[[Item], Result], files: Iterable[Item]) -> list[Result]:
+    """read(file) for every file (a FileInfo, a path), FILE_CALL_THREADS at a time, in the files' order."""
     with ThreadPoolExecutor(max_workers=FILE_CALL_THREADS, thread_name_prefix="file-calls") as pool:
         return list(pool.map(inheritable_thread_target(read), files))
 
@@ -259,6 +260,16 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
             if str(line).strip(BLANK_CHARACTERS):
                 return str(line)
         return None
+    finally:
+        stream.close()
+
+
+def read_content_text(spark: SparkSession, path: str) -> str:
+    """A small file's whole content, decompressed as Spark reads it, as text (bytes that are not
+    UTF-8 replaced, as Spark's text reader hands them to Python), in one call."""
+    stream = _open_content(spark, path)
+    try:
+        return bytes(stream.readAllBytes()).decode("utf-8", errors="replace")
     finally:
         stream.close()
 

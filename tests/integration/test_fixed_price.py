@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from etl_lib import storage
+from etl_lib import records, storage
 from etl_lib.job import JobFailedError
 from etl_lib.steps import extract
 from tests.integration.conftest import run_all, run_job
 from tests.integration.test_malformed_files import consultation
 from tests.integration.test_redelivery import RAW, deliver
 
-# Spark jobs a table may start: extract counts the records (2), writes raw (1), and only when some
-# rows are quarantined writes them (1) and counts them by rule (2); transform counts raw (2), looks
+# Spark jobs a table may start: extract counts the records (2; none when a multi-line table's files
+# are small enough to read on the driver), writes raw (1), and only when some rows are quarantined
+# writes them (1) and counts them by rule (2); transform counts raw (2), looks
 # for repeated keys (2 a key rule), broadcasts each parent (1 each), writes silver (1), and only with
 # quarantined rows writes, counts and samples them.
 EXTRACT_BUDGET = {"clean": 3, "quarantining": 6}
@@ -36,6 +37,38 @@ def test_every_table_reports_its_spark_jobs_and_keeps_to_its_budget(tmp_path):
     for counts in summaries["extract"]["tables"].values():
         assert counts["spark_jobs"] <= EXTRACT_BUDGET["quarantining" if counts["rows_quarantined"] else "clean"]
     assert all(c["spark_jobs"] <= TRANSFORM_BUDGET for c in summaries["transform"]["tables"].values())
+
+
+def test_small_files_of_a_multi_line_table_are_counted_without_a_spark_job(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for month in range(1, 7):
+        deliver(landing, [consultation(10 * month + i) for i in (1, 2)], name=f"consultations_2024_{month:02}.csv")
+    extracted = run_job("extract", "consultations", lake, "r1", landing)["tables"]["consultations"]
+    assert (extracted["rows_written"], extracted["spark_jobs"]) == (12, 1)  # the raw write only
+
+
+# Files whose records the driver counts as a Spark job would: quoted line breaks, CR-only and CRLF
+# endings, a byte-order mark, blank lines, the header again, bytes that are not UTF-8, an unclosed quote.
+WHOLE_FILES = {
+    "quoted.csv": b'id,note\n1,"two\nlines"\n2,"a ""quote"""\n',
+    "cr.csv": b"id,note\r1,a\r2,b",
+    "crlf bom.csv": b'\xef\xbb\xbfid,note\r\n\r\n1,"x\r\ny"\r\n  \r\nid,note\r\n',
+    "latin1.csv": b'id,note\n1,caf\xe9\n2,"\xff\n\xfe"\n',
+    "unclosed.csv": b'id,note\n1,"open\n2,b\n',
+}
+
+
+def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
+    files = {}
+    for name, content in WHOLE_FILES.items():
+        (tmp_path / name).write_bytes(content)
+        files[(tmp_path / name).as_uri().replace(" ", "%20")] = str(tmp_path / name)
+    by_job = records._whole_file_records(spark, files, ",")
+    on_driver = records._whole_file_records(spark, files, ",", on_driver=set(files))
+    assert by_job.keys() == files.keys()
+    assert on_driver == by_job
+    assert on_driver[next(uri for uri in files if uri.endswith("quoted.csv"))] == (2, 0, 0, None)
+    assert on_driver[next(uri for uri in files if uri.endswith("unclosed.csv"))][3] is not None
 
 
 def test_a_row_moved_from_one_file_to_another_is_caught_although_the_totals_agree(spark, tmp_path, monkeypatch):

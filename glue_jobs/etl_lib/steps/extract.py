@@ -256,6 +256,19 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
     return literals.string_map(times_by_id)[F.col(FILE_ID)]
 
 
+# Files this small, uncompressed, are read on the driver when they must be read whole (a call
+# each, 16 at a time) rather than by a Spark job; through py4j that stays well under a second for
+# a thousand of them.
+DRIVER_READ_BYTES = 64 * 1024
+
+
+def driver_readable(files: Sequence[storage.FileInfo]) -> set[str]:
+    """The URIs of the files small enough to read on the driver (a compressed file's size says
+    nothing of what it holds)."""
+    uncompressed = [info for info in files if storage.content_name(info.name) == info.name]
+    return {info.uri for info in uncompressed if info.size <= DRIVER_READ_BYTES}
+
+
 def extract_table(
     spark: SparkSession,
     args: JobArgs,
@@ -289,7 +302,9 @@ def extract_table(
     physical = naming_broken_compressed_files(
         spark,
         non_empty,
-        lambda: records.count_physical_records(spark, paths, table.multiline, table.delimiter, headers),
+        lambda: records.count_physical_records(
+            spark, paths, table.multiline, table.delimiter, headers, small=driver_readable(non_empty)
+        ),
     )
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
     strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
