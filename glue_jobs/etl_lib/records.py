@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -63,6 +64,28 @@ def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[s
     }
 
 
+# The line ends of Spark's text reader (Hadoop's LineReader): LF, CRLF, or CR alone.
+LINE_END = re.compile(rb"\r\n|\r|\n")
+BLANK_BYTES = storage.BLANK_CHARACTERS.encode("ascii")
+
+
+def content_line_records(content: bytes, header_lines: Collection[str] = ()) -> FileRecords:
+    """line_records of one file's content, counted here instead of by a Spark job: the same lines
+    (a line end after the last line starts no other), blank test, quote parity and header
+    comparison, on the bytes as Spark compares them."""
+    lines = LINE_END.split(content)
+    if lines[-1] == b"":
+        lines.pop()
+    headers = {line.encode("utf-8") for line in header_lines}
+    blank = sum(1 for line in lines if not line.strip(BLANK_BYTES))
+    return FileRecords(
+        records=max(len(lines) - blank - 1, 0),
+        blank_lines=blank,
+        unbalanced_quotes=any(line.count(b'"') % 2 for line in lines),
+        repeated_headers=max(sum(1 for line in lines if line in headers) - 1, 0),
+    )
+
+
 def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
     """(records without the header, blank lines, records repeating the header, error) of a CSV
     text whose quoted fields may hold line breaks; counted with Python's csv module in strict
@@ -96,7 +119,9 @@ def _whole_file_records(
     whole on the driver, a call each (for a few kilobytes a Spark job costs more than the reading:
     1,000 two-row files took 2.5 s as a job), the others by a Spark job."""
     driver = [uri for uri in files if uri in on_driver]
-    texts = storage.for_each_file(lambda uri: storage.read_content_text(spark, files[uri]), driver)
+    contents = storage.for_each_file(lambda uri: storage.read_content(spark, files[uri]), driver)
+    # As Spark's text reader hands them to Python: bytes that are not UTF-8 replaced.
+    texts = [content.decode("utf-8", errors="replace") for content in contents]
     counted = {uri: csv_records(text, delimiter) for uri, text in zip(driver, texts, strict=True)}
     rest = [path for uri, path in files.items() if uri not in on_driver]
     if not rest:
@@ -122,16 +147,21 @@ def count_physical_records(
 ) -> dict[str, FileRecords]:
     """Records per file URI; files maps each URI to the Hadoop path it is read from, first_lines
     are the files' first lines (their headers, to find them repeated), small the URIs of files
-    small enough to be read whole on the driver when they are counted whole.
+    small enough to be read and counted on the driver (no Spark job).
 
     A line-based table's file is counted by lines; when a line has an odd number of quotes and
     the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
     so a quoted multi-line record stays one record. A file that does not parse either way (an
     unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
     if not multiline:
-        lines = spark.read.text([storage.literal_path(path) for path in files.values()])
-        lines = lines.select(F.input_file_name().alias("file"), "value")
-        counted = line_records(lines, header_lines(first_lines))
+        headers = header_lines(first_lines)
+        driver = [uri for uri in files if uri in small]
+        contents = storage.for_each_file(lambda uri: storage.read_content(spark, files[uri]), driver)
+        counted = {uri: content_line_records(content, headers) for uri, content in zip(driver, contents, strict=True)}
+        rest = [path for uri, path in files.items() if uri not in small]
+        if rest:
+            lines = spark.read.text([storage.literal_path(path) for path in rest])
+            counted |= line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
         suspects = [uri for uri, found in counted.items() if found.unbalanced_quotes]
         if suspects:
             whole = {uri: path for uri, path in files.items() if uri in suspects}

@@ -264,12 +264,11 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
         stream.close()
 
 
-def read_content_text(spark: SparkSession, path: str) -> str:
-    """A small file's whole content, decompressed as Spark reads it, as text (bytes that are not
-    UTF-8 replaced, as Spark's text reader hands them to Python), in one call."""
+def read_content(spark: SparkSession, path: str) -> bytes:
+    """A small file's whole content, decompressed as Spark reads it, in one call."""
     stream = _open_content(spark, path)
     try:
-        return bytes(stream.readAllBytes()).decode("utf-8", errors="replace")
+        return bytes(stream.readAllBytes())
     finally:
         stream.close()
 

@@ -16,8 +16,8 @@ from tests.integration.conftest import run_all, run_job
 from tests.integration.test_malformed_files import consultation
 from tests.integration.test_redelivery import RAW, deliver
 
-# Spark jobs a table may start: extract counts the records (2; none when a multi-line table's files
-# are small enough to read on the driver), writes raw (1), and only when some rows are quarantined
+# Spark jobs a table may start: extract counts the records (1; none when its files are small enough
+# to count on the driver), writes raw (1), and only when some rows are quarantined
 # writes them (1) and counts them by rule (2); transform counts raw (2), looks
 # for repeated keys (2 a key rule), broadcasts each parent (1 each), writes silver (1), and only with
 # quarantined rows writes, counts and samples them.
@@ -39,12 +39,17 @@ def test_every_table_reports_its_spark_jobs_and_keeps_to_its_budget(tmp_path):
     assert all(c["spark_jobs"] <= TRANSFORM_BUDGET for c in summaries["transform"]["tables"].values())
 
 
-def test_small_files_of_a_multi_line_table_are_counted_without_a_spark_job(tmp_path):
+def test_small_files_are_counted_without_a_spark_job(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    for month in range(1, 7):
+    for month in range(1, 7):  # a multi-line table
         deliver(landing, [consultation(10 * month + i) for i in (1, 2)], name=f"consultations_2024_{month:02}.csv")
     extracted = run_job("extract", "consultations", lake, "r1", landing)["tables"]["consultations"]
     assert (extracted["rows_written"], extracted["spark_jobs"]) == (12, 1)  # the raw write only
+    tpch = tmp_path / "tpch"  # a line-based table
+    tpch.mkdir()
+    (tpch / "region.csv").write_text('r_regionkey,r_name,r_comment\n0,AFRICA,a\n1,AMERICA,"b, c"\n')
+    extracted = run_job("extract", "tpch", lake, "r1", tpch)["tables"]["region"]
+    assert (extracted["rows_written"], extracted["spark_jobs"]) == (2, 1)
 
 
 # Files whose records the driver counts as a Spark job would: quoted line breaks, CR-only and CRLF
@@ -58,11 +63,43 @@ WHOLE_FILES = {
 }
 
 
-def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
+# And by lines (a line-based table): every line end, blank lines of each blank character, the
+# header again (also without its byte-order mark), quotes that do and do not pair across lines.
+LINE_FILES = {
+    **WHOLE_FILES,
+    "mixed ends.csv": b"id,note\r\n1,a\r2,b\n3,c\r\r\n\n4,d",
+    "blank kinds.csv": b"\n \n\t\x0c\x00\nid,note\n1,a\n\x0b\n \t \n2,b\n\n",
+    "repeated.csv": b"\xef\xbb\xbfid,note\nid,note\n1,a\n\xef\xbb\xbfid,note\nid,note \n",
+    "odd quote.csv": b'id,note\n1,"a\n2,b"\n3,"c\n',
+    "unicode.csv": b"id,note\n1,\xc3\xa9t\xc3\xa9 \xe2\x80\xa8\n2,\x85\n",
+    "empty.csv": b"",
+    "newlines only.csv": b"\n\r\n\r",
+}
+
+
+def written_landing(tmp_path, contents):
     files = {}
-    for name, content in WHOLE_FILES.items():
+    for name, content in contents.items():
         (tmp_path / name).write_bytes(content)
         files[(tmp_path / name).as_uri().replace(" ", "%20")] = str(tmp_path / name)
+    return files
+
+
+def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
+    files = written_landing(tmp_path, LINE_FILES)
+    first_lines = [storage.read_first_line(spark, path) or "" for path in files.values()]
+    by_job = records.count_physical_records(spark, files, False, ",", first_lines)
+    on_driver = records.count_physical_records(spark, files, False, ",", first_lines, small=set(files))
+    assert on_driver == by_job
+    found = {uri.rsplit("/", 1)[-1]: counted for uri, counted in on_driver.items()}
+    assert found["mixed%20ends.csv"] == records.FileRecords(4, 2)
+    assert found["repeated.csv"] == records.FileRecords(4, 0, repeated_headers=2)  # "id,note " is not one
+    assert found["quoted.csv"].read_whole
+    assert found["odd%20quote.csv"].unbalanced_quotes
+
+
+def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
+    files = written_landing(tmp_path, WHOLE_FILES)
     by_job = records._whole_file_records(spark, files, ",")
     on_driver = records._whole_file_records(spark, files, ",", on_driver=set(files))
     assert by_job.keys() == files.keys()

@@ -256,9 +256,9 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
     return literals.string_map(times_by_id)[F.col(FILE_ID)]
 
 
-# Files this small, uncompressed, are read on the driver when they must be read whole (a call
-# each, 16 at a time) rather than by a Spark job; through py4j that stays well under a second for
-# a thousand of them.
+# Files this small, uncompressed, have their records counted on the driver, read whole a call each
+# (16 at a time), rather than by a Spark job; through py4j that stays well under a second for a
+# thousand of them.
 DRIVER_READ_BYTES = 64 * 1024
 
 
