@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -284,8 +285,30 @@ def read_to_end(spark: SparkSession, path: str) -> int:
 
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:
-    """Write a small text file, replacing any previous version (a single PUT on S3)."""
+    """Write a small text file, replacing any previous version whole: readers, and a run after a
+    crash, find the old text or the new, never a part (the ledger, the catalog file that publishes
+    gold). On S3 a single PUT is that; on a local disk the text goes to a hidden file renamed over
+    the old one."""
     fs, hadoop_path = _hadoop(spark, path)
+    if fs.getScheme() != "file":
+        _write_bytes(fs, hadoop_path, text)
+        return
+    # Through the raw file system, without a checksum file: a .crc renamed after its data could be
+    # left behind by a crash, naming the old content. The old one goes first (no .crc: nothing to verify).
+    raw = fs.getRawFileSystem()
+    temporary = java_class(spark, "org.apache.hadoop.fs.Path")(
+        hadoop_path.getParent(), f".{hadoop_path.getName()}.{uuid.uuid4().hex}.tmp"
+    )
+    _write_bytes(raw, temporary, text)
+    checksum_file = fs.getChecksumFile(hadoop_path)
+    if raw.exists(checksum_file):
+        raw.delete(checksum_file, False)
+    if not raw.rename(temporary, hadoop_path):  # rename(2): replaces the old file at once
+        raw.delete(temporary, False)
+        raise OSError(f"could not replace {path}")
+
+
+def _write_bytes(fs: Any, hadoop_path: Any, text: str) -> None:
     stream = fs.create(hadoop_path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))

@@ -4,7 +4,9 @@ permissions set and read in the JVM instead of by a `chmod` or `ls -ld` process 
 import os
 import pwd
 import stat
+import threading
 
+from etl_lib import storage
 from glue_etl_local import hadoop_fs
 
 
@@ -51,3 +53,43 @@ def test_spark_writes_get_hadoops_default_permissions(spark, tmp_path):
     assert {_mode(path) for path in [output, *folders]} == {0o755}
     assert {_mode(path) for path in files} == {0o644}
     assert spark.read.parquet(str(output)).count() == 3
+
+
+def test_a_text_file_is_replaced_whole_never_seen_in_part(spark, tmp_path):
+    """The ledger and the catalog file (which publishes gold locally) are rewritten in place: a
+    reader meanwhile, or a run after a crash, must find the old text or the new one."""
+    target = str(tmp_path / "_catalog" / "orders.json")
+    versions = ["a" * 400_000, "b" * 300_000]
+    storage.write_text(spark, target, versions[0])
+    assert not (tmp_path / "_catalog" / ".orders.json.crc").exists()
+    seen: set[int] = set()
+    writing = threading.Event()
+
+    def read_while_written() -> None:
+        while writing.is_set():
+            text = storage.read_text(spark, target)
+            seen.add(len(text) if text in versions else -1)
+
+    writing.set()
+    reader = threading.Thread(target=read_while_written)
+    reader.start()
+    try:
+        for index in range(40):
+            storage.write_text(spark, target, versions[index % 2])
+    finally:
+        writing.clear()
+        reader.join(60)
+    assert -1 not in seen, "a reader saw the file in part"
+    assert storage.read_text(spark, target) == versions[1]
+    assert sorted(path.name for path in (tmp_path / "_catalog").iterdir()) == ["orders.json"]
+
+
+def test_a_text_file_written_with_a_checksum_before_is_replaced_and_reads_back(spark, tmp_path):
+    _, hadoop_path, file_system = _file_system(spark, tmp_path / "ledger.json")
+    stream = file_system.create(hadoop_path, True)  # as the previous version of write_text did
+    stream.write(bytearray(b'{"files": {}}'))
+    stream.close()
+    assert (tmp_path / ".ledger.json.crc").exists()
+    storage.write_text(spark, str(tmp_path / "ledger.json"), '{"files": {"a": 1}}')
+    assert storage.read_text(spark, str(tmp_path / "ledger.json")) == '{"files": {"a": 1}}'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ledger.json"]
