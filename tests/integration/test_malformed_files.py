@@ -268,60 +268,64 @@ def test_schema_drift_is_reported_not_silent(tmp_path):
     assert f"region_unnamed_columns.csv: undeclared column(s) {unnamed} not loaded" in notes
 
 
+# Each case's id is its file name: an id made of the content would differ between two processes
+# collecting the tests (a gzip header holds the time it was made), which pytest-xdist refuses.
+UNUSABLE_FILES = [
+    (
+        "tpch",
+        "region_missing_column.csv",
+        b"r_regionkey,r_comment\n1,a\n",
+        "region_missing_column.csv: missing required column(s) r_name for table region",
+    ),
+    (
+        "tpch",
+        "region_duplicate_column.csv",
+        b"r_regionkey,r_name,r_name\n1,a,b\n",
+        "region_duplicate_column.csv: column(s) r_name appear more than once in the header",
+    ),
+    (
+        "tpch",
+        "region_case_duplicate.csv",
+        b"r_regionkey,r_name,R_NAME,r_comment\n1,a,b,c\n",
+        "region_case_duplicate.csv: column(s) r_name appear more than once in the header",
+    ),
+    (
+        "tpch",
+        "region_utf16.csv",
+        "\ufeffr_regionkey,r_name,r_comment\n1,AFRICA,a\n".encode("utf-16-le"),
+        "region_utf16.csv: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)",
+    ),
+    (
+        "tpch",
+        "region_no_header.csv",
+        b"1,AFRICA,a\n2,AMERICA,b\n",
+        "region_no_header.csv: missing required column(s) r_regionkey, r_name",
+    ),
+    (
+        "consultations",
+        "consultations_unclosed.csv",
+        CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
+        "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
+    ),
+    # A compressed file cut short (an interrupted upload) or not what its name says.
+    (
+        "tpch",
+        "region_truncated.csv.gz",
+        gzip.compress(REGION_HEADER + b"".join(b"%d,R%d,c\n" % (i, i) for i in range(20000)), mtime=0)[:3000],
+        "region_truncated.csv.gz: cannot be decompressed (java.io.EOFException: Unexpected end of input stream)",
+    ),
+    ("tpch", "region_plain.csv.gz", REGION_HEADER + b"1,A,a\n", "region_plain.csv.gz: cannot be decompressed ("),
+    (
+        "consultations",
+        "consultations_truncated.csv.bz2",
+        bz2.compress(CONSULTATIONS_HEADER + b"".join(consultation(i) for i in range(2000)))[:2000],
+        "consultations_truncated.csv.bz2: cannot be decompressed (",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("dataset", "name", "content", "message"),
-    [
-        (
-            "tpch",
-            "region_missing_column.csv",
-            b"r_regionkey,r_comment\n1,a\n",
-            "region_missing_column.csv: missing required column(s) r_name for table region",
-        ),
-        (
-            "tpch",
-            "region_duplicate_column.csv",
-            b"r_regionkey,r_name,r_name\n1,a,b\n",
-            "region_duplicate_column.csv: column(s) r_name appear more than once in the header",
-        ),
-        (
-            "tpch",
-            "region_case_duplicate.csv",
-            b"r_regionkey,r_name,R_NAME,r_comment\n1,a,b,c\n",
-            "region_case_duplicate.csv: column(s) r_name appear more than once in the header",
-        ),
-        (
-            "tpch",
-            "region_utf16.csv",
-            "\ufeffr_regionkey,r_name,r_comment\n1,AFRICA,a\n".encode("utf-16-le"),
-            "region_utf16.csv: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)",
-        ),
-        (
-            "tpch",
-            "region_no_header.csv",
-            b"1,AFRICA,a\n2,AMERICA,b\n",
-            "region_no_header.csv: missing required column(s) r_regionkey, r_name",
-        ),
-        (
-            "consultations",
-            "consultations_unclosed.csv",
-            CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
-            "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
-        ),
-        # A compressed file cut short (an interrupted upload) or not what its name says.
-        (
-            "tpch",
-            "region_truncated.csv.gz",
-            gzip.compress(REGION_HEADER + b"".join(b"%d,R%d,c\n" % (i, i) for i in range(20000)))[:3000],
-            "region_truncated.csv.gz: cannot be decompressed (java.io.EOFException: Unexpected end of input stream)",
-        ),
-        ("tpch", "region_plain.csv.gz", REGION_HEADER + b"1,A,a\n", "region_plain.csv.gz: cannot be decompressed ("),
-        (
-            "consultations",
-            "consultations_truncated.csv.bz2",
-            bz2.compress(CONSULTATIONS_HEADER + b"".join(consultation(i) for i in range(2000)))[:2000],
-            "consultations_truncated.csv.bz2: cannot be decompressed (",
-        ),
-    ],
+    ("dataset", "name", "content", "message"), UNUSABLE_FILES, ids=[case[1] for case in UNUSABLE_FILES]
 )
 def test_unusable_files_fail_the_job_with_one_line_and_keep_nothing(tmp_path, dataset, name, content, message):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
