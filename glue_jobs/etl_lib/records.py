@@ -112,21 +112,28 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
             repeated += 1
 
 
-def _whole_file_records(
-    spark: SparkSession, files: Mapping[str, str], delimiter: str, on_driver: Collection[str] = ()
-) -> dict[str, tuple[int, int, int, str | None]]:
-    """csv_records of each file (by URI; files maps URIs to paths): the URIs in on_driver read
-    whole on the driver, a call each (for a few kilobytes a Spark job costs more than the reading:
-    1,000 two-row files took 2.5 s as a job), the others by a Spark job."""
-    driver = [uri for uri in files if uri in on_driver]
+def read_on_driver(
+    spark: SparkSession, files: Mapping[str, str], small: Collection[str]
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(the content of each file whose URI is in small, read whole on the driver a call each; the
+    other files, URI to path): for a few kilobytes a Spark job costs more than the reading (1,000
+    two-row files took 2.5 s as a job)."""
+    driver = [uri for uri in files if uri in small]
     contents = storage.for_each_file(lambda uri: storage.read_content(spark, files[uri]), driver)
+    return dict(zip(driver, contents, strict=True)), {uri: path for uri, path in files.items() if uri not in small}
+
+
+def _whole_file_records(
+    spark: SparkSession, files: Mapping[str, str], delimiter: str, contents: Mapping[str, bytes] | None = None
+) -> dict[str, tuple[int, int, int, str | None]]:
+    """csv_records of each file by URI: of contents already read on the driver, and of files (URI
+    to path) by a Spark job."""
     # As Spark's text reader hands them to Python: bytes that are not UTF-8 replaced.
-    texts = [content.decode("utf-8", errors="replace") for content in contents]
-    counted = {uri: csv_records(text, delimiter) for uri, text in zip(driver, texts, strict=True)}
-    rest = [path for uri, path in files.items() if uri not in on_driver]
-    if not rest:
+    counted = {uri: csv_records(content.decode("utf-8", errors="replace"), delimiter)
+               for uri, content in (contents or {}).items()}  # fmt: skip
+    if not files:
         return counted
-    whole = spark.read.text([storage.literal_path(path) for path in rest], wholetext=True)
+    whole = spark.read.text([storage.literal_path(path) for path in files.values()], wholetext=True)
     whole = whole.select(F.input_file_name().alias("file"), "value")
     return {**counted, **dict(whole.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())}
 
@@ -153,23 +160,24 @@ def count_physical_records(
     the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
     so a quoted multi-line record stays one record. A file that does not parse either way (an
     unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
+    contents, rest = read_on_driver(spark, files, small)
     if not multiline:
         headers = header_lines(first_lines)
-        driver = [uri for uri in files if uri in small]
-        contents = storage.for_each_file(lambda uri: storage.read_content(spark, files[uri]), driver)
-        counted = {uri: content_line_records(content, headers) for uri, content in zip(driver, contents, strict=True)}
-        rest = [path for uri, path in files.items() if uri not in small]
+        counted = {uri: content_line_records(content, headers) for uri, content in contents.items()}
         if rest:
-            lines = spark.read.text([storage.literal_path(path) for path in rest])
+            lines = spark.read.text([storage.literal_path(path) for path in rest.values()])
             counted |= line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
-        suspects = [uri for uri, found in counted.items() if found.unbalanced_quotes]
+        suspects = {uri for uri, found in counted.items() if found.unbalanced_quotes}
         if suspects:
-            whole = {uri: path for uri, path in files.items() if uri in suspects}
-            for uri, (records, blank, repeated, error) in _whole_file_records(spark, whole, delimiter, small).items():
+            # A small suspect is counted whole from the content already read, not read again.
+            suspect_paths = {uri: path for uri, path in rest.items() if uri in suspects}
+            suspect_contents = {uri: content for uri, content in contents.items() if uri in suspects}
+            whole = _whole_file_records(spark, suspect_paths, delimiter, suspect_contents)
+            for uri, (records, blank, repeated, error) in whole.items():
                 if error is None:
                     counted[uri] = FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
     else:
-        results = _whole_file_records(spark, files, delimiter, small)
+        results = _whole_file_records(spark, rest, delimiter, contents)
         problems = [f"{uri}: {error}" for uri, (*_, error) in results.items() if error]
         if problems:
             raise MalformedFileError("; ".join(problems))

@@ -18,8 +18,8 @@ from tests.integration.test_malformed_files import consultation
 from tests.integration.test_redelivery import RAW, deliver
 
 # Spark jobs a table may start: extract counts the records (1; none when its files are small enough
-# to count on the driver), writes raw (1), and only when some rows are quarantined
-# writes them (1) and counts them by rule (2); transform counts raw (2), looks
+# to count on the driver), writes raw (1), and only when some rows are quarantined writes them (1)
+# and counts them by rule (2); transform counts raw (2), looks
 # for repeated keys (2 a key rule), broadcasts each parent (1 each), writes silver (1), and only with
 # quarantined rows writes, counts and samples them.
 EXTRACT_BUDGET = {"clean": 3, "quarantining": 6}
@@ -102,7 +102,9 @@ def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path)
 def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
     files = written_landing(tmp_path, WHOLE_FILES)
     by_job = records._whole_file_records(spark, files, ",")
-    on_driver = records._whole_file_records(spark, files, ",", on_driver=set(files))
+    contents, rest = records.read_on_driver(spark, files, set(files))
+    assert rest == {}
+    on_driver = records._whole_file_records(spark, rest, ",", contents)
     assert by_job.keys() == files.keys()
     assert on_driver == by_job
     assert on_driver[next(uri for uri in files if uri.endswith("quoted.csv"))] == (2, 0, 0, None)
