@@ -30,10 +30,6 @@ def local_lake_folder(lake: str) -> Path | None:
     return None
 
 
-def lock_file(lake: Path, dataset: str) -> Path:
-    return Path(layout.local_run_lock_path(str(lake), dataset))
-
-
 @contextmanager
 def dataset_run_lock(lake: str, dataset: str, run_id: str, waiting: TextIO = sys.stderr) -> Iterator[None]:
     """Holds the dataset's run lock on a local lake for the block, waiting (and saying so on
@@ -42,7 +38,7 @@ def dataset_run_lock(lake: str, dataset: str, run_id: str, waiting: TextIO = sys
     if folder is None:
         yield
         return
-    path = lock_file(folder, dataset)
+    path = Path(layout.local_run_lock_path(str(folder), dataset))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         _acquire(handle, path, dataset, waiting)
