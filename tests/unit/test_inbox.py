@@ -11,14 +11,7 @@ from glue_etl_local.cloud import notifications
 
 
 @pytest.fixture
-def topic(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def topic(offline_aws):
     with mock_aws():
         sns = boto3.client("sns", region_name="eu-west-1")
         arn = sns.create_topic(Name="notify")["TopicArn"]

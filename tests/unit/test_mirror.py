@@ -8,14 +8,7 @@ from glue_etl_local.cloud import mirror
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def s3(offline_aws):
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
         client.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
