@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -112,30 +113,42 @@ def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
             repeated += 1
 
 
-def read_on_driver(
-    spark: SparkSession, files: Mapping[str, str], small: Collection[str]
-) -> tuple[dict[str, bytes], dict[str, str]]:
-    """(the content of each file whose URI is in small, read whole on the driver a call each; the
-    other files, URI to path): for a few kilobytes a Spark job costs more than the reading (1,000
-    two-row files took 2.5 s as a job)."""
+Counted = TypeVar("Counted")
+
+
+def count_on_driver(
+    spark: SparkSession, files: Mapping[str, str], small: Collection[str], count: Callable[[bytes], Counted]
+) -> tuple[dict[str, Counted], dict[str, str]]:
+    """(count(content) of each file whose URI is in small, read whole on the driver a call each;
+    the other files, URI to path): for a few kilobytes a Spark job costs more than the reading
+    (1,000 two-row files took 2.5 s as a job). Each content is counted as it arrives and dropped,
+    so the driver holds a few files at a time, not a whole delivery of them."""
     driver = [uri for uri in files if uri in small]
-    contents = storage.for_each_file(lambda uri: storage.read_content(spark, files[uri]), driver)
-    return dict(zip(driver, contents, strict=True)), {uri: path for uri, path in files.items() if uri not in small}
+    counted = storage.for_each_file(lambda uri: count(storage.read_content(spark, files[uri])), driver)
+    return dict(zip(driver, counted, strict=True)), {uri: path for uri, path in files.items() if uri not in small}
+
+
+def whole_content_records(content: bytes, delimiter: str) -> tuple[int, int, int, str | None]:
+    """csv_records of a file's content, decoded as Spark's text reader hands it to Python (bytes
+    that are not UTF-8 replaced)."""
+    return csv_records(content.decode("utf-8", errors="replace"), delimiter)
 
 
 def _whole_file_records(
-    spark: SparkSession, files: Mapping[str, str], delimiter: str, contents: Mapping[str, bytes] | None = None
+    spark: SparkSession, files: Mapping[str, str], delimiter: str
 ) -> dict[str, tuple[int, int, int, str | None]]:
-    """csv_records of each file by URI: of contents already read on the driver, and of files (URI
-    to path) by a Spark job."""
-    # As Spark's text reader hands them to Python: bytes that are not UTF-8 replaced.
-    counted = {uri: csv_records(content.decode("utf-8", errors="replace"), delimiter)
-               for uri, content in (contents or {}).items()}  # fmt: skip
+    """csv_records of each file (URI to path) by URI, read whole by a Spark job."""
     if not files:
-        return counted
+        return {}
     whole = spark.read.text([storage.literal_path(path) for path in files.values()], wholetext=True)
     whole = whole.select(F.input_file_name().alias("file"), "value")
-    return {**counted, **dict(whole.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())}
+    return dict(whole.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
+
+
+def _read_whole_if_quoted(found: FileRecords, whole: tuple[int, int, int, str | None]) -> FileRecords:
+    """A line-based file with an odd quote on a line, counted whole when it parses that way."""
+    records, blank, repeated, error = whole
+    return found if error is not None else FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
 
 
 def header_lines(first_lines: Iterable[str]) -> set[str]:
@@ -160,24 +173,26 @@ def count_physical_records(
     the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
     so a quoted multi-line record stays one record. A file that does not parse either way (an
     unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
-    contents, rest = read_on_driver(spark, files, small)
     if not multiline:
         headers = header_lines(first_lines)
-        counted = {uri: content_line_records(content, headers) for uri, content in contents.items()}
+
+        def content_records(content: bytes) -> FileRecords:
+            found = content_line_records(content, headers)
+            if not found.unbalanced_quotes:
+                return found
+            return _read_whole_if_quoted(found, whole_content_records(content, delimiter))
+
+        counted, rest = count_on_driver(spark, files, small, content_records)
         if rest:
             lines = spark.read.text([storage.literal_path(path) for path in rest.values()])
-            counted |= line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
-        suspects = {uri for uri, found in counted.items() if found.unbalanced_quotes}
-        if suspects:
-            # A small suspect is counted whole from the content already read, not read again.
-            suspect_paths = {uri: path for uri, path in rest.items() if uri in suspects}
-            suspect_contents = {uri: content for uri, content in contents.items() if uri in suspects}
-            whole = _whole_file_records(spark, suspect_paths, delimiter, suspect_contents)
-            for uri, (records, blank, repeated, error) in whole.items():
-                if error is None:
-                    counted[uri] = FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
+            by_job = line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
+            suspects = {uri: path for uri, path in rest.items() if by_job.get(uri, FileRecords(0, 0)).unbalanced_quotes}
+            whole = _whole_file_records(spark, suspects, delimiter)
+            counted |= {uri: _read_whole_if_quoted(found, whole[uri]) if uri in whole else found
+                        for uri, found in by_job.items()}  # fmt: skip
     else:
-        results = _whole_file_records(spark, rest, delimiter, contents)
+        results, rest = count_on_driver(spark, files, small, lambda content: whole_content_records(content, delimiter))
+        results |= _whole_file_records(spark, rest, delimiter)
         problems = [f"{uri}: {error}" for uri, (*_, error) in results.items() if error]
         if problems:
             raise MalformedFileError("; ".join(problems))

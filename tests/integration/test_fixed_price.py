@@ -102,9 +102,8 @@ def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path)
 def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
     files = written_landing(tmp_path, WHOLE_FILES)
     by_job = records._whole_file_records(spark, files, ",")
-    contents, rest = records.read_on_driver(spark, files, set(files))
+    on_driver, rest = records.count_on_driver(spark, files, set(files), lambda c: records.whole_content_records(c, ","))
     assert rest == {}
-    on_driver = records._whole_file_records(spark, rest, ",", contents)
     assert by_job.keys() == files.keys()
     assert on_driver == by_job
     assert on_driver[next(uri for uri in files if uri.endswith("quoted.csv"))] == (2, 0, 0, None)

@@ -1,10 +1,16 @@
 """Local Spark's file system (glue_etl_local/java/LocalFileSystemWithoutShell.java): Hadoop's, with
 permissions set and read in the JVM instead of by a `chmod` or `ls -ld` process per file."""
 
+import gzip
 import os
 import pwd
+import random
 import stat
+import tempfile
 import threading
+
+import pytest
+from py4j.protocol import Py4JJavaError
 
 from etl_lib import storage
 from glue_etl_local import hadoop_fs
@@ -93,3 +99,27 @@ def test_a_text_file_written_with_a_checksum_before_is_replaced_and_reads_back(s
     storage.write_text(spark, str(tmp_path / "ledger.json"), '{"files": {"a": 1}}')
     assert storage.read_text(spark, str(tmp_path / "ledger.json")) == '{"files": {"a": 1}}'
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ledger.json"]
+
+
+def test_files_read_on_the_driver_come_back_byte_for_byte_and_leave_no_temporary_file(spark, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # Either side of what comes back as a byte array (the rest through a temporary file), in
+    # bytes that are not UTF-8.
+    direct = storage.DIRECT_READ_BYTES
+    sizes = (0, direct - 1, direct, direct + 1, 65536)
+    contents = {size: random.Random(size).randbytes(size) for size in sizes}
+    for size, content in contents.items():
+        (tmp_path / f"{size}.bin").write_bytes(content)
+        assert storage.read_content(spark, str(tmp_path / f"{size}.bin")) == content
+    text = "é,ü,€\n" * 2000
+    (tmp_path / "ledger.json").write_text(text, encoding="utf-8")
+    assert storage.read_text(spark, str(tmp_path / "ledger.json")) == text
+    # Compressed files cut short: in the first bytes, and past them (the copy to the file fails).
+    compressed = gzip.compress(contents[65536], mtime=0)
+    for cut in (100, 30000):
+        (tmp_path / "cut.csv.gz").write_bytes(compressed[:cut])
+        with pytest.raises(Py4JJavaError, match="EOFException"):
+            storage.read_content(spark, str(tmp_path / "cut.csv.gz"))
+    assert list(scratch.iterdir()) == []
