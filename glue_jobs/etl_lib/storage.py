@@ -206,7 +206,7 @@ def list_directories(spark: SparkSession, path: str) -> list[str]:
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:
-    """A small text file's content (one JVM call, not one per line), or None when it does not exist."""
+    """A small text file's content (read whole, not a JVM call per line), or None when it does not exist."""
     fs, hadoop_path = _hadoop(spark, path)
     if not fs.exists(hadoop_path):
         return None
@@ -291,7 +291,7 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
 
 
 def read_content(spark: SparkSession, path: str) -> bytes:
-    """A small file's whole content, decompressed as Spark reads it, in one call."""
+    """A small file's whole content, decompressed as Spark reads it (in one call up to DIRECT_READ_BYTES)."""
     return _read_all(spark, _open_content(spark, path))
 
 
