@@ -14,4 +14,3 @@ def offline_aws(monkeypatch):
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    return "eu-west-1"
