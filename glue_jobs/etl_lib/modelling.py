@@ -18,10 +18,18 @@ def date_key(column: str | Column) -> Column:
 
 
 def build_dim_date(frames_and_columns: Sequence[tuple[DataFrame, str]]) -> DataFrame:
-    """One row per day from the earliest to the latest date in the given columns (no gaps)."""
-    bounds = None
+    """One row per day from the earliest to the latest date in the given columns (no gaps).
+    A frame named with several columns is read once for all of them (lineitem's three dates:
+    one scan and one Spark job, not three)."""
+    columns_by_frame: dict[int, tuple[DataFrame, list[str]]] = {}
     for frame, column in frames_and_columns:
-        part = frame.select(F.min(column).alias("low"), F.max(column).alias("high"))
+        columns_by_frame.setdefault(id(frame), (frame, []))[1].append(column)
+    bounds = None
+    for frame, columns in columns_by_frame.values():
+        lows, highs = [F.min(column) for column in columns], [F.max(column) for column in columns]
+        low = F.least(*lows) if len(lows) > 1 else lows[0]  # least and greatest skip NULLs, as min and max do
+        high = F.greatest(*highs) if len(highs) > 1 else highs[0]
+        part = frame.select(low.alias("low"), high.alias("high"))
         bounds = part if bounds is None else bounds.unionByName(part)
     if bounds is None:
         raise ValueError("build_dim_date needs at least one date column")

@@ -117,6 +117,18 @@ def test_dim_date_covers_every_day_between_all_columns(spark):
     assert dim[0].quarter == 1
 
 
+def test_dim_date_reads_a_frame_once_for_all_its_date_columns(spark):
+    shipped = spark.createDataFrame(
+        [(dt.date(2024, 3, 1), None, dt.date(2024, 3, 4)), (dt.date(2024, 2, 28), None, None)],
+        "ship date, commit date, receipt date",
+    )
+    ordered = spark.createDataFrame([(dt.date(2024, 3, 2),)], "ordered date")
+    dim = build_dim_date([(ordered, "ordered"), (shipped, "ship"), (shipped, "commit"), (shipped, "receipt")])
+    assert [r.date for r in dim.orderBy("date").collect()] == [dt.date(2024, 2, 28) + dt.timedelta(d) for d in range(6)]
+    scans = dim._jdf.queryExecution().optimizedPlan().toString().count("LogicalRDD")
+    assert scans == 2  # one per frame, not one per column
+
+
 def test_every_fact_table_declares_the_silver_table_it_has_one_row_per():
     from etl_lib.steps.transform import unreconciled_facts
 
