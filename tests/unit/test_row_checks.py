@@ -232,3 +232,17 @@ def test_file_names_sort_newest_first_with_their_numbers_read_as_numbers(spark):
     newest_first = [long_number, "r_010b.csv", "r_10.csv", "r_9.csv", "r_2.csv", "r.csv",
                     "2024/11/10/r.csv", "2024/11/9/r.csv"]  # fmt: skip
     assert ordered == [f"s3://b/l/{name}" for name in newest_first]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], (0, False)),
+        ([(1, "a"), (2, "a"), (1, "b")], (3, False)),
+        ([(1, "a"), (2, "a"), (1, "a")], (3, True)),
+        ([(None, "a"), (None, "a"), (1, "a")], (3, True)),  # NULL keys group: the duplicate check then spares them
+    ],
+)
+def test_rows_and_repeats_counts_every_row_and_sees_a_repeated_key(spark, rows, expected):
+    frame = spark.createDataFrame(rows, "id int, part string")
+    assert row_checks.rows_and_repeats(frame, ["id", "part"]) == expected
