@@ -31,7 +31,9 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
     try:
         refuse_when_leased_by_another(args)
         summary, jobs = counting_spark_jobs(runtime.spark, args.job_run_id, lambda: step(runtime.spark, args))
-        summary = replace(summary, spark_jobs=jobs + sum(counts.spark_jobs for counts in summary.tables.values()))
+        # The step's own jobs, its tables' and what it counted in groups of its own (transform's gold tables).
+        in_tables = sum(counts.spark_jobs for counts in summary.tables.values())
+        summary = replace(summary, spark_jobs=jobs + in_tables + summary.spark_jobs)
     except Exception as error:
         failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
         message = failure_line(error)

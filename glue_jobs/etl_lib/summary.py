@@ -54,7 +54,9 @@ class RunSummary:
     # What a person should know although nothing failed (schema drift, unclaimed or re-delivered files).
     warnings: list[str] = field(default_factory=list)
     unclaimed_files: list[str] = field(default_factory=list)
-    spark_jobs: int = 0  # every Spark job the step started, its tables' included
+    # Every Spark job the step started, its tables' included; a step sets the jobs it counted in
+    # groups of its own (transform's gold tables) and run_job adds the rest.
+    spark_jobs: int = 0
 
     def totals(self) -> dict[str, int]:
         return {

@@ -19,9 +19,10 @@ from tests.integration.test_redelivery import RAW, deliver
 
 # Spark jobs a table may start: extract counts the records (1; none when its files are small enough
 # to count on the driver), writes raw (1), and only when some rows are quarantined writes them (1)
-# and counts them by rule (2); transform counts raw (2), looks
-# for repeated keys (2 a key rule), broadcasts each parent (1 each), writes silver (1), and only with
-# quarantined rows writes, counts and samples them.
+# and counts them by rule (2); transform counts raw and sees whether its key repeats in one pass
+# (2: AQE runs a shuffle's map side as a job of its own), looks for repeated keys of other key
+# rules (2 a rule), broadcasts each parent (1 each), writes silver (1), and only with quarantined
+# rows writes, counts and samples them.
 EXTRACT_BUDGET = {"clean": 3, "quarantining": 6}
 TRANSFORM_BUDGET = 12
 
@@ -38,6 +39,21 @@ def test_every_table_reports_its_spark_jobs_and_keeps_to_its_budget(tmp_path):
     for counts in summaries["extract"]["tables"].values():
         assert counts["spark_jobs"] <= EXTRACT_BUDGET["quarantining" if counts["rows_quarantined"] else "clean"]
     assert all(c["spark_jobs"] <= TRANSFORM_BUDGET for c in summaries["transform"]["tables"].values())
+
+
+def spark_jobs_started(spark):
+    """Every Spark job the session has started so far (the scheduler's own count)."""
+    return spark.sparkContext._jsc.sc().dagScheduler().numTotalJobs()
+
+
+def test_a_steps_spark_jobs_are_every_job_it_started_gold_tables_included(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    for step in ("extract", "transform", "load"):
+        before = spark_jobs_started(spark)
+        summary = run_job(step, "consultations", lake, "r1", landing if step == "extract" else None)
+        assert summary["spark_jobs"] == spark_jobs_started(spark) - before, step
+    assert summary["status"] == "succeeded"
 
 
 def test_small_files_are_counted_without_a_spark_job(tmp_path):

@@ -31,7 +31,7 @@ def for_each_table(
     sizes: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[Result, int]]:
     """work(item) for every table name -> item, at most `workers` at a time: each table's result
-    and the Spark jobs it started, in the order of items. With sizes (name -> bytes) the biggest
+    and the Spark jobs it started, in the order of items. With sizes (name -> bytes or rows) the biggest
     tables start first: the longest table sets the step's time, so it should not start last. The
     first failure (in items' order) is raised once every started table has stopped; tables not
     started yet are not started."""

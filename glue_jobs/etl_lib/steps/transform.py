@@ -21,7 +21,7 @@ from pyspark.sql.types import StructType
 from etl_lib import layout, source_keys, storage
 from etl_lib.args import JobArgs
 from etl_lib.datasets import get_dataset
-from etl_lib.datasets.base import Dataset, Table
+from etl_lib.datasets.base import Dataset, GoldTable, Table
 from etl_lib.rules import row_checks, rulesets, table_checks
 from etl_lib.rules.model import FAIL, Rule, RulesetError
 from etl_lib.rules.model import PASSED as OUTCOME_PASSED
@@ -370,6 +370,16 @@ def unreconciled_facts(dataset: Dataset, gold_rows: Mapping[str, int], silver_ro
             if rows != expected]  # fmt: skip
 
 
+def write_gold_table(args: JobArgs, frames: Mapping[str, DataFrame], gold: GoldTable) -> tuple[int, dict[str, Any]]:
+    """One gold table into the run's version folder: its rows (observed) and its manifest entry."""
+    path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
+    frame = frames[gold.name]
+    if gold.partition_by:  # one file per partition rather than one per task and partition
+        frame = frame.repartition(*gold.partition_by)
+    rows = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
+    return rows, {"location": path, "partition_by": list(gold.partition_by), "rows": rows}
+
+
 def write_gold(
     spark: SparkSession,
     args: JobArgs,
@@ -377,23 +387,21 @@ def write_gold(
     silver: Mapping[str, DataFrame],
     silver_rows: Mapping[str, int],
     created_at: str,
-) -> dict[str, int]:
-    """The gold version's tables, then its manifest (what load publishes) only if every fact table
-    reconciles with its silver table."""
+) -> tuple[dict[str, int], int]:
+    """The gold version's tables, side by side (the fact tables, biggest, first: the dimensions
+    are written while they are), then its manifest (what load publishes) only if every fact table
+    reconciles with its silver table; returns each table's rows and the Spark jobs they took."""
     frames = dataset.build_gold(silver)
-    manifest_tables = {}
-    rows = {}
-    for gold in dataset.gold_tables:
-        path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
-        frame = frames[gold.name]
-        if gold.partition_by:  # one file per partition rather than one per task and partition
-            frame = frame.repartition(*gold.partition_by)
-        rows[gold.name] = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
-        manifest_tables[gold.name] = {
-            "location": path,
-            "partition_by": list(gold.partition_by),
-            "rows": rows[gold.name],
-        }
+    written = parallel.for_each_table(
+        spark,
+        args.job_run_id,
+        partial(write_gold_table, args, frames),
+        {gold.name: gold for gold in dataset.gold_tables},
+        args.table_parallelism,
+        sizes={gold.name: silver_rows.get(gold.rows_from, 0) for gold in dataset.gold_tables if gold.rows_from},
+    )
+    rows = {name: counted for name, ((counted, _), _) in written.items()}
+    manifest_tables = {name: entry for name, ((_, entry), _) in written.items()}
     unreconciled = unreconciled_facts(dataset, rows, silver_rows)
     if unreconciled:
         raise AccountingError(
@@ -402,7 +410,7 @@ def write_gold(
     manifest = {"version": args.run_id, "created_at": created_at, "tables": manifest_tables}
     manifest_path = layout.gold_manifest_path(args.lake_path, args.dataset, args.run_id)
     storage.write_text(spark, manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
-    return rows
+    return rows, sum(jobs for _, jobs in written.values())
 
 
 def ruleset_reader(spark: SparkSession, rules_path: str) -> rulesets.RulesetReader:
@@ -509,8 +517,9 @@ def publish_gold(
         return
     usable = {name: outcome.silver for name, outcome in outcomes.items() if outcome.silver is not None}
     silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
-    for name, rows in write_gold(spark, args, dataset, usable, silver_rows, summary.started_at).items():
-        summary.outputs[f"gold.{name}"] = str(rows)
+    rows, summary.spark_jobs = write_gold(spark, args, dataset, usable, silver_rows, summary.started_at)
+    for name, count in rows.items():
+        summary.outputs[f"gold.{name}"] = str(count)
     summary.finish("succeeded", "; ".join(filter(None, [counted, f"gold version {args.run_id} written", because])))
 
 
