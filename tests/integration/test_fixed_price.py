@@ -4,6 +4,7 @@ side, and the record reconciliation kept file by file although no job reads the 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from pyspark.sql import functions as F
 from etl_lib import records, storage
 from etl_lib.job import JobFailedError
 from etl_lib.steps import extract
-from tests.integration.conftest import run_all, run_job
+from tests.integration.conftest import rewrite_lake_file, run_all, run_job
 from tests.integration.test_malformed_files import consultation
 from tests.integration.test_redelivery import RAW, deliver
 
@@ -54,6 +55,33 @@ def test_a_steps_spark_jobs_are_every_job_it_started_gold_tables_included(spark,
         summary = run_job(step, "consultations", lake, "r1", landing if step == "extract" else None)
         assert summary["spark_jobs"] == spark_jobs_started(spark) - before, step
     assert summary["status"] == "succeeded"
+
+
+def catalog_columns(lake, dataset):
+    catalog = json.loads((lake / "_catalog" / f"{dataset}.json").read_text())
+    return {name: (entry["columns"], entry["partition_keys"]) for name, entry in catalog["tables"].items()}
+
+
+def test_load_publishes_with_the_schemas_transform_recorded_and_starts_no_spark_job(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(i) for i in (1, 2, 3)])
+    run_job("extract", "consultations", lake, "r1", landing)
+    run_job("transform", "consultations", lake, "r1")
+    before = spark_jobs_started(spark)
+    assert run_job("load", "consultations", lake, "r1")["spark_jobs"] == 0
+    assert spark_jobs_started(spark) == before
+    published = catalog_columns(lake, "consultations")
+    # A manifest of an earlier release records no schema: load reads the files' footers for it,
+    # and the catalog says the same.
+    manifest_path = lake / "gold/consultations/_manifests/r1.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["tables"].values():
+        del entry["schema"]
+    rewrite_lake_file(manifest_path, json.dumps(manifest))
+    (lake / "_catalog/consultations.json").unlink()
+    assert run_job("load", "consultations", lake, "r2")["spark_jobs"] > 0
+    assert catalog_columns(lake, "consultations") == published
+    assert ["year", "int"] in published["fact_consultation"][1]
 
 
 def test_small_files_are_counted_without_a_spark_job(tmp_path):

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from etl_lib import layout, snowflake, storage, warehouse, watermarks
 from etl_lib.args import JobArgs
@@ -58,10 +59,20 @@ def list_partitions(spark: SparkSession, location: str, keys: Sequence[str]) -> 
     return found
 
 
+def read_gold(spark: SparkSession, entry: Mapping[str, object]) -> DataFrame:
+    """A gold table of a version, read with the schema transform wrote it in (its manifest entry
+    holds it): no Spark job reads the files' footers for it. A manifest of an earlier release names
+    no schema: the footers say it then."""
+    location = str(entry["location"])
+    if "schema" not in entry:
+        return spark.read.parquet(location)
+    return spark.read.schema(StructType.fromJson(entry["schema"])).parquet(location)  # type: ignore[arg-type]
+
+
 def describe_gold_table(spark: SparkSession, name: str, version: str, entry: Mapping[str, object]) -> GoldTableVersion:
     location = str(entry["location"])
     keys = [str(key) for key in entry["partition_by"]]  # type: ignore[attr-defined]
-    schema = spark.read.parquet(location).schema
+    schema = read_gold(spark, entry).schema
     types = {field.name: field.dataType.simpleString() for field in schema.fields}
     return GoldTableVersion(
         name=name,
@@ -98,9 +109,12 @@ def partition_values(folder: str) -> tuple[tuple[str, str], ...]:
     return tuple((column, value) for column, _, value in pairs)
 
 
-def gold_export(spark: SparkSession, name: str, location: str, key: tuple[str, ...]) -> snowflake.GoldExport:
+def gold_export(
+    spark: SparkSession, name: str, entry: Mapping[str, object], key: tuple[str, ...]
+) -> snowflake.GoldExport:
     """A gold table as Snowflake's stage on the lake root sees it: its folder, columns and files."""
-    frame = spark.read.parquet(location)
+    location = str(entry["location"])
+    frame = read_gold(spark, entry)
     version_folder = "/" + location.rstrip("/").rsplit("/", 1)[-1] + "/"  # version=<v>
     by_folder: dict[str, list[str]] = {}
     for info in storage.list_files(spark, location):
@@ -121,11 +135,11 @@ def load_warehouse(
     keyed = [gold for gold in dataset.warehouse_tables if gold.name in entries]
     target = resolve_warehouse(args.warehouse_secret)
     if isinstance(target, SnowflakeAccount):
-        exports = [gold_export(spark, gold.name, str(entries[gold.name]["location"]), gold.key) for gold in keyed]
+        exports = [gold_export(spark, gold.name, entries[gold.name], gold.key) for gold in keyed]
         upserted = snowflake.upsert(target, schema, dataset.name, version, exports)
         where = f"Snowflake schema {target.database}.{schema.upper()}"
     else:
-        tables = {gold.name: (spark.read.parquet(str(entries[gold.name]["location"])), gold.key) for gold in keyed}
+        tables = {gold.name: (read_gold(spark, entries[gold.name]), gold.key) for gold in keyed}
         upserted = warehouse.upsert(spark, target, schema, dataset.name, version, tables)
         where = f"warehouse schema {schema}"
     if upserted is None:

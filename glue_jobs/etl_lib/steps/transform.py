@@ -371,13 +371,20 @@ def unreconciled_facts(dataset: Dataset, gold_rows: Mapping[str, int], silver_ro
 
 
 def write_gold_table(args: JobArgs, frames: Mapping[str, DataFrame], gold: GoldTable) -> tuple[int, dict[str, Any]]:
-    """One gold table into the run's version folder: its rows (observed) and its manifest entry."""
+    """One gold table into the run's version folder: its rows (observed) and its manifest entry
+    (with its schema, so that load reads no footers)."""
     path = layout.gold_version_path(args.lake_path, args.dataset, gold.name, args.run_id)
     frame = frames[gold.name]
     if gold.partition_by:  # one file per partition rather than one per task and partition
         frame = frame.repartition(*gold.partition_by)
     rows = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
-    return rows, {"location": path, "partition_by": list(gold.partition_by), "rows": rows}
+    entry = {
+        "location": path,
+        "partition_by": list(gold.partition_by),
+        "rows": rows,
+        "schema": frame.schema.jsonValue(),
+    }
+    return rows, entry
 
 
 def write_gold(
