@@ -22,11 +22,18 @@ from glue_etl_local.cli import run_pipeline
 from glue_etl_local.samples import generate_consultations
 
 
-def run_case(work: Path, rows: int, files: int, run_id: str) -> tuple[float, dict[str, Any]]:
-    landing, lake = work / f"landing-{files}", work / f"lake-{files}"
-    shutil.rmtree(lake, ignore_errors=True)
+def case_landing(work: Path, rows: int, files: int) -> Path:
+    """The case's landing folder, generated on first use (the warm-up's 2 files hold other rows
+    than a 2-file case: a folder per files and rows)."""
+    landing = work / f"landing-{files}x{rows}"
     if not landing.exists():
         generate_consultations(landing, rows=rows, files=files, defect_rate=0.0)
+    return landing
+
+
+def run_case(work: Path, rows: int, files: int, run_id: str) -> tuple[float, dict[str, Any]]:
+    landing, lake = case_landing(work, rows, files), work / f"lake-{files}x{rows}"
+    shutil.rmtree(lake, ignore_errors=True)
     started = time.perf_counter()
     combined = run_pipeline("consultations", str(landing), str(lake), run_id)
     return time.perf_counter() - started, combined

@@ -5,6 +5,7 @@ import psutil
 import pytest
 
 from benchmarks import cost
+from benchmarks.many_files import case_landing
 from benchmarks.tpch_bench import Run, compare, tree_memory
 
 # A parent touches 256 MiB, then forks a child that shares those pages (as the JVM's forked
@@ -96,3 +97,13 @@ def test_the_memory_of_a_process_tree_counts_shared_pages_once():
             process.kill()
         parent.kill()
         parent.wait()
+
+
+def test_each_many_files_case_reads_its_own_rows_not_the_warm_ups(tmp_path):
+    def data_lines(landing):
+        return sum(len(path.read_text().splitlines()) - 1 for path in landing.iterdir())
+
+    warm_up = case_landing(tmp_path, 20, 2)
+    case = case_landing(tmp_path, 200, 2)
+    assert (data_lines(warm_up), data_lines(case)) == (20, 200)
+    assert len(list(case_landing(tmp_path, 200, 10).iterdir())) == 10

@@ -153,13 +153,13 @@ def read_landing(
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
-    return combined.withColumn(FILE_ID, file_ids_by_uri(files)[F.col(SOURCE_FILE)]), undeclared
+    return combined.withColumn(FILE_ID, file_id_of_each_row(files)), undeclared
 
 
-def file_ids_by_uri(files: Sequence[storage.FileInfo]) -> Column:
-    """A map from each file's URI, as input_file_name() reports it, to its file id: the ids are
+def file_id_of_each_row(files: Sequence[storage.FileInfo]) -> Column:
+    """Each row's file id, looked up by its file's URI as input_file_name() reports it: the ids are
     known here, and looking them up costs less than hashing every row's file name."""
-    return literals.string_map({info.uri: info.file_id for info in files})
+    return literals.looked_up({info.uri: info.file_id for info in files}, F.col(SOURCE_FILE))
 
 
 def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
@@ -253,7 +253,7 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
         return F.lit(times.pop())
     # As text with its offset: write_typed casts it to a timestamp.
     times_by_id = {info.file_id: ingested_at[info.uri].astimezone(UTC).isoformat() for info in files}
-    return literals.string_map(times_by_id)[F.col(FILE_ID)]
+    return literals.looked_up(times_by_id, F.col(FILE_ID))
 
 
 # Files this small, uncompressed, have their records counted on the driver, read whole a call each
