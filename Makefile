@@ -150,12 +150,14 @@ docker-test: setup
 docker-job: setup package
 	$(BIN)/glue-etl docker $(if $(PROFILE),--profile $(PROFILE) --aws-config $(HOME)/.aws) job $(JOB) $(ARGS)
 
-## bench: TPC-H ETL, our jobs vs DuckDB, pandas and a typical Glue job (SCALES="0.1 1"), then the same rows as few or many files (FILES="2 1000"); results in benchmarks/results/
+## bench: TPC-H ETL, our jobs vs DuckDB, pandas and a typical Glue job (SCALES="0.1 1"), then the same rows as few or many files (FILES="2 1000", MANY_FILES_ROWS=); results in benchmarks/results/
 SCALES ?= 1
 FILES ?= 2 1000
+# rows in each many-files case (default: two per file of the most files); MANY_FILES_ROWS=2000000 shows the per-row price
+MANY_FILES_ROWS ?=
 bench: setup
 	$(BIN)/python -m benchmarks.tpch_bench --scales $(SCALES)
-	SPARK_MASTER=local[$$(nproc)] $(BIN)/python -m benchmarks.many_files --files $(FILES)
+	SPARK_MASTER=local[$$(nproc)] $(BIN)/python -m benchmarks.many_files --files $(FILES) $(if $(MANY_FILES_ROWS),--rows $(MANY_FILES_ROWS))
 
 ## package: dist/etl_lib.zip for Glue's --extra-py-files, plus the three entry scripts
 package: setup
