@@ -61,7 +61,8 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
         strings, _ = read_landing(spark, table, files, headers, ())
         outputs = (f"{folder}/raw{attempt}", f"{folder}/quarantine{attempt}")
         started = time.perf_counter()
-        written = write_typed(strings, table, "bench", F.lit(datetime.now(UTC)), outputs)
+        ids = [info.file_id for info in files]
+        written = write_typed(strings, table, "bench", F.lit(datetime.now(UTC)), outputs, ids)
         seconds.append(time.perf_counter() - started)
         assert written.quarantined == 0, written
     return seconds

@@ -207,18 +207,19 @@ def write_typed(
     run_id: str,
     ingested_at: Column,
     outputs: tuple[str, str],
+    file_ids: Collection[str],
     repeated_header: bool = False,
 ) -> Written:
     """Types the rows (strings as delivered, one column per declared column, plus source metadata)
     into raw, and the rows that cannot be typed into quarantine (outputs: both paths), both
-    partitioned by _file_id; ingested_at: each row's delivery time; repeated_header: some records
-    are the header again."""
+    partitioned by _file_id; ingested_at: each row's delivery time; file_ids: the ids the rows
+    have; repeated_header: some records are the header again."""
     raw_path, quarantine_path = outputs
     stamped = strings.withColumn(INGESTED_AT, ingested_at.cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
     checks = parsing.parse_checks(table, repeated_header)
     checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), checks)
     typed, observation = row_checks.passing_rows(checked)
-    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(FILE_ID)}
+    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(FILE_ID, file_ids)}
     raw = storage.write_parquet_observed(parsing.to_typed(typed, table, METADATA), raw_path, metrics, [FILE_ID])
     written = Written(int(raw["rows"]), 0, int(raw["fingerprint"]))
     if not observation.get["broken"]:
@@ -310,8 +311,9 @@ def extract_table(
     strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
     outputs = (raw_path, quarantine_path)
-    written = write_typed(strings, table, args.run_id, delivery_times(non_empty, ingested_at), outputs, bool(repeated))
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
+    delivered = delivery_times(non_empty, ingested_at)
+    written = write_typed(strings, table, args.run_id, delivered, outputs, list(expected), bool(repeated))
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
         lost = lost_records(spark, (raw_path, quarantine_path), physical, non_empty)
@@ -463,7 +465,8 @@ def extract_jdbc_table(
         try:
             rows_read, newest = changed.count(), upper
             if rows_read:
-                written = write_typed(changed, table, args.run_id, F.lit(ingested_at), (raw_path, quarantine_path))
+                outputs = (raw_path, quarantine_path)
+                written = write_typed(changed, table, args.run_id, F.lit(ingested_at), outputs, [batch_id])
         finally:
             changed.unpersist()
     if rows_read != written.rows + written.quarantined:
