@@ -22,11 +22,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib import parsing, storage
+from etl_lib import deliveries, parsing, storage
 from etl_lib.datasets.tpch import LINEITEM
 from etl_lib.rules import row_checks
-from etl_lib.steps.common import INGESTED_AT, METADATA, RUN_ID
-from etl_lib.steps.extract import read_landing
+from etl_lib.steps.common import FILE_ID, INGESTED_AT, METADATA, RUN_ID
+from etl_lib.steps.extract import partition_of_each_row, read_landing
 from glue_etl_local.hadoop_fs import local_session
 
 
@@ -46,7 +46,7 @@ def variants(strings: Callable[[], DataFrame], output: str) -> dict[str, Callabl
         "CSV split into strings": lambda: discard(strings()),
         "+ typed (each value parsed once)": lambda: discard(typed(checks=False)),
         "+ checked (parse, encoding, malformed)": lambda: discard(typed(checks=True)),
-        "+ written as Parquet by file (the extract)": lambda: storage.write_parquet(typed(True), output, ["_file_id"]),
+        "+ written as Parquet by file (the extract)": lambda: storage.write_parquet(typed(True), output, [FILE_ID]),
     }
 
 
@@ -65,7 +65,8 @@ def main() -> int:
     print("| variant | cold s | warm s | warm MB/s/core |\n| --- | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as scratch:
         headers = [storage.read_first_line(spark, info.path) or "" for info in files]
-        strings = lambda: read_landing(spark, LINEITEM, files, headers, ())[0]  # noqa: E731
+        partition = partition_of_each_row(deliveries.partitions_of(files))
+        strings = lambda: read_landing(spark, LINEITEM, files, headers, ())[0].withColumn(FILE_ID, partition)  # noqa: E731
         for name, run in variants(strings, f"{scratch}/raw").items():
             seconds = []
             for _ in range(2):

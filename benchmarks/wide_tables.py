@@ -46,9 +46,10 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
     """In this process (a fresh JVM): seconds of two runs of typing, checking and writing raw."""
     from pyspark.sql import functions as F
 
-    from etl_lib import storage
+    from etl_lib import deliveries, storage
     from etl_lib.datasets.base import Column, Table
-    from etl_lib.steps.extract import read_landing, write_typed
+    from etl_lib.steps.common import FILE_ID
+    from etl_lib.steps.extract import partition_of_each_row, read_landing, write_typed
     from glue_etl_local.hadoop_fs import local_session
 
     columns = tuple(Column(f"c{i}", TYPES[i % len(TYPES)], date_format="yyyy-MM-dd") for i in range(width))
@@ -58,11 +59,12 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
     headers = [storage.read_first_line(spark, info.path) or "" for info in files]
     seconds = []
     for attempt in range(2):
-        strings, _ = read_landing(spark, table, files, headers, ())
+        landing_rows, _ = read_landing(spark, table, files, headers, ())
+        strings = landing_rows.withColumn(FILE_ID, partition_of_each_row(deliveries.partitions_of(files)))
         outputs = (f"{folder}/raw{attempt}", f"{folder}/quarantine{attempt}")
         started = time.perf_counter()
-        ids = [info.file_id for info in files]
-        written = write_typed(strings, table, "bench", F.lit(datetime.now(UTC)), outputs, ids)
+        sources = {info.uri: info.file_id for info in files}
+        written = write_typed(strings, table, "bench", F.lit(datetime.now(UTC)), outputs, sources)
         seconds.append(time.perf_counter() - started)
         assert written.quarantined == 0, written
     return seconds

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from etl_lib.deliveries import partition_of_entry
 from etl_lib.storage import FileInfo
 
 
@@ -123,12 +124,6 @@ def runs_without_ingestion_times(files: Iterable[FileInfo], ledger: Mapping[str,
     return {str(entry["run_id"]) for entry in entries if not entry.get("ingested_at") and entry.get("run_id")}
 
 
-def replaced_deliveries(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """URI -> the partition id of the earlier delivery each of these files replaces."""
-    earlier = {info.uri: ledger.get(info.uri, {}).get("file_id") for info in files}
-    return {uri: str(old) for uri, old in earlier.items() if old}
-
-
 def same_content(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """URI -> the URI of a file with the same content under another name, delivered earlier (in
     the ledger) or before it in these files (by URI). Empty files are not copies of anything."""
@@ -144,7 +139,8 @@ def same_content(files: Iterable[FileInfo], ledger: Mapping[str, Mapping[str, An
 
 
 def render_pending(ids_by_table: Mapping[str, Iterable[str]]) -> str:
-    """The record an extract writes before its new partitions (partition ids by table)."""
+    """The record an extract writes before its new partitions (partition ids by table: its new
+    deliveries' and the copies of the files that stay in a partition it replaces)."""
     return json.dumps({"file_ids": {table: sorted(ids) for table, ids in ids_by_table.items()}}, indent=2)
 
 
@@ -160,9 +156,16 @@ def parse_pending(text: str | None) -> dict[str, set[str]]:
     return {str(table): set(names) for table, names in ids.items()} if isinstance(ids, dict) else {}
 
 
-def file_ids(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
+def partitions(ledger: Mapping[str, Mapping[str, Any]], table: str) -> set[str]:
     """The partitions of a table's current deliveries: any other partition in raw is left over."""
-    return {str(entry["file_id"]) for entry in ledger.values() if entry.get("table") == table}
+    return {partition_of_entry(entry) for entry in ledger.values() if entry.get("table") == table}
+
+
+def recorded_count(entry: Mapping[str, Any]) -> int | None:
+    """The records counted in an entry's file (raw and quarantine rows together), None for an
+    entry written before the ledger kept them."""
+    count = entry.get("records")
+    return int(count) if count is not None else None
 
 
 def record_files(
@@ -173,10 +176,14 @@ def record_files(
     readings: Mapping[str, str],
     records: Mapping[str, int | None],
     ingested_at: Mapping[str, datetime],
+    partitions: Mapping[str, str],
 ) -> str:
     """The ledger with these files recorded; readings: each table's declaration digest; records:
-    the records counted in each file; ingested_at: when each file's delivery was first read."""
-    files = {uri: dict(entry) for uri, entry in ledger.items()}
+    the records counted in each file; ingested_at: when each file's delivery was first read;
+    partitions: the raw partition of each file's rows (these files', and other files' whose rows
+    were copied to another)."""
+    files = {uri: {**entry, "partition": partitions[uri]} if uri in partitions else dict(entry)
+             for uri, entry in ledger.items()}  # fmt: skip
     for info in processed:
         files[info.uri] = {
             "size": info.size,
@@ -184,6 +191,7 @@ def record_files(
             "checksum": info.checksum,
             "version": info.version,
             "file_id": info.file_id,
+            "partition": partitions[info.uri],
             "table": table_of[info.uri],
             "reading": readings[table_of[info.uri]],
             "records": records.get(info.uri),

@@ -210,20 +210,22 @@ def mismatches(physical: Mapping[str, FileRecords], parsed: Mapping[str, int], u
     ]
 
 
-def fingerprint_column(file_id_column: str, file_ids: Collection[str]) -> Column:
-    """Over rows whose file id is one of file_ids (16 hex digits each): the sum of their file ids
-    read as 64-bit numbers. Equal to `fingerprint` of the files' record counts exactly when, but
-    for a chance of about 2^-64, every file has as many rows as records: a lost row in one file and
-    an extra row in another do not cancel out, as they would in a plain total. (A row with another
-    id adds nothing, so it cannot hide a lost one.)
+def fingerprint_column(source_column: str, file_ids: Mapping[str, str]) -> Column:
+    """Over rows whose source (the column's value: a file's URI) is a key of file_ids (source ->
+    its file id, 16 hex digits): the sum of their file ids read as 64-bit numbers. Equal to
+    `fingerprint` of the files' record counts exactly when, but for a chance of about 2^-64, every
+    file has as many rows as records: a lost row in one file and an extra row in another do not
+    cancel out, as they would in a plain total. (A row of another source adds nothing, so it cannot
+    hide a lost one.)
 
     Each id's number is looked up as its two 32-bit halves, summed as longs (no overflow below
     2^31 rows), rather than parsed from hex on every row: conv() and a 38-digit decimal sum took
     1.2-2.4 s of the 25 s that typing and writing SF1 `lineitem` takes."""
     halves = [
-        literals.looked_up({file_id: str(int(file_id[part], 16)) for file_id in file_ids}, F.col(file_id_column))
+        literals.looked_up({source: str(int(file_id[part], 16)) for source, file_id in file_ids.items()},
+                           F.col(source_column))
         for part in (slice(0, 8), slice(8, 16))
-    ]
+    ]  # fmt: skip
     high, low = (F.sum(half.cast("bigint")).cast("decimal(38,0)") for half in halves)
     return F.coalesce(high * F.lit(2**32).cast("decimal(38,0)") + low, F.lit(0).cast("decimal(38,0)"))
 

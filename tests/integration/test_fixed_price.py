@@ -223,7 +223,7 @@ def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_t
     # and a thousand in buckets of maps (literals.looked_up), the same calls whatever their number.
     for files in (many[:2], many[:20], many[:20], many):
         counter = JvmCalls(spark, monkeypatch)
-        ids = extract.file_id_of_each_row(files)
+        ids = extract.partition_of_each_row({info.uri: info.file_id for info in files})
         chosen = extract.literals.is_one_of(F.col(extract.FILE_ID), [info.file_id for info in files[::2]])
         delivered = {info.uri: datetime(2026, 12, 1, index % 24, tzinfo=UTC) for index, info in enumerate(files)}
         times = extract.delivery_times(files, delivered)

@@ -57,24 +57,26 @@ def test_job_groups_nest_and_the_callers_group_comes_back(spark):
 
 def test_the_file_fingerprint_is_exact_and_tells_files_apart(spark):
     ids = {"ffffffffffffffff": 3, "0000000000000001": 2, "8000000000000000": 1}
-    rows = [(file_id,) for file_id, count in ids.items() for _ in range(count)]
-    column = records.fingerprint_column("_file_id", list(ids))
-    summed = spark.createDataFrame(rows, "_file_id string").agg(column).first()[0]
+    sources = {f"s3://landing/f{index}.csv": file_id for index, file_id in enumerate(ids)}
+    rows = [(uri,) for uri, file_id in sources.items() for _ in range(ids[file_id])]
+    column = records.fingerprint_column("_source_file", sources)
+    summed = spark.createDataFrame(rows, "_source_file string").agg(column).first()[0]
     assert int(summed) == records.fingerprint(ids) == 3 * (2**64 - 1) + 2 + 2**63
     moved = {"ffffffffffffffff": 4, "0000000000000001": 1, "8000000000000000": 1}  # same total, one row moved
     assert records.fingerprint(moved) != records.fingerprint(ids)
-    empty = spark.createDataFrame([], "_file_id string").agg(column).first()[0]
+    empty = spark.createDataFrame([], "_source_file string").agg(column).first()[0]
     assert int(empty) == records.fingerprint({}) == 0
 
 
-def test_the_fingerprint_of_many_files_is_exact_and_a_row_with_another_id_adds_nothing(spark):
+def test_the_fingerprint_of_many_files_is_exact_and_a_row_of_another_source_adds_nothing(spark):
     ids = {f"{index * 0x9E3779B97F4A7C15 % 2**64:016x}": index % 3 + 1 for index in range(1, 21)}  # 20: buckets
-    rows = [(file_id,) for file_id, count in ids.items() for _ in range(count)]
-    column = records.fingerprint_column("_file_id", list(ids))
-    frame = spark.createDataFrame(rows, "_file_id string")
+    sources = {f"s3://landing/f{index}.csv": file_id for index, file_id in enumerate(ids)}
+    rows = [(uri,) for uri, file_id in sources.items() for _ in range(ids[file_id])]
+    column = records.fingerprint_column("_source_file", sources)
+    frame = spark.createDataFrame(rows, "_source_file string")
     assert int(frame.agg(column).first()[0]) == records.fingerprint(ids)
-    stray = spark.createDataFrame([*rows[1:], ("ffffffffffffffff",)], "_file_id string")  # a row moved to another id
-    assert int(stray.agg(column).first()[0]) == records.fingerprint(ids) - int(rows[0][0], 16)
+    stray = spark.createDataFrame([*rows[1:], ("s3://landing/other.csv",)], "_source_file string")
+    assert int(stray.agg(column).first()[0]) == records.fingerprint(ids) - int(sources[rows[0][0]], 16)
 
 
 def test_dependency_waves_put_parents_first_and_independent_tables_together():

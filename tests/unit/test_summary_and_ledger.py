@@ -49,10 +49,15 @@ def info(name, size=10, modified=1, checksum="md5:aaa"):
 URIS = [f"s3://landing/{name}" for name in ("a.csv", "b.csv", "d.csv", "gone.csv")]
 
 
+def recorded(files, table_of, records=None, ingested_at=None, run_id="r1"):
+    """The ledger with these files recorded, each in a partition of its own, read under declaration v1."""
+    return ledger.parse_ledger(ledger.record_files({}, files, run_id, table_of, {"t": "v1"}, records or {},
+                                                   ingested_at or {f.uri: START for f in files},
+                                                   {f.uri: f.file_id for f in files}))  # fmt: skip
+
+
 def test_ledger_picks_new_and_redelivered_files_by_content_only():
-    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("d.csv")], "r1", {
-        "s3://landing/a.csv": "t", "s3://landing/b.csv": "t", "s3://landing/d.csv": "t"}, {"t": "v1"},
-        {"s3://landing/a.csv": 12}, dict.fromkeys(URIS, START)))  # fmt: skip
+    seen = recorded([info("a.csv"), info("b.csv"), info("d.csv")], dict.fromkeys(URIS, "t"), {"s3://landing/a.csv": 12})
     current = [
         info("a.csv", modified=99),  # the same content sent again: not read again
         info("b.csv", checksum="md5:bbb"),  # other content, same size and time: read again
@@ -64,16 +69,14 @@ def test_ledger_picks_new_and_redelivered_files_by_content_only():
     assert [f.name for f in everything] == ["a.csv", "b.csv", "c.csv", "d.csv"]
     assert seen["s3://landing/a.csv"]["file_id"] == file_id("s3://landing/a.csv", "md5:aaa")
     assert (seen["s3://landing/a.csv"]["records"], seen["s3://landing/b.csv"]["records"]) == (12, None)
-    assert ledger.replaced_deliveries([current[1], current[2]], seen) == {
-        "s3://landing/b.csv": file_id("s3://landing/b.csv", "md5:aaa")
-    }
-    assert ledger.file_ids(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
+    assert ledger.partitions(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
+    del seen["s3://landing/d.csv"]["partition"]  # recorded before files were batched: its file id was its partition
+    assert ledger.partitions(seen, "t") == {file_id(f"s3://landing/{n}.csv", "md5:aaa") for n in "abd"}
 
 
 def test_a_file_still_at_the_version_recorded_keeps_its_checksum_and_any_other_is_checksummed_again():
-    recorded = [replace(info(name), version=f"etag-{name}") for name in ("a.csv", "b.csv")] + [info("d.csv")]
-    seen = ledger.parse_ledger(ledger.record_files({}, recorded, "r1", dict.fromkeys(URIS, "t"), {"t": "v1"}, {},
-                                                   dict.fromkeys(URIS, START)))  # fmt: skip
+    versioned = [replace(info(name), version=f"etag-{name}") for name in ("a.csv", "b.csv")] + [info("d.csv")]
+    seen = recorded(versioned, dict.fromkeys(URIS, "t"))
     assert seen["s3://landing/a.csv"]["version"] == "etag-a.csv"
     listed = [
         replace(info("a.csv", checksum=""), version="etag-a.csv"),  # the same write of the object
@@ -94,8 +97,7 @@ def test_a_file_still_at_the_version_recorded_keeps_its_checksum_and_any_other_i
 
 def test_files_read_under_another_declaration_are_read_again_or_named_when_gone():
     table_of = {f"s3://landing/{name}": "t" for name in ("a.csv", "b.csv", "gone.csv")}
-    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv"), info("gone.csv")], "r1",
-                                                   table_of, {"t": "v1"}, {}, dict.fromkeys(URIS, START)))  # fmt: skip
+    seen = recorded([info("a.csv"), info("b.csv"), info("gone.csv")], table_of)
     seen["s3://landing/b.csv"].pop("reading")  # recorded before readings were: taken as the current one
     current = [info("a.csv"), info("b.csv"), info("c.csv")]
     assert [f.name for f in ledger.new_files(current, seen, reprocess=False, reading="v1")] == ["c.csv"]
@@ -113,9 +115,7 @@ def test_files_read_under_another_declaration_are_read_again_or_named_when_gone(
 
 
 def test_a_delivery_read_again_keeps_the_time_it_was_first_read():
-    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv"), info("b.csv")], "r1",
-                                                   {URIS[0]: "t", URIS[1]: "t"}, {"t": "v1"}, {},
-                                                   dict.fromkeys(URIS, START)))  # fmt: skip
+    seen = recorded([info("a.csv"), info("b.csv")], {URIS[0]: "t", URIS[1]: "t"})
     seen[URIS[1]].pop("ingested_at")  # recorded before ingestion times were: read again as new
     later = START + dt.timedelta(days=3)
     current = [info("a.csv"), info("b.csv"), info("a.csv", checksum="md5:new"), info("c.csv")]
@@ -133,9 +133,7 @@ def test_a_delivery_read_again_keeps_the_time_it_was_first_read():
 
 
 def test_the_same_content_under_another_name_is_found_in_the_ledger_and_in_the_delivery():
-    seen = ledger.parse_ledger(ledger.record_files({}, [info("a.csv", checksum="md5:one")], "r1",
-                                                   {"s3://landing/a.csv": "t"}, {"t": "v1"}, {},
-                                                   {"s3://landing/a.csv": START}))  # fmt: skip
+    seen = recorded([info("a.csv", checksum="md5:one")], {"s3://landing/a.csv": "t"})
     delivery = [
         info("a_copy.csv", checksum="md5:one"),  # a copy of what run r1 read
         info("c.csv", checksum="md5:two"),

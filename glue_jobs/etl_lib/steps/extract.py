@@ -11,13 +11,14 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import reduce
 from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_lib import jdbc, layout, ledger, literals, parsing, records, source_keys, storage, watermarks
+from etl_lib import deliveries, jdbc, layout, ledger, literals, parsing, records, source_keys, storage, watermarks
 from etl_lib.args import ArgumentError, JobArgs
 from etl_lib.connections import JdbcEndpoint, resolve_endpoint
 from etl_lib.datasets import get_dataset
@@ -153,21 +154,23 @@ def read_landing(
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
-    return combined.withColumn(FILE_ID, file_id_of_each_row(files)), undeclared
+    return combined, undeclared
 
 
-def file_id_of_each_row(files: Sequence[storage.FileInfo]) -> Column:
-    """Each row's file id, looked up by its file's URI as input_file_name() reports it: the ids are
-    known here, and looking them up costs less than hashing every row's file name."""
-    return literals.looked_up({info.uri: info.file_id for info in files}, F.col(SOURCE_FILE))
+def partition_of_each_row(partitions: Mapping[str, str]) -> Column:
+    """Each row's raw partition (partitions: by file URI), looked up by its file's URI as
+    input_file_name() reports it: one literal when the files share one partition."""
+    distinct = set(partitions.values())
+    return F.lit(distinct.pop()) if len(distinct) == 1 else literals.looked_up(partitions, F.col(SOURCE_FILE))
 
 
-def _counts_by_file(spark: SparkSession, path: str, ids: Sequence[str]) -> dict[str, int]:
-    df = storage.read_parquet(spark, path, f"`{FILE_ID}` string")  # the partition column: footers only
+def _counts_by_file(spark: SparkSession, path: str, partitions: Collection[str]) -> dict[str, int]:
+    """Rows by source file URI in these partitions of raw or quarantine."""
+    df = storage.read_parquet(spark, path, f"`{SOURCE_FILE}` string, `{FILE_ID}` string")
     if df is None:
         return {}
-    rows = df.where(literals.is_one_of(F.col(FILE_ID), ids)).groupBy(FILE_ID).count().collect()
-    return {row[FILE_ID]: int(row["count"]) for row in rows}
+    rows = df.where(literals.is_one_of(F.col(FILE_ID), partitions)).groupBy(SOURCE_FILE).count().collect()
+    return {row[SOURCE_FILE]: int(row["count"]) for row in rows}
 
 
 def lost_records(
@@ -175,19 +178,19 @@ def lost_records(
     outputs: tuple[str, str],
     physical: Mapping[str, records.FileRecords],
     files: Sequence[storage.FileInfo],
+    partitions: Collection[str],
 ) -> list[str]:
-    """Which files' rows in raw and quarantine differ from their records (counted again, file by
-    file: only once the observed totals have shown that some do)."""
-    ids = [info.file_id for info in files]
-    written, quarantined = (_counts_by_file(spark, path, ids) for path in outputs)
-    parsed = {info.uri: written.get(info.file_id, 0) + quarantined.get(info.file_id, 0) for info in files}
+    """Which files' rows in raw and quarantine (in these partitions) differ from their records
+    (counted again, file by file: only once the observed totals have shown that some do)."""
+    written, quarantined = (_counts_by_file(spark, path, partitions) for path in outputs)
+    parsed = {info.uri: written.get(info.uri, 0) + quarantined.get(info.uri, 0) for info in files}
     return records.mismatches(physical, parsed, [info.uri for info in files]) or [
         "the rows written differ from the records counted"
     ]
 
 
-def _quarantine_rules(spark: SparkSession, quarantine_path: str, ids: Sequence[str]) -> dict[str, int]:
-    """Rows quarantined by rule, for these files or batches only."""
+def _quarantine_rules(spark: SparkSession, quarantine_path: str, ids: Collection[str]) -> dict[str, int]:
+    """Rows quarantined by rule, in these partitions only."""
     quarantine = storage.read_parquet(spark, quarantine_path, f"`{row_checks.RULE}` string, `{FILE_ID}` string")
     return rule_counts(quarantine.where(literals.is_one_of(F.col(FILE_ID), ids))) if quarantine is not None else {}
 
@@ -207,19 +210,20 @@ def write_typed(
     run_id: str,
     ingested_at: Column,
     outputs: tuple[str, str],
-    file_ids: Collection[str],
+    file_ids: Mapping[str, str],
     repeated_header: bool = False,
 ) -> Written:
-    """Types the rows (strings as delivered, one column per declared column, plus source metadata)
-    into raw, and the rows that cannot be typed into quarantine (outputs: both paths), both
-    partitioned by _file_id; ingested_at: each row's delivery time; file_ids: the ids the rows
-    have; repeated_header: some records are the header again."""
+    """Types the rows (strings as delivered, one column per declared column, plus source metadata,
+    _file_id holding each row's partition) into raw, and the rows that cannot be typed into
+    quarantine (outputs: both paths), both partitioned by _file_id; ingested_at: each row's
+    delivery time; file_ids: each source's (_source_file's) file id, for the fingerprint;
+    repeated_header: some records are the header again."""
     raw_path, quarantine_path = outputs
     stamped = strings.withColumn(INGESTED_AT, ingested_at.cast("timestamp")).withColumn(RUN_ID, F.lit(run_id))
     checks = parsing.parse_checks(table, repeated_header)
     checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), checks)
     typed, observation = row_checks.passing_rows(checked)
-    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(FILE_ID, file_ids)}
+    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(SOURCE_FILE, file_ids)}
     raw = storage.write_parquet_observed(parsing.to_typed(typed, table, METADATA), raw_path, metrics, [FILE_ID])
     written = Written(int(raw["rows"]), 0, int(raw["fingerprint"]))
     if not observation.get["broken"]:
@@ -233,7 +237,8 @@ def write_typed(
 
 
 def extract_paths(args: JobArgs, table: Table) -> tuple[str, str]:
-    """Where a table's extract writes: raw and the extract quarantine, both partitioned by _file_id."""
+    """Where a table's extract writes: raw and the extract quarantine, both partitioned by _file_id
+    (a delivery's partition: see etl_lib.deliveries)."""
     return (
         layout.raw_path(args.lake_path, args.dataset, table.name),
         layout.quarantine_path(args.lake_path, args.dataset, "extract", table.name),
@@ -241,7 +246,7 @@ def extract_paths(args: JobArgs, table: Table) -> tuple[str, str]:
 
 
 def remove_deliveries(spark: SparkSession, args: JobArgs, table: Table, ids: Collection[str]) -> None:
-    """Removes these deliveries' raw and quarantine partitions (one listing per output)."""
+    """Removes these raw and quarantine partitions (one listing per output)."""
     for path in extract_paths(args, table):
         storage.delete_subfolders(spark, path, [f"{FILE_ID}={file_id}" for file_id in ids])
 
@@ -253,8 +258,8 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
     if len(times) == 1:
         return F.lit(times.pop())
     # As text with its offset: write_typed casts it to a timestamp.
-    times_by_id = {info.file_id: ingested_at[info.uri].astimezone(UTC).isoformat() for info in files}
-    return literals.looked_up(times_by_id, F.col(FILE_ID))
+    times_by_uri = {info.uri: ingested_at[info.uri].astimezone(UTC).isoformat() for info in files}
+    return literals.looked_up(times_by_uri, F.col(SOURCE_FILE))
 
 
 # Files this small, uncompressed, have their records counted on the driver, read whole a call each
@@ -276,15 +281,16 @@ def extract_table(
     table: Table,
     files: Sequence[storage.FileInfo],
     ingested_at: Mapping[str, datetime],
+    partitions: Mapping[str, str],
 ) -> TableCounts:
-    """The new deliveries of one table into their own raw and quarantine partitions, reconciled
-    file by file with the records counted in the files (ingested_at: when each file's delivery, by
-    URI, was first read). A delivery's partition id depends on its content, so a re-delivery is
-    written beside the delivery it replaces; the caller removes the old one only once the ledger
-    names the new one. On any mismatch the new partitions are removed and the previous deliveries
-    stay as they were."""
+    """The new deliveries of one table into new raw and quarantine partitions (partitions: each
+    file's, by URI), reconciled file by file with the records counted in the files (ingested_at:
+    when each file's delivery, by URI, was first read). A delivery's partition id depends on its
+    content, so a re-delivery is written beside the delivery it replaces; the caller removes the
+    old one only once the ledger names the new one. On any mismatch the new partitions are removed
+    and the previous deliveries stay as they were."""
     raw_path, quarantine_path = extract_paths(args, table)
-    ids = [info.file_id for info in files]
+    ids = set(partitions.values())
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
     sized = [info for info in files if info.size > 0]
     first_lines = naming_broken_compressed_files(
@@ -308,15 +314,17 @@ def extract_table(
         ),
     )
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
-    strings, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
+    landing_rows, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
+    strings = landing_rows.withColumn(FILE_ID, partition_of_each_row({i.uri: partitions[i.uri] for i in non_empty}))
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
     outputs = (raw_path, quarantine_path)
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
     delivered = delivery_times(non_empty, ingested_at)
-    written = write_typed(strings, table, args.run_id, delivered, outputs, list(expected), bool(repeated))
+    sources = {info.uri: info.file_id for info in non_empty}
+    written = write_typed(strings, table, args.run_id, delivered, outputs, sources, bool(repeated))
     observed = (written.rows + written.quarantined, written.fingerprint)
     if observed != (sum(expected.values()), records.fingerprint(expected)):
-        lost = lost_records(spark, (raw_path, quarantine_path), physical, non_empty)
+        lost = lost_records(spark, (raw_path, quarantine_path), physical, non_empty, ids)
         remove_deliveries(spark, args, table, ids)
         raise ExtractError(
             "records would be lost, nothing of this run was kept (earlier deliveries stay in raw): " + "; ".join(lost)
@@ -466,7 +474,8 @@ def extract_jdbc_table(
             rows_read, newest = changed.count(), upper
             if rows_read:
                 outputs = (raw_path, quarantine_path)
-                written = write_typed(changed, table, args.run_id, F.lit(ingested_at), outputs, [batch_id])
+                sources = {database_source(endpoint, table): batch_id}
+                written = write_typed(changed, table, args.run_id, F.lit(ingested_at), outputs, sources)
         finally:
             changed.unpersist()
     if rows_read != written.rows + written.quarantined:
@@ -619,7 +628,7 @@ def extract_landing_files(
                            "restore it (the lake bucket keeps its earlier versions)") from None  # fmt: skip
     uncommitted = ledger.parse_pending(storage.read_text(spark, pending_path))
     for table in tables:
-        current = ledger.file_ids(seen, table.name)
+        current = ledger.partitions(seen, table.name)
         remove_leftover_partitions(
             spark, args, table, current, uncommitted.get(table.name, set()), ledger_found=bool(ledger_text)
         )
@@ -655,36 +664,41 @@ def extract_landing_files(
         for uri, original in copies.items()
     )
 
-    storage.write_text(spark, pending_path, ledger.render_pending({name: [i.file_id for i in files]
-                                                                   for name, files in fresh.items()}))  # fmt: skip
-    reading = [info for files in fresh.values() for info in files]
-    started = extract_start_times(spark, args, ledger.runs_without_ingestion_times(reading, seen))
-    first_ingested = ledger.first_ingested(reading, seen, ingested_at, started)
+    processed = [info for files in fresh.values() for info in files]
+    placed = deliveries.plan(fresh, seen)
+    storage.write_text(spark, pending_path, ledger.render_pending(placed.pending()))
+    started = extract_start_times(spark, args, ledger.runs_without_ingestion_times(processed, seen))
+    first_ingested = ledger.first_ingested(processed, seen, ingested_at, started)
     extracted = parallel.for_each_table(
         spark,
         args.job_run_id,
-        lambda table: extract_table(spark, args, table, fresh[table.name], first_ingested),
+        lambda table: extract_table(
+            spark, args, table, fresh[table.name], first_ingested, placed.partitions[table.name]
+        ),
         {table.name: table for table in tables if table.name in fresh},
         args.table_parallelism,
         sizes={name: sum(info.size for info in files) for name, files in fresh.items()},
     )
     summary.tables.update({name: replace(counts, spark_jobs=jobs) for name, (counts, jobs) in extracted.items()})
     summary.check_accounting()
+    tables_by_name = {table.name: table for table in tables}
+    for old, files in placed.staying.items():  # before the ledger commits: it names the copies
+        counts = {uri: ledger.recorded_count(seen[uri]) for uri in files}
+        copy_staying_rows(spark, args, tables_by_name[placed.tables[old]], (old, placed.copies[old]), files, counts)
     table_of = {info.uri: name for name, files in fresh.items() for info in files}
-    processed = [info for files in fresh.values() for info in files]
-    replaced = {uri: old for uri, old in ledger.replaced_deliveries(processed, seen).items()
-                if old not in {info.file_id for info in processed}}  # fmt: skip
     records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
-    recorded = ledger.record_files(seen, processed, args.run_id, table_of, readings, records_of, first_ingested)
+    recorded = ledger.record_files(
+        seen, processed, args.run_id, table_of, readings, records_of, first_ingested, placed.partition_of()
+    )
     # The ledger is the commit: a run whose lease was taken over while it read (its execution stopped,
     # its Glue job not yet) must not overwrite the ledger of the run that took over.
     refuse_when_leased_by_another(args)
     storage.write_text(spark, ledger_path, recorded)
     storage.delete(spark, pending_path)  # the ledger names them now
-    for uri, old_id in replaced.items():  # the ledger names the new deliveries: the old rows can go
-        table = next(t for t in tables if t.name == table_of[uri])
-        remove_deliveries(spark, args, table, [old_id])
-        summary.tables[table.name].replaced_files.append(uri)
+    for old, name in placed.tables.items():  # the ledger names the new deliveries and the copies: these can go
+        remove_deliveries(spark, args, tables_by_name[name], [old])
+    for uri in placed.replaced:
+        summary.tables[table_of[uri]].replaced_files.append(uri)
         before = seen[uri].get("records")
         counted = f" ({before} record(s) before, {records_of.get(uri)} now)" if before is not None else ""
         summary.warnings.append(
@@ -692,3 +706,36 @@ def extract_landing_files(
             f"read by run {seen[uri].get('run_id')}{counted}"
         )
     return len(processed)
+
+
+def copy_staying_rows(
+    spark: SparkSession,
+    args: JobArgs,
+    table: Table,
+    old_and_copy: tuple[str, str],
+    files: Mapping[str, str],
+    recorded: Mapping[str, int | None],
+) -> None:
+    """Copies the rows of the files (URI -> file id) that stay in a partition some of whose files
+    were delivered again from the old partition to the copy, as they are (typed as when they were
+    read), and checks that each file has as many rows as the ledger recorded (recorded: by URI;
+    an entry written before the ledger kept counts is checked against the old partition's rows)."""
+    old, copy = old_and_copy
+    staying = [(path, rows.where(literals.is_one_of(F.col(SOURCE_FILE), list(files))))
+               for path in extract_paths(args, table)
+               if (rows := storage.read_parquet(spark, f"{path}/{FILE_ID}={old}")) is not None]  # fmt: skip
+    counts = {uri: count for uri, count in recorded.items() if uri in files and count is not None}
+    if len(counts) < len(files) and staying:
+        sources = reduce(DataFrame.unionByName, [rows.select(SOURCE_FILE) for _, rows in staying])
+        counts = {row[SOURCE_FILE]: int(row["count"]) for row in sources.groupBy(SOURCE_FILE).count().collect()}
+    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(SOURCE_FILE, files)}
+    observed = [storage.write_parquet_observed(rows.withColumn(FILE_ID, F.lit(copy)), path, metrics, [FILE_ID])
+                for path, rows in staying]  # fmt: skip
+    by_file_id = {file_id: counts.get(uri, 0) for uri, file_id in files.items()}
+    expected = (sum(by_file_id.values()), records.fingerprint(by_file_id))
+    if (sum(int(o["rows"]) for o in observed), sum(int(o["fingerprint"]) for o in observed)) != expected:
+        remove_deliveries(spark, args, table, [copy])
+        raise ExtractError(
+            f"{table.name}: copying the rows of the {len(files)} file(s) that stay in partition {FILE_ID}={old} found "
+            "other counts than the ledger records: nothing of this run was kept (earlier deliveries stay in raw)"
+        )
