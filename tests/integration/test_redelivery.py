@@ -376,3 +376,75 @@ def test_the_version_of_a_listed_file_is_read_the_way_its_file_system_reports_it
 
     read_version = storage._version_reader(S3AStatusBeforeEtagSource())
     assert read_version(S3AStatusBeforeEtagSource()) == '"9b2cf535f27731c974343645a3985328"'
+
+
+def raw_partitions(lake):
+    return sorted(path.name for path in (lake / RAW).glob("_file_id=*"))
+
+
+def ledger_partitions(lake):
+    entries = json.loads((lake / "_state/consultations/extract_ledger.json").read_text())["files"]
+    return {storage.file_name(uri): entry["partition"] for uri, entry in entries.items()}
+
+
+def test_small_files_of_a_delivery_share_a_partition_and_a_redelivery_of_one_keeps_the_others(
+    spark, tmp_path, monkeypatch
+):
+    """Three small files land in one raw partition; one is sent again with other content: the rows
+    of the other two are copied to a new partition before the ledger names it, the old partition
+    goes, and a run that dies before its ledger leaves the previous rows as they were."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for month, ids in (("01", (1, 2)), ("02", (3, 4)), ("03", (5, 6))):
+        deliver(landing, [consultation(i) for i in ids], name=f"consultations_2024_{month}.csv")
+    run_all("consultations", landing, lake, "r1")
+    assert len(raw_partitions(lake)) == 1
+    assert len(set(ledger_partitions(lake).values())) == 1
+    ledger_before = (lake / "_state/consultations/extract_ledger.json").read_text()
+
+    deliver(landing, [consultation(i) for i in (3, 7)], name="consultations_2024_02.csv")
+
+    def died(*args, **kwargs):
+        raise RuntimeError("the job was stopped")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger, "record_files", died)  # after the copies, before the ledger names them
+        with pytest.raises(JobFailedError, match="the job was stopped"):
+            run_job("extract", "consultations", lake, "r2", landing)
+    assert (lake / "_state/consultations/extract_ledger.json").read_text() == ledger_before
+    assert len(raw_partitions(lake)) == 3  # the old partition, the new delivery's and the copy: none named yet
+
+    summaries = run_all("consultations", landing, lake, "r3")
+    assert raw_ids(spark, lake) == [1, 2, 3, 5, 6, 7]
+    assert gold_ids(spark, lake) == [1, 2, 3, 5, 6, 7]
+    partitions = ledger_partitions(lake)
+    assert raw_partitions(lake) == sorted({f"_file_id={p}" for p in partitions.values()})
+    assert partitions["consultations_2024_01.csv"] == partitions["consultations_2024_03.csv"]
+    assert len(set(partitions.values())) == 2
+    by_file = {}
+    for row in spark.read.parquet(str(lake / RAW)).collect():
+        by_file.setdefault(storage.file_name(row._source_file), set()).add(row.id_consultation)
+    assert by_file == {"consultations_2024_01.csv": {1, 2}, "consultations_2024_02.csv": {3, 7},
+                       "consultations_2024_03.csv": {5, 6}}  # fmt: skip
+    extract = summaries["extract"]
+    assert extract["tables"]["consultations"]["replaced_files"] == [(landing / "consultations_2024_02.csv").as_uri()]
+    assert extract["tables"]["consultations"]["rows_read"] == 2
+
+
+def test_a_copy_of_the_files_that_stay_that_finds_other_counts_keeps_everything_as_it_was(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for month, ids in (("01", (1, 2)), ("02", (3, 4))):
+        deliver(landing, [consultation(i) for i in ids], name=f"consultations_2024_{month}.csv")
+    run_all("consultations", landing, lake, "r1")
+    path = lake / "_state/consultations/extract_ledger.json"
+    entries = json.loads(path.read_text())
+    first = (landing / "consultations_2024_01.csv").as_uri()
+    entries["files"][first]["records"] = 3  # the partition holds 2 rows of it
+    rewrite_lake_file(path, json.dumps(entries))
+    before = raw_partitions(lake)
+    deliver(landing, [consultation(9)], name="consultations_2024_02.csv")
+    stay = r"copying the rows of the 1 file\(s\) that stay in partition \S+ found other counts"
+    with pytest.raises(JobFailedError, match=stay):
+        run_job("extract", "consultations", lake, "r2", landing)
+    assert json.loads(path.read_text()) == entries
+    assert raw_partitions(lake) == before  # nothing of the run is left
+    assert sorted(r.id_consultation for r in spark.read.parquet(str(lake / RAW / before[0])).collect()) == [1, 2, 3, 4]

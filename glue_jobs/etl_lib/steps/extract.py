@@ -682,9 +682,14 @@ def extract_landing_files(
     summary.tables.update({name: replace(counts, spark_jobs=jobs) for name, (counts, jobs) in extracted.items()})
     summary.check_accounting()
     tables_by_name = {table.name: table for table in tables}
-    for old, files in placed.staying.items():  # before the ledger commits: it names the copies
-        counts = {uri: ledger.recorded_count(seen[uri]) for uri in files}
-        copy_staying_rows(spark, args, tables_by_name[placed.tables[old]], (old, placed.copies[old]), files, counts)
+    try:
+        for old, files in placed.staying.items():  # before the ledger commits: it names the copies
+            counts = {uri: ledger.recorded_count(seen[uri]) for uri in files}
+            copy_staying_rows(spark, args, tables_by_name[placed.tables[old]], (old, placed.copies[old]), files, counts)
+    except ExtractError:
+        for name, written in placed.pending().items():
+            remove_deliveries(spark, args, tables_by_name[name], written)
+        raise
     table_of = {info.uri: name for name, files in fresh.items() for info in files}
     records_of = {uri: count for counts in summary.tables.values() for uri, count in counts.file_records.items()}
     recorded = ledger.record_files(
@@ -734,7 +739,6 @@ def copy_staying_rows(
     by_file_id = {file_id: counts.get(uri, 0) for uri, file_id in files.items()}
     expected = (sum(by_file_id.values()), records.fingerprint(by_file_id))
     if (sum(int(o["rows"]) for o in observed), sum(int(o["fingerprint"]) for o in observed)) != expected:
-        remove_deliveries(spark, args, table, [copy])
         raise ExtractError(
             f"{table.name}: copying the rows of the {len(files)} file(s) that stay in partition {FILE_ID}={old} found "
             "other counts than the ledger records: nothing of this run was kept (earlier deliveries stay in raw)"
