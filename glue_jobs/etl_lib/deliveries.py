@@ -31,13 +31,14 @@ def partition_id(file_ids: Collection[str]) -> str:
 
 
 def partitions_of(files: Iterable[FileInfo]) -> dict[str, str]:
-    """URI -> raw partition of each file: files of OWN_PARTITION_BYTES or more alone, the others
+    """URI -> raw partition of each file: files of OWN_PARTITION_BYTES or more alone, and empty
+    ones (they write nothing: a re-delivery of one then touches no other file's rows), the others
     together in URI order, up to BATCH_BYTES a partition."""
     groups: list[list[FileInfo]] = []
     batch: list[FileInfo] = []
     batch_bytes = 0
     for info in sorted(files, key=lambda info: info.uri):
-        if info.size >= OWN_PARTITION_BYTES:
+        if info.size >= OWN_PARTITION_BYTES or info.size == 0:
             groups.append([info])
             continue
         if batch and batch_bytes + info.size > BATCH_BYTES:

@@ -18,10 +18,12 @@ def landed(name: str, size: int = 100, checksum: str = "md5:one") -> FileInfo:
 def test_small_files_share_a_partition_and_a_big_file_keeps_its_own():
     small = [landed(f"orders_{index:03}.csv") for index in range(300)]
     big = landed("orders_big.csv", size=deliveries.OWN_PARTITION_BYTES)
-    partitions = deliveries.partitions_of([big, *reversed(small)])
+    empty = landed("orders_empty.csv", size=0)
+    partitions = deliveries.partitions_of([big, empty, *reversed(small)])
     assert partitions[big.uri] == big.file_id  # alone: the layout of a partition per file
+    assert partitions[empty.uri] == empty.file_id  # writes nothing, so shares nothing
     assert {partitions[info.uri] for info in small} == {deliveries.partition_id([info.file_id for info in small])}
-    assert deliveries.partitions_of([*small, big]) == partitions  # whatever the order listed
+    assert deliveries.partitions_of([*small, empty, big]) == partitions  # whatever the order listed
     assert deliveries.partitions_of(small[:1]) == {small[0].uri: small[0].file_id}
 
 
