@@ -262,6 +262,18 @@ def delivery_times(files: Sequence[storage.FileInfo], ingested_at: Mapping[str, 
     return literals.looked_up(times_by_uri, F.col(SOURCE_FILE))
 
 
+# Spark's default split size (spark.sql.files.maxPartitionBytes).
+TASK_BYTES = 128 * 1024 * 1024
+
+
+def scan_tasks(spark: SparkSession, files: Sequence[storage.FileInfo]) -> int:
+    """How many tasks read and write a delivery at most: one per TASK_BYTES of landing files, and
+    at least one per core. Spark plans a task per 32 small files (it counts 4 MiB for opening
+    each), and every task writes a Parquet file of its own: 10,000 two-row files were 313 tasks and
+    313 files in one raw partition. Each core opens as many files either way."""
+    return max(spark.sparkContext.defaultParallelism, -(-sum(info.size for info in files) // TASK_BYTES))
+
+
 # Files this small, uncompressed, have their records counted on the driver, read whole a call each
 # (16 at a time), rather than by a Spark job; through py4j that stays well under a second for a
 # thousand of them.
@@ -315,7 +327,9 @@ def extract_table(
     )
     read_whole = {uri for uri, found in physical.items() if found.read_whole}
     landing_rows, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
-    strings = landing_rows.withColumn(FILE_ID, partition_of_each_row({i.uri: partitions[i.uri] for i in non_empty}))
+    strings = landing_rows.withColumn(
+        FILE_ID, partition_of_each_row({i.uri: partitions[i.uri] for i in non_empty})
+    ).coalesce(scan_tasks(spark, non_empty))
     repeated = {info.name: count for info in non_empty if (count := physical[info.uri].repeated_headers)}
     outputs = (raw_path, quarantine_path)
     expected = {info.file_id: physical[info.uri].records for info in non_empty}
