@@ -237,3 +237,20 @@ def test_per_file_literals_cost_the_same_jvm_calls_for_a_thousand_files_as_for_t
         # collected timestamps are the process's local time, as F.lit's were
         assert [row[2] for row in found] == [delivered[info.uri].astimezone().replace(tzinfo=None) for info in files]
     assert calls[3] == calls[2], calls
+
+
+def test_a_delivery_of_many_small_files_is_one_raw_partition_of_a_parquet_file_per_core(spark, tmp_path):
+    """Spark plans a task per 32 small files and each task writes a file of its own: 100 files were 4
+    tasks and 4 Parquet files, and 10,000 were 313 (a partition per landing file: 100 folders)."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for index in range(100):
+        deliver(landing, [consultation(index)], name=f"consultations_2024_{index:03}.csv")
+    extracted = run_job("extract", "consultations", lake, "r1", landing)
+    assert extracted["tables"]["consultations"]["rows_written"] == 100
+    partitions = list((lake / RAW).glob("_file_id=*"))
+    assert len(partitions) == 1
+    cores = spark.sparkContext.defaultParallelism
+    assert 1 <= len(list(partitions[0].glob("*.parquet"))) <= cores
+    mebibyte = 1024 * 1024
+    big = storage.FileInfo(uri="file:/l/a.csv", path="/l/a.csv", name="a.csv", size=300 * mebibyte, modified_ms=0)
+    assert extract.scan_tasks(spark, [big]) == max(cores, 3)  # one task per 128 MiB, as Spark splits a big file
