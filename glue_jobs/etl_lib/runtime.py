@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from etl_lib.args import JobArgs
@@ -175,4 +176,21 @@ def counting_spark_jobs(spark: SparkSession, group: str, work: Callable[[], Resu
     unique = f"{group} {uuid.uuid4().hex[:8]}"  # run ids repeat across local runs in one JVM
     with local_properties(spark, {"spark.jobGroup.id": unique, "spark.job.description": group}):
         result = work()
+    listeners_caught_up(spark)
     return result, len(spark.sparkContext.statusTracker().getJobIdsForGroup(unique))
+
+
+# The status tracker learns of a job from a listener that handles Spark's events on a thread of its
+# own, behind the job: read at once, a job that had just finished was sometimes not counted yet.
+LISTENER_WAIT_MILLISECONDS = 5000
+
+
+def listeners_caught_up(spark: SparkSession) -> None:
+    """Waits (up to LISTENER_WAIT_MILLISECONDS) until Spark's listeners have handled the events
+    posted so far. The wait is Spark's own (LiveListenerBus.waitUntilEmpty, public in the JVM); a
+    count is not worth failing a job for, so when it times out the count is taken as it stands."""
+    bus = spark.sparkContext._jsc.sc().listenerBus()  # type: ignore[union-attr]
+    try:
+        bus.waitUntilEmpty(LISTENER_WAIT_MILLISECONDS)
+    except Py4JJavaError:  # a TimeoutException: events keep arriving from other tables' tasks
+        return
