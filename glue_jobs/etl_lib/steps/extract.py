@@ -671,11 +671,11 @@ def extract_landing_files(
     fresh = {name: files for name, files in fresh.items() if files}
     if not fresh:
         return 0
-    copies = ledger.same_content([info for files in fresh.values() for info in files], seen)
+    same_content = ledger.same_content([info for files in fresh.values() for info in files], seen)
     summary.warnings.extend(
         f"{storage.file_name(uri)} holds the same content as {storage.file_name(original)}: every row of it is a "
         "copy (transform keeps one row per key and quarantines the others)"
-        for uri, original in copies.items()
+        for uri, original in same_content.items()
     )
 
     processed = [info for files in fresh.values() for info in files]
