@@ -187,6 +187,45 @@ def test_each_java_class_is_looked_up_once_and_per_file_reads_stay_exact(spark, 
     assert storage.content_checksum(spark, str(delivery)) == f"md5:{hashlib.md5(delivery.read_bytes()).hexdigest()}"
 
 
+def first_line_by_java(spark, path):
+    """The first non-blank line as Java's BufferedReader reads it: the reference."""
+    stream = storage._open_content(spark, path)
+    try:
+        reader = storage.java_class(spark, "java.io.BufferedReader")(
+            storage.java_class(spark, "java.io.InputStreamReader")(stream, "UTF-8")
+        )
+        while (line := reader.readLine()) is not None:
+            if str(line).strip(storage.BLANK_CHARACTERS):
+                return str(line)
+        return None
+    finally:
+        stream.close()
+
+
+LONG = 7000  # past the bytes read in one call (storage.DIRECT_READ_BYTES)
+FIRST_LINES = {
+    "byte-order mark, CRLF": b"\xef\xbb\xbfid,note\r\n1,caf\xc3\xa9\r\n",
+    "blank lines first, CR alone": b"\n \t\r\n\rid,note\rrest",
+    "not UTF-8": b"id,caf\xe9,na\xc3\n1,2,3\n",
+    "empty": b"",
+    "blank lines only": b"\n\n  \n",
+    "header past the first bytes": b"\n" * LONG + b"id,note\n",
+    "header longer than they are": b"id," + b"x" * LONG + b"\n1\n",
+    "CRLF split by their end": b"\n" * 5999 + b"\r\nid\n",
+    "character split by their end": "\n".join(["", "id,nom\u00e9" * 600, "1"]).encode(),
+}
+
+
+@pytest.mark.parametrize("content", FIRST_LINES.values(), ids=FIRST_LINES.keys())
+def test_the_first_line_is_the_line_java_reads_in_a_call_per_6000_bytes(spark, tmp_path, content, monkeypatch):
+    delivery = tmp_path / "orders.csv"
+    delivery.write_bytes(content)
+    assert storage.read_first_line(spark, str(delivery)) == first_line_by_java(spark, str(delivery))
+    calls = JvmCalls(spark, monkeypatch)
+    storage.read_first_line(spark, str(delivery))
+    assert calls.count <= 4 + max(1, -(-len(content) // storage.DIRECT_READ_BYTES))
+
+
 # py4j tells the JVM when Python has dropped its proxy of a JVM object: that happens whenever
 # Python's garbage collector runs, for objects of earlier code too, so it is not a call made here.
 RELEASE = py4j_protocol.MEMORY_COMMAND_NAME + py4j_protocol.MEMORY_DEL_SUBCOMMAND_NAME
