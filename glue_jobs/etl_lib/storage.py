@@ -111,15 +111,14 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
     while iterator.hasNext():  # each call below crosses to the JVM: as few as possible per file
         status = iterator.next()
         version_of = version_of or _version_reader(status)
-        path = status.getPath()
-        uri = path.toUri()
-        uri_path = str(uri.getPath())
+        uri = str(status.getPath().toUri().toString())
+        path, uri_path = path_of_uri(uri)
         if is_hidden(uri_path[len(root_uri) :]):
             continue
         found.append(
             FileInfo(
-                uri=str(uri.toString()),
-                path=str(path.toString()),
+                uri=uri,
+                path=path,
                 name=uri_path.rsplit("/", 1)[-1],
                 size=int(status.getLen()),
                 modified_ms=int(status.getModificationTime()),
@@ -127,6 +126,16 @@ def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
             )
         )
     return sorted(found, key=lambda info: info.uri)
+
+
+def path_of_uri(uri: str) -> tuple[str, str]:
+    """(the Hadoop path's text, the decoded path part) of a listed file's URI, as Hadoop's
+    Path.toString() and URI.getPath() give them: computed here rather than asked of the JVM,
+    two calls a file of a listing."""
+    parts = urllib.parse.urlsplit(uri)
+    decoded = urllib.parse.unquote(parts.path)
+    authority = f"//{urllib.parse.unquote(parts.netloc)}" if parts.netloc else ""
+    return f"{parts.scheme}:{authority}{decoded}", decoded
 
 
 # Hadoop's EtagSource (3.3.2 and later), then S3A's located status before it.

@@ -187,6 +187,35 @@ def test_each_java_class_is_looked_up_once_and_per_file_reads_stay_exact(spark, 
     assert storage.content_checksum(spark, str(delivery)) == f"md5:{hashlib.md5(delivery.read_bytes()).hexdigest()}"
 
 
+ODD_NAMES = ["orders 1.csv", "caf\u00e9 #1 %41.csv", "a+b;c=d,e'f.csv", "q?x&y[1]{a}.csv", "\u65e5\u672c.csv"]
+
+
+def test_a_listed_files_uri_path_and_name_are_what_hadoop_reports(spark, tmp_path, monkeypatch):
+    """list_files derives each file's path text and decoded name from its URI, two JVM calls a file
+    fewer: they are Hadoop's Path.toString() and URI.getPath(), on local files and S3 URIs."""
+    for name in ODD_NAMES:
+        (tmp_path / name).write_text("id\n1\n")
+    fs, root = storage._hadoop(spark, str(tmp_path))
+    statuses, reported = fs.listFiles(root, True), []
+    while statuses.hasNext():
+        path = statuses.next().getPath()
+        reported.append((str(path.toUri().toString()), str(path.toString()), str(path.toUri().getPath())))
+    listed = storage.list_files(spark, str(tmp_path))
+    assert sorted((info.uri, info.path, info.name) for info in listed) == sorted(
+        (uri, path, decoded.rsplit("/", 1)[-1]) for uri, path, decoded in reported
+    )
+    assert sorted(info.name for info in listed) == sorted(ODD_NAMES)
+    calls = JvmCalls(spark, monkeypatch)
+    storage.list_files(spark, str(tmp_path))
+    assert calls.count <= 10 + 7 * len(ODD_NAMES)  # 9 a file before
+    monkeypatch.undo()
+    path_class = storage.java_class(spark, "org.apache.hadoop.fs.Path")
+    for name in ODD_NAMES:
+        on_s3 = path_class(f"s3a://lake-bucket/landing/x y/{name}")
+        uri = on_s3.toUri()
+        assert storage.path_of_uri(str(uri.toString())) == (str(on_s3.toString()), str(uri.getPath()))
+
+
 def first_line_by_java(spark, path):
     """The first non-blank line as Java's BufferedReader reads it: the reference."""
     stream = storage._open_content(spark, path)
