@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -65,20 +64,15 @@ def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[s
     }
 
 
-# The line ends of Spark's text reader (Hadoop's LineReader): LF, CRLF, or CR alone.
-LINE_END = re.compile(rb"\r\n|\r|\n")
-BLANK_BYTES = storage.BLANK_CHARACTERS.encode("ascii")
-
-
 def content_line_records(content: bytes, header_lines: Collection[str] = ()) -> FileRecords:
     """line_records of one file's content, counted here instead of by a Spark job: the same lines
     (a line end after the last line starts no other), blank test, quote parity and header
     comparison, on the bytes as Spark compares them."""
-    lines = LINE_END.split(content)
+    lines = storage.LINE_END.split(content)
     if lines[-1] == b"":
         lines.pop()
     headers = {line.encode("utf-8") for line in header_lines}
-    blank = sum(1 for line in lines if not line.strip(BLANK_BYTES))
+    blank = sum(1 for line in lines if not line.strip(storage.BLANK_BYTES))
     return FileRecords(
         records=max(len(lines) - blank - 1, 0),
         blank_lines=blank,

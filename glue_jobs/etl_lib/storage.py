@@ -291,8 +291,11 @@ def _open_content(spark: SparkSession, path: str) -> Any:
 BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
 
 
-# The line ends of Java's BufferedReader.readLine: LF, CRLF, or CR alone.
-LINE_END = re.compile(r"\r\n|\r|\n")
+BLANK_BYTES = BLANK_CHARACTERS.encode("ascii")  # each a byte of its own in UTF-8, never inside a character
+
+# The line ends of Spark's text reader (Hadoop's LineReader) and of Java's BufferedReader.readLine:
+# LF, CRLF, or CR alone. They are bytes no UTF-8 character holds, so bytes split before decoding.
+LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def read_first_line(spark: SparkSession, path: str) -> str | None:
@@ -305,17 +308,17 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
     8 calls a file, this is 5 for a header within the first 6,000 bytes."""
     stream = _open_content(spark, path)
     try:
-        head = b""
+        unfinished = b""  # the last line read so far, which may go on past these bytes
         while True:
             chunk = bytes(stream.readNBytes(DIRECT_READ_BYTES))
-            head += chunk
+            *complete, unfinished = LINE_END.split(unfinished + chunk)
             whole = len(chunk) < DIRECT_READ_BYTES
-            lines = LINE_END.split(head.decode("utf-8", errors="replace"))
-            complete = lines if whole else lines[:-1]  # the last may go on past these bytes
-            first = next((line for line in complete if line.strip(BLANK_CHARACTERS)), None)
-            if first is not None or whole:
-                return first
-            head = head[max(head.rfind(b"\n"), head.rfind(b"\r")) + 1 :]  # blank lines: only the last goes on
+            lines = [*complete, unfinished] if whole else complete
+            first = next((line for line in lines if line.strip(BLANK_BYTES)), None)
+            if first is not None:
+                return first.decode("utf-8", errors="replace")
+            if whole:
+                return None
     finally:
         stream.close()
 
