@@ -164,13 +164,15 @@ def partition_of_each_row(partitions: Mapping[str, str]) -> Column:
     return F.lit(distinct.pop()) if len(distinct) == 1 else literals.looked_up(partitions, F.col(SOURCE_FILE))
 
 
+def rows_by_source(rows: DataFrame) -> dict[str, int]:
+    """How many rows each source (_source_file: a landing file's URI) has."""
+    return {row[SOURCE_FILE]: int(row["count"]) for row in rows.groupBy(SOURCE_FILE).count().collect()}
+
+
 def _counts_by_file(spark: SparkSession, path: str, partitions: Collection[str]) -> dict[str, int]:
     """Rows by source file URI in these partitions of raw or quarantine."""
     df = storage.read_parquet(spark, path, f"`{SOURCE_FILE}` string, `{FILE_ID}` string")
-    if df is None:
-        return {}
-    rows = df.where(literals.is_one_of(F.col(FILE_ID), partitions)).groupBy(SOURCE_FILE).count().collect()
-    return {row[SOURCE_FILE]: int(row["count"]) for row in rows}
+    return rows_by_source(df.where(literals.is_one_of(F.col(FILE_ID), partitions))) if df is not None else {}
 
 
 def lost_records(
@@ -204,6 +206,12 @@ class Written:
     fingerprint: int = 0  # records.fingerprint_column over raw and quarantine together
 
 
+def written_metrics(file_ids: Mapping[str, str]) -> dict[str, Column]:
+    """What a write of landing rows is observed for: its rows, and their file fingerprint (file_ids:
+    each source's file id)."""
+    return {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(SOURCE_FILE, file_ids)}
+
+
 def write_typed(
     strings: DataFrame,
     table: Table,
@@ -223,7 +231,7 @@ def write_typed(
     checks = parsing.parse_checks(table, repeated_header)
     checked = row_checks.Checked.of(parsing.with_typed_candidates(stamped, table), checks)
     typed, observation = row_checks.passing_rows(checked)
-    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(SOURCE_FILE, file_ids)}
+    metrics = written_metrics(file_ids)
     raw = storage.write_parquet_observed(parsing.to_typed(typed, table, METADATA), raw_path, metrics, [FILE_ID])
     written = Written(int(raw["rows"]), 0, int(raw["fingerprint"]))
     if not observation.get["broken"]:
@@ -745,9 +753,8 @@ def copy_staying_rows(
                if (rows := storage.read_parquet(spark, f"{path}/{FILE_ID}={old}")) is not None]  # fmt: skip
     counts = {uri: count for uri, count in recorded.items() if uri in files and count is not None}
     if len(counts) < len(files) and staying:
-        sources = reduce(DataFrame.unionByName, [rows.select(SOURCE_FILE) for _, rows in staying])
-        counts = {row[SOURCE_FILE]: int(row["count"]) for row in sources.groupBy(SOURCE_FILE).count().collect()}
-    metrics = {"rows": F.count(F.lit(1)), "fingerprint": records.fingerprint_column(SOURCE_FILE, files)}
+        counts = rows_by_source(reduce(DataFrame.unionByName, [rows.select(SOURCE_FILE) for _, rows in staying]))
+    metrics = written_metrics(files)
     observed = [storage.write_parquet_observed(rows.withColumn(FILE_ID, F.lit(copy)), path, metrics, [FILE_ID])
                 for path, rows in staying]  # fmt: skip
     by_file_id = {file_id: counts.get(uri, 0) for uri, file_id in files.items()}
