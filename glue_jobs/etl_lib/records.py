@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -30,6 +31,7 @@ class FileRecords:
     read_whole: bool = False  # quoted fields span lines: the file is read as multi-line CSV
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
     repeated_headers: int = 0  # records that are the header again (files concatenated header and all)
+    mixed_line_ends: str = ""  # how a file read by lines though its table is multi-line mixes line ends
 
 
 BYTE_ORDER_MARK = "\ufeff"
@@ -122,27 +124,80 @@ def count_on_driver(
     return dict(zip(driver, counted, strict=True)), {uri: path for uri, path in files.items() if uri not in small}
 
 
-def whole_content_records(content: bytes, delimiter: str) -> tuple[int, int, int, str | None]:
-    """csv_records of a file's content, decoded as Spark's text reader hands it to Python (bytes
-    that are not UTF-8 replaced)."""
-    return csv_records(content.decode("utf-8", errors="replace"), delimiter)
+LINE_END_TEXT = re.compile(r"\r\n|\r|\n")
+LINE_END_NAMES = {"\r\n": "CRLF", "\r": "CR", "\n": "LF"}
+
+
+def mixed_line_ends(text: str) -> str:
+    """Where a CSV text ends its lines outside quoted fields in more than one way (LF, CRLF, CR
+    alone), e.g. "line 1 ends in LF, line 2 in CRLF"; "" when it ends them in one. Spark's
+    multi-line reader takes the first line end it meets as the only one: with another after it,
+    records merge or keep a carriage return in their last value."""
+    if "\r" not in text or "\n" not in text:
+        return ""
+    outside = "\0".join(text.split('"')[0::2])  # a quote inside a quoted field is doubled: it toggles twice
+    if len(set(LINE_END_TEXT.findall(outside))) < 2:
+        return ""
+    quoted, first, line = False, ("", 0), 1
+    for match in re.finditer(r'"|\r\n|\r|\n', text):
+        token = match.group()
+        if token == '"':
+            quoted = not quoted
+            continue
+        if not quoted and not first[0]:
+            first = (token, line)
+        elif not quoted and token != first[0]:
+            return f"line {first[1]} ends in {LINE_END_NAMES[first[0]]}, line {line} in {LINE_END_NAMES[token]}"
+        line += 1
+    raise AssertionError("two kinds of line end were found outside quoted fields")
+
+
+def quoted_line_breaks(text: str) -> bool:
+    """Whether a quoted field of a CSV text holds a line break."""
+    return any("\n" in field or "\r" in field for field in text.split('"')[1::2])
+
+
+def whole_text_records(text: str, delimiter: str, header_lines: Collection[str] = ()) -> FileRecords | str:
+    """The records of a file's text read whole (as multi-line CSV), or why it cannot be. A text
+    that mixes line ends outside quoted fields is counted (and read) by lines when no quoted field
+    spans lines, since Spark's line reader takes every line end as one; when one does, no Spark
+    reader delimits its records as they are."""
+    records, blank, repeated, error = csv_records(text, delimiter)
+    if error is not None:
+        return error
+    mixed = mixed_line_ends(text)
+    if not mixed:
+        return FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
+    if quoted_line_breaks(text):
+        return (
+            f"line ends mixed ({mixed}) in a file whose quoted fields span lines: Spark's multi-line CSV "
+            "reader would take the first as the only line end; re-send it with one kind of line end"
+        )
+    return replace(content_line_records(text.encode("utf-8"), header_lines), mixed_line_ends=mixed)
+
+
+def whole_content_records(content: bytes, delimiter: str, header_lines: Collection[str] = ()) -> FileRecords | str:
+    """whole_text_records of a file's content, decoded as Spark's text reader hands it to Python
+    (bytes that are not UTF-8 replaced)."""
+    return whole_text_records(content.decode("utf-8", errors="replace"), delimiter, header_lines)
 
 
 def _whole_file_records(
-    spark: SparkSession, files: Mapping[str, str], delimiter: str
-) -> dict[str, tuple[int, int, int, str | None]]:
-    """csv_records of each file (URI to path) by URI, read whole by a Spark job."""
+    spark: SparkSession, files: Mapping[str, str], delimiter: str, header_lines: Collection[str] = ()
+) -> dict[str, FileRecords | str]:
+    """whole_text_records of each file (URI to path) by URI, read whole by a Spark job."""
     if not files:
         return {}
     whole = spark.read.text([storage.literal_path(path) for path in files.values()], wholetext=True)
     whole = whole.select(F.input_file_name().alias("file"), "value")
-    return dict(whole.rdd.map(lambda row: (row["file"], csv_records(row["value"], delimiter))).collect())
+    return dict(
+        whole.rdd.map(lambda row: (row["file"], whole_text_records(row["value"], delimiter, header_lines))).collect()
+    )
 
 
-def _read_whole_if_quoted(found: FileRecords, whole: tuple[int, int, int, str | None]) -> FileRecords:
+def _read_whole_if_quoted(found: FileRecords, whole: FileRecords | str) -> FileRecords:
     """A line-based file with an odd quote on a line, counted whole when it parses that way."""
-    records, blank, repeated, error = whole
-    return found if error is not None else FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
+    return found if isinstance(whole, str) else whole
 
 
 def header_lines(first_lines: Iterable[str]) -> set[str]:
@@ -166,32 +221,36 @@ def count_physical_records(
     A line-based table's file is counted by lines; when a line has an odd number of quotes and
     the whole file parses as CSV with quoted line breaks, the file is counted (and read) whole,
     so a quoted multi-line record stays one record. A file that does not parse either way (an
-    unclosed quote on one line) keeps line semantics: its broken lines are quarantined."""
+    unclosed quote on one line, or line ends mixed around a quoted line break) keeps line
+    semantics: its broken lines are quarantined. A multi-line table's file is counted (and read)
+    whole, but by lines when it mixes line ends and no quoted field spans lines; one that cannot be
+    delimited (an unclosed quote, line ends mixed around a quoted line break) fails the count."""
+    headers = header_lines(first_lines)
     if not multiline:
-        headers = header_lines(first_lines)
 
         def content_records(content: bytes) -> FileRecords:
             found = content_line_records(content, headers)
             if not found.unbalanced_quotes:
                 return found
-            return _read_whole_if_quoted(found, whole_content_records(content, delimiter))
+            return _read_whole_if_quoted(found, whole_content_records(content, delimiter, headers))
 
         counted, rest = count_on_driver(spark, files, small, content_records)
         if rest:
             lines = spark.read.text([storage.literal_path(path) for path in rest.values()])
             by_job = line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
             suspects = {uri: path for uri, path in rest.items() if by_job.get(uri, FileRecords(0, 0)).unbalanced_quotes}
-            whole = _whole_file_records(spark, suspects, delimiter)
+            whole = _whole_file_records(spark, suspects, delimiter, headers)
             counted |= {uri: _read_whole_if_quoted(found, whole[uri]) if uri in whole else found
                         for uri, found in by_job.items()}  # fmt: skip
     else:
-        results, rest = count_on_driver(spark, files, small, lambda content: whole_content_records(content, delimiter))
-        results |= _whole_file_records(spark, rest, delimiter)
-        problems = [f"{uri}: {error}" for uri, (*_, error) in results.items() if error]
+        results, rest = count_on_driver(
+            spark, files, small, lambda content: whole_content_records(content, delimiter, headers)
+        )
+        results |= _whole_file_records(spark, rest, delimiter, headers)
+        problems = [f"{uri}: {found}" for uri, found in results.items() if isinstance(found, str)]
         if problems:
             raise MalformedFileError("; ".join(problems))
-        counted = {uri: FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
-                   for uri, (records, blank, repeated, _) in results.items()}  # fmt: skip
+        counted = {uri: found for uri, found in results.items() if isinstance(found, FileRecords)}
     return {uri: counted.get(uri, FileRecords(0, 0)) for uri in files}
 
 

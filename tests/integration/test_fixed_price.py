@@ -105,6 +105,8 @@ WHOLE_FILES = {
     "crlf bom.csv": b'\xef\xbb\xbfid,note\r\n\r\n1,"x\r\ny"\r\n  \r\nid,note\r\n',
     "latin1.csv": b'id,note\n1,caf\xe9\n2,"\xff\n\xfe"\n',
     "unclosed.csv": b'id,note\n1,"open\n2,b\n',
+    "mixed ends.csv": b"id,note\n1,a\r\n \r\n2,b\r3,c\n",
+    "mixed ends quoted.csv": b'id,note\r\n1,"a\nb"\n',
 }
 
 
@@ -112,7 +114,7 @@ WHOLE_FILES = {
 # header again (also without its byte-order mark), quotes that do and do not pair across lines.
 LINE_FILES = {
     **WHOLE_FILES,
-    "mixed ends.csv": b"id,note\r\n1,a\r2,b\n3,c\r\r\n\n4,d",
+    "mixed ends line.csv": b"id,note\r\n1,a\r2,b\n3,c\r\r\n\n4,d",
     "blank kinds.csv": b"\n \n\t\x0c\x00\nid,note\n1,a\n\x0b\n \t \n2,b\n\n",
     "repeated.csv": b"\xef\xbb\xbfid,note\nid,note\n1,a\n\xef\xbb\xbfid,note\nid,note \n",
     "odd quote.csv": b'id,note\n1,"a\n2,b"\n3,"c\n',
@@ -137,7 +139,8 @@ def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path)
     on_driver = records.count_physical_records(spark, files, False, ",", first_lines, small=set(files))
     assert on_driver == by_job
     found = {uri.rsplit("/", 1)[-1]: counted for uri, counted in on_driver.items()}
-    assert found["mixed%20ends.csv"] == records.FileRecords(4, 2)
+    assert found["mixed%20ends%20line.csv"] == records.FileRecords(4, 2)
+    assert found["mixed%20ends%20quoted.csv"] == records.FileRecords(2, 0, unbalanced_quotes=True)
     assert found["repeated.csv"] == records.FileRecords(4, 0, repeated_headers=2)  # "id,note " is not one
     assert found["quoted.csv"].read_whole
     assert found["odd%20quote.csv"].unbalanced_quotes
@@ -145,13 +148,19 @@ def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path)
 
 def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp_path):
     files = written_landing(tmp_path, WHOLE_FILES)
-    by_job = records._whole_file_records(spark, files, ",")
-    on_driver, rest = records.count_on_driver(spark, files, set(files), lambda c: records.whole_content_records(c, ","))
+    by_job = records._whole_file_records(spark, files, ",", {"id,note"})
+    on_driver, rest = records.count_on_driver(
+        spark, files, set(files), lambda c: records.whole_content_records(c, ",", {"id,note"})
+    )
     assert rest == {}
     assert by_job.keys() == files.keys()
     assert on_driver == by_job
-    assert on_driver[next(uri for uri in files if uri.endswith("quoted.csv"))] == (2, 0, 0, None)
-    assert on_driver[next(uri for uri in files if uri.endswith("unclosed.csv"))][3] is not None
+    found = {uri.rsplit("/", 1)[-1]: counted for uri, counted in on_driver.items()}
+    assert found["quoted.csv"] == records.FileRecords(2, 0, read_whole=True)
+    assert found["unclosed.csv"] == "an unclosed quote in the record starting at line 2"
+    mixed = "line 1 ends in LF, line 2 in CRLF"
+    assert found["mixed%20ends.csv"] == records.FileRecords(3, 1, mixed_line_ends=mixed)
+    assert found["mixed%20ends%20quoted.csv"].startswith("line ends mixed (line 1 ends in CRLF, line 3 in LF)")
 
 
 def test_a_row_moved_from_one_file_to_another_is_caught_although_the_totals_agree(spark, tmp_path, monkeypatch):

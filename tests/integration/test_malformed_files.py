@@ -57,6 +57,10 @@ REGION_CASES = [
     Case("blank_before_header", b"\n \t\n" + REGION_HEADER + b"30,AFTER BLANKS,c\n", 1),
     Case("blank_lines_only", b"\n  \n\t\n", 0),
     Case("cr_line_endings", b"r_regionkey,r_name,r_comment\r31,OLD MAC,d\r32,CR,e\r", 2),
+    # Read whole, its line ends would merge records or keep a CR: read by lines, the broken lines quarantined.
+    Case(
+        "mixed_ends_quoted_newline", REGION_HEADER + b'40,"TWO\nLINES",j\r\n41,MIXED,k\r\n', 1, {"malformed_record": 2}
+    ),
     Case("no_final_newline", REGION_HEADER + b"33,LAST,f", 1),
     # A producer's export changed the header's case: the columns are the same, as for Spark and Glue.
     Case("header_case", b"R_REGIONKEY,R_Name,r_comment\n27,CASED,z\n", 1),
@@ -105,6 +109,13 @@ def consultation(identifier: int, **changes: str) -> bytes:
 CONSULTATION_CASES = [
     Case("crlf", (CONSULTATIONS_HEADER + consultation(1) + consultation(2)).replace(b"\n", b"\r\n"), 2),
     Case("bom", b"\xef\xbb\xbf" + CONSULTATIONS_HEADER + consultation(3), 1),
+    # No quoted field spans lines: read by lines, as Spark's multi-line reader would merge records.
+    Case("mixed_line_ends", CONSULTATIONS_HEADER.replace(b"\n", b"\r\n") + consultation(19) + consultation(20), 2),
+    Case(
+        "mixed_line_ends_lf_first",
+        CONSULTATIONS_HEADER + consultation(21).replace(b"\n", b"\r\n") + consultation(22) + b"\r\n",
+        2,
+    ),
     Case("quoted_newline", CONSULTATIONS_HEADER + consultation(4, diagnostic='"grippe\nsevere"'), 1),
     Case(
         "too_many_fields",
@@ -256,6 +267,21 @@ def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
     assert rows[27] == ("CASED", "z")  # a header in other case
 
 
+def test_a_multi_line_tables_file_with_mixed_line_ends_keeps_every_value_as_sent(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    header = b"id_consultation,date_consultation,id_centre,id_patient,patient_age,specialite,duree_minutes,montant,"
+    records = [b"%d,2024-03-01,C001,P%d,40,generaliste,20,25.00,grippe %d\r\n" % (i, i, i) for i in range(1, 4)]
+    (landing / "consultations_windows_body.csv").write_bytes(header + b"diagnostic\n" + b"".join(records))
+    extracted = run_job("extract", "consultations", lake, "mixed", landing)["tables"]["consultations"]
+    raw = spark.read.parquet(str(lake / "raw/consultations/consultations"))
+    assert sorted((r.id_consultation, r.diagnostic) for r in raw.collect()) == [(i, f"grippe {i}") for i in (1, 2, 3)]
+    assert (
+        "consultations_windows_body.csv: line 1 ends in LF, line 2 in CRLF, read by lines (no quoted field spans lines)"
+        in extracted["notes"]
+    )
+
+
 def test_schema_drift_is_reported_not_silent(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_corpus(landing, "region", REGION_CASES)
@@ -306,6 +332,14 @@ UNUSABLE_FILES = [
         "consultations_unclosed.csv",
         CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe') + consultation(2),
         "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
+    ),
+    (
+        "consultations",
+        "consultations_mixed_ends.csv",
+        (CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe\nsevere"')).replace(b"\n", b"\r\n", 1),
+        "consultations_mixed_ends.csv: line ends mixed (line 1 ends in CRLF, line 3 in LF) in a file whose quoted "
+        "fields span lines: Spark's multi-line CSV reader would take the first as the only line end; re-send it "
+        "with one kind of line end",
     ),
     # A compressed file cut short (an interrupted upload) or not what its name says.
     (

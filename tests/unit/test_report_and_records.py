@@ -1,4 +1,4 @@
-from etl_lib.records import FileRecords, csv_records, line_records, mismatches
+from etl_lib.records import FileRecords, csv_records, line_records, mismatches, mixed_line_ends, whole_text_records
 from etl_lib.rules.report import QualityReport, RuleResult, extract_results, render_markdown
 
 
@@ -25,6 +25,25 @@ def test_csv_records_allow_quoted_line_breaks_and_find_unclosed_quotes():
         0,
         "an unclosed quote in the record starting at line 3",
     )
+
+
+def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way_outside_quoted_fields():
+    for one_kind in ("h\n1,x\n", "h\r\n1,x\r\n", "h\r1,x\r", 'h,n\r\n1,"a\nb"\r\n2,"c ""q""\rd"\r\n', "h\n"):
+        assert mixed_line_ends(one_kind) == "", one_kind
+    assert mixed_line_ends("h\n1,x\r\n2,y\n") == "line 1 ends in LF, line 2 in CRLF"
+    assert mixed_line_ends('h,n\r\n1,"a\n""b"""\r\n\r\n2,y\r3,z') == "line 1 ends in CRLF, line 5 in CR"
+
+
+def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_field_spans_lines():
+    assert whole_text_records('h,n\r\n1,"a\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True)
+    assert whole_text_records("h,n\n1,x\r\n  \r\nh,n\n2,y", ",", {"h,n"}) == FileRecords(
+        3, 1, repeated_headers=1, mixed_line_ends="line 1 ends in LF, line 2 in CRLF"
+    )
+    assert whole_text_records('h,n\n1,"a\nb"\r\n', ",") == (
+        "line ends mixed (line 1 ends in LF, line 3 in CRLF) in a file whose quoted fields span lines: Spark's "
+        "multi-line CSV reader would take the first as the only line end; re-send it with one kind of line end"
+    )
+    assert whole_text_records('h,n\n1,"open\r\n', ",") == "an unclosed quote in the record starting at line 2"
 
 
 def test_mismatches_name_each_file_with_both_counts():

@@ -119,7 +119,8 @@ def read_landing(
     is read correctly), and every record the CSV reader cannot split into the header's fields
     lands in _corrupt_record, whatever the header holds: the session never prunes CSV columns
     (runtime.SESSION_SETTINGS), so an undeclared column does not hide a short or long record.
-    Files in read_whole (URIs) are read as multi-line CSV: their quoted fields span lines.
+    Files in read_whole (URIs) are read as multi-line CSV (their quoted fields span lines), the
+    others by lines.
     """
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
     undeclared = {}
@@ -128,7 +129,7 @@ def read_landing(
         ignored = check_header(info.uri, table, header)
         if ignored:
             undeclared[info.name] = ignored
-        groups[(header, table.multiline or info.uri in read_whole)].append(info.path)
+        groups[(header, info.uri in read_whole)].append(info.path)
     frames = []
     for (header, whole), paths in groups.items():
         schema = StructType(
@@ -355,6 +356,8 @@ def extract_table(
              if physical[info.uri].blank_lines]  # fmt: skip
     multi_line = [f"{info.name}: quoted fields span lines, read as multi-line CSV" for info in non_empty
                   if info.uri in read_whole and not table.multiline]  # fmt: skip
+    by_lines = [f"{info.name}: {mixed}, read by lines (no quoted field spans lines)" for info in non_empty
+                if (mixed := physical[info.uri].mixed_line_ends)]  # fmt: skip
     repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     matches = {info.name: case_matches(parse_header(line, table.delimiter), table)
@@ -370,7 +373,7 @@ def extract_table(
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
         file_records={info.uri: physical[info.uri].records if info.uri in physical else 0 for info in files},
-        notes=[*notes, *drift, *cased, *multi_line, *blank, *repeats],
+        notes=[*notes, *drift, *cased, *multi_line, *by_lines, *blank, *repeats],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
 
