@@ -126,6 +126,10 @@ def test_no_usable_rows_writes_nothing_and_says_so(tmp_path):
     transform = summaries["transform"]
     assert transform["status"] == "no_usable_rows"
     assert "no usable rows in consultations" in transform["message"]
+    assert transform["warnings"] == [
+        "no usable rows in consultations: gold not written, the gold published before (if any) stays as it was, "
+        "with the rows of earlier deliveries"
+    ]
     assert transform["tables"]["consultations"]["rows_quarantined"] == 3
     assert not (tmp_path / "lake/silver/consultations/consultations").exists()
     assert not (tmp_path / "lake/gold").exists()

@@ -85,6 +85,10 @@ def test_a_redelivery_without_records_replaces_the_rows_and_the_warning_says_how
     warnings = summaries["extract"]["warnings"]
     assert any(f"{FILE} was delivered again" in w and "(3 record(s) before, 0 now)" in w for w in warnings), warnings
     assert summaries["extract"]["tables"]["consultations"]["file_records"] == {(landing / FILE).as_uri(): 0}
+    # No usable rows left in the table: the gold published before stays, and the run warns that it did.
+    assert summaries["transform"]["status"] == "no_usable_rows"
+    assert any("gold published before (if any) stays" in w for w in summaries["transform"]["warnings"])
+    assert gold_ids(spark, lake) == [1, 2, 3]
 
 
 def test_the_same_content_sent_again_is_not_read_again(delivered):

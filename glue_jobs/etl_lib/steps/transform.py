@@ -520,6 +520,12 @@ def publish_gold(
     totals = summary.totals()
     counted = f"{totals['rows_written']} clean rows, {totals['rows_quarantined']} quarantined"
     if empty:
+        # An empty table is more often a broken export than a real one: the gold already published
+        # (if any) stays, and the run says so as a warning, so the notification is not a plain "OK".
+        summary.warnings.append(
+            f"no usable rows in {', '.join(empty)}: gold not written, the gold published before (if any) stays "
+            "as it was, with the rows of earlier deliveries"
+        )
         summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
         return
     usable = {name: outcome.silver for name, outcome in outcomes.items() if outcome.silver is not None}
