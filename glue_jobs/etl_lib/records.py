@@ -31,7 +31,7 @@ class FileRecords:
     read_whole: bool = False  # quoted fields span lines: the file is read as multi-line CSV
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
     repeated_headers: int = 0  # records that are the header again (files concatenated header and all)
-    mixed_line_ends: str = ""  # how a file read by lines though its table is multi-line mixes line ends
+    read_by_lines_because: str = ""  # why a file with quoted line breaks or mixed line ends is read by lines
 
 
 BYTE_ORDER_MARK = "\ufeff"
@@ -173,7 +173,8 @@ def whole_text_records(text: str, delimiter: str, header_lines: Collection[str] 
             f"line ends mixed ({mixed}) in a file whose quoted fields span lines: Spark's multi-line CSV "
             "reader would take the first as the only line end; re-send it with one kind of line end"
         )
-    return replace(content_line_records(text.encode("utf-8"), header_lines), mixed_line_ends=mixed)
+    by_lines = content_line_records(text.encode("utf-8"), header_lines)
+    return replace(by_lines, read_by_lines_because=f"{mixed}, and no quoted field spans lines")
 
 
 def whole_content_records(content: bytes, delimiter: str, header_lines: Collection[str] = ()) -> FileRecords | str:
@@ -196,8 +197,9 @@ def _whole_file_records(
 
 
 def _read_whole_if_quoted(found: FileRecords, whole: FileRecords | str) -> FileRecords:
-    """A line-based file with an odd quote on a line, counted whole when it parses that way."""
-    return found if isinstance(whole, str) else whole
+    """A line-based file with an odd quote on a line, counted whole when it parses that way, and
+    by lines with the reason when it does not."""
+    return replace(found, read_by_lines_because=whole) if isinstance(whole, str) else whole
 
 
 def header_lines(first_lines: Iterable[str]) -> set[str]:

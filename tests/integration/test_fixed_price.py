@@ -140,7 +140,14 @@ def test_counting_lines_on_the_driver_agrees_with_the_spark_job(spark, tmp_path)
     assert on_driver == by_job
     found = {uri.rsplit("/", 1)[-1]: counted for uri, counted in on_driver.items()}
     assert found["mixed%20ends%20line.csv"] == records.FileRecords(4, 2)
-    assert found["mixed%20ends%20quoted.csv"] == records.FileRecords(2, 0, unbalanced_quotes=True)
+    quoted_and_mixed = found["mixed%20ends%20quoted.csv"]
+    assert (quoted_and_mixed.records, quoted_and_mixed.unbalanced_quotes, quoted_and_mixed.read_whole) == (
+        2,
+        True,
+        False,
+    )
+    assert quoted_and_mixed.read_by_lines_because.startswith("line ends mixed (line 1 ends in CRLF, line 3 in LF)")
+    assert found["unclosed.csv"].read_by_lines_because == "an unclosed quote in the record starting at line 2"
     assert found["repeated.csv"] == records.FileRecords(4, 0, repeated_headers=2)  # "id,note " is not one
     assert found["quoted.csv"].read_whole
     assert found["odd%20quote.csv"].unbalanced_quotes
@@ -159,7 +166,9 @@ def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp
     assert found["quoted.csv"] == records.FileRecords(2, 0, read_whole=True)
     assert found["unclosed.csv"] == "an unclosed quote in the record starting at line 2"
     mixed = "line 1 ends in LF, line 2 in CRLF"
-    assert found["mixed%20ends.csv"] == records.FileRecords(3, 1, mixed_line_ends=mixed)
+    assert found["mixed%20ends.csv"] == records.FileRecords(
+        3, 1, read_by_lines_because=f"{mixed}, and no quoted field spans lines"
+    )
     assert found["mixed%20ends%20quoted.csv"].startswith("line ends mixed (line 1 ends in CRLF, line 3 in LF)")
 
 

@@ -37,7 +37,10 @@ def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way_outside_
 def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_field_spans_lines():
     assert whole_text_records('h,n\r\n1,"a\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True)
     assert whole_text_records("h,n\n1,x\r\n  \r\nh,n\n2,y", ",", {"h,n"}) == FileRecords(
-        3, 1, repeated_headers=1, mixed_line_ends="line 1 ends in LF, line 2 in CRLF"
+        3,
+        1,
+        repeated_headers=1,
+        read_by_lines_because="line 1 ends in LF, line 2 in CRLF, and no quoted field spans lines",
     )
     assert whole_text_records('h,n\n1,"a\nb"\r\n', ",") == (
         "line ends mixed (line 1 ends in LF, line 3 in CRLF) in a file whose quoted fields span lines: Spark's "

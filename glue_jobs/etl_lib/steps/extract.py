@@ -356,8 +356,8 @@ def extract_table(
              if physical[info.uri].blank_lines]  # fmt: skip
     multi_line = [f"{info.name}: quoted fields span lines, read as multi-line CSV" for info in non_empty
                   if info.uri in read_whole and not table.multiline]  # fmt: skip
-    by_lines = [f"{info.name}: {mixed}, read by lines (no quoted field spans lines)" for info in non_empty
-                if (mixed := physical[info.uri].mixed_line_ends)]  # fmt: skip
+    by_lines = [f"{info.name}: read by lines: {because}" for info in non_empty
+                if (because := physical[info.uri].read_by_lines_because)]  # fmt: skip
     repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     matches = {info.name: case_matches(parse_header(line, table.delimiter), table)
