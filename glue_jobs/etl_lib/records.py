@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -83,22 +83,53 @@ def content_line_records(content: bytes, header_lines: Collection[str] = ()) -> 
     )
 
 
-def csv_records(text: str, delimiter: str) -> tuple[int, int, int, str | None]:
-    """(records without the header, blank lines, records repeating the header, error) of a CSV
-    text whose quoted fields may hold line breaks; counted with Python's csv module in strict
-    mode, independently of Spark's reader."""
+LINE_END_TEXT = re.compile(r"\r\n|\r|\n")  # as io.StringIO(newline="") splits lines for the csv module
+LINE_END_NAMES = {"\r\n": "CRLF", "\r": "CR", "\n": "LF"}
+
+
+class CsvCount(NamedTuple):
+    """A CSV text counted with Python's csv module."""
+
+    records: int  # without the header
+    blank: int
+    repeated: int  # records repeating the header
+    error: str | None = None
+    # Where the records (and blank lines) end in more than one way, e.g. "line 1 ends in LF, line 2
+    # in CRLF"; line breaks inside quoted fields do not count. Spark's multi-line reader takes the
+    # first line end it meets as the only one: with another after it, records merge or keep a
+    # carriage return in their last value.
+    mixed_line_ends: str = ""
+    spans_lines: bool = False  # a record holds a quoted line break
+
+
+def csv_records(text: str, delimiter: str) -> CsvCount:
+    """The records of a CSV text whose quoted fields may hold line breaks, counted with Python's
+    csv module in strict mode, independently of Spark's reader."""
     reader = csv.reader(io.StringIO(text.removeprefix(BYTE_ORDER_MARK), newline=""), delimiter=delimiter, strict=True)
+    # The end of every line, found at C speed, only when a text has two kinds of line end at all.
+    line_ends = LINE_END_TEXT.findall(text) if "\r" in text and "\n" in text else []
     records = blank = repeated = 0
     header = None
+    first_end: tuple[str, int] | None = None
+    mixed, spans = "", False
     while True:
         starts_at = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
-            return max(records - 1, 0), blank, repeated, None
+            return CsvCount(max(records - 1, 0), blank, repeated, None, mixed, spans)
         except csv.Error as error:
             reason = "an unclosed quote" if "unexpected end of data" in str(error) else str(error)
-            return 0, 0, 0, f"{reason} in the record starting at line {starts_at}"
+            return CsvCount(0, 0, 0, f"{reason} in the record starting at line {starts_at}")
+        last_line = reader.line_num
+        spans = spans or last_line > starts_at
+        if last_line <= len(line_ends) and not mixed:
+            end = line_ends[last_line - 1]
+            if first_end is None:
+                first_end = (end, last_line)
+            elif end != first_end[0]:
+                mixed = (f"line {first_end[1]} ends in {LINE_END_NAMES[first_end[0]]}, "
+                         f"line {last_line} in {LINE_END_NAMES[end]}")  # fmt: skip
         if not row:
             blank += 1
             continue
@@ -124,67 +155,44 @@ def count_on_driver(
     return dict(zip(driver, counted, strict=True)), {uri: path for uri, path in files.items() if uri not in small}
 
 
-LINE_END_TEXT = re.compile(r"\r\n|\r|\n")
-LINE_END_NAMES = {"\r\n": "CRLF", "\r": "CR", "\n": "LF"}
-
-
-def mixed_line_ends(text: str) -> str:
-    """Where a CSV text ends its lines outside quoted fields in more than one way (LF, CRLF, CR
-    alone), e.g. "line 1 ends in LF, line 2 in CRLF"; "" when it ends them in one. Spark's
-    multi-line reader takes the first line end it meets as the only one: with another after it,
-    records merge or keep a carriage return in their last value."""
-    if "\r" not in text or "\n" not in text:
-        return ""
-    outside = "\0".join(text.split('"')[0::2])  # a quote inside a quoted field is doubled: it toggles twice
-    if len(set(LINE_END_TEXT.findall(outside))) < 2:
-        return ""
-    quoted, first, line = False, ("", 0), 1
-    for match in re.finditer(r'"|\r\n|\r|\n', text):
-        token = match.group()
-        if token == '"':
-            quoted = not quoted
-            continue
-        if not quoted and not first[0]:
-            first = (token, line)
-        elif not quoted and token != first[0]:
-            return f"line {first[1]} ends in {LINE_END_NAMES[first[0]]}, line {line} in {LINE_END_NAMES[token]}"
-        line += 1
-    raise AssertionError("two kinds of line end were found outside quoted fields")
-
-
-def quoted_line_breaks(text: str) -> bool:
-    """Whether a quoted field of a CSV text holds a line break."""
-    return any("\n" in field or "\r" in field for field in text.split('"')[1::2])
-
-
-def whole_text_records(text: str, delimiter: str, header_lines: Collection[str] = ()) -> FileRecords | str:
-    """The records of a file's text read whole (as multi-line CSV), or why it cannot be. A text
-    that mixes line ends outside quoted fields is counted (and read) by lines when no quoted field
-    spans lines, since Spark's line reader takes every line end as one; when one does, no Spark
-    reader delimits its records as they are."""
-    records, blank, repeated, error = csv_records(text, delimiter)
-    if error is not None:
-        return error
-    mixed = mixed_line_ends(text)
-    if not mixed:
-        return FileRecords(records, blank, read_whole=True, repeated_headers=repeated)
-    if quoted_line_breaks(text):
+def whole_text_records(
+    text: str, delimiter: str, header_lines: Collection[str] = (), multiline: bool = True
+) -> FileRecords | str:
+    """The records of a file's text parsed whole as CSV, or why it cannot be; read whole (as
+    multi-line CSV) when its table is multi-line or a record holds a quoted line break, else by
+    lines (a quote inside a field, O"BRIEN: the same records either way, and the file stays
+    splittable). A text whose records end in more than one way is counted (and read) by lines when
+    no record spans lines, since Spark's line reader takes every line end as one; when one does, no
+    Spark reader delimits its records as they are."""
+    found = csv_records(text, delimiter)
+    if found.error is not None:
+        return found.error
+    if found.mixed_line_ends and found.spans_lines:
         return (
-            f"line ends mixed ({mixed}) in a file whose quoted fields span lines: Spark's multi-line CSV "
-            "reader would take the first as the only line end; re-send it with one kind of line end"
+            f"line ends mixed ({found.mixed_line_ends}) in a file whose quoted fields span lines: Spark's "
+            "multi-line CSV reader would take the first as the only line end; re-send it with one kind of line end"
         )
-    by_lines = content_line_records(text.encode("utf-8"), header_lines)
-    return replace(by_lines, read_by_lines_because=f"{mixed}, and no quoted field spans lines")
+    if found.mixed_line_ends or not (multiline or found.spans_lines):
+        by_lines = content_line_records(text.encode("utf-8"), header_lines)
+        because = f"{found.mixed_line_ends}, and no quoted field spans lines" if found.mixed_line_ends else ""
+        return replace(by_lines, read_by_lines_because=because)
+    return FileRecords(found.records, found.blank, read_whole=True, repeated_headers=found.repeated)
 
 
-def whole_content_records(content: bytes, delimiter: str, header_lines: Collection[str] = ()) -> FileRecords | str:
+def whole_content_records(
+    content: bytes, delimiter: str, header_lines: Collection[str] = (), multiline: bool = True
+) -> FileRecords | str:
     """whole_text_records of a file's content, decoded as Spark's text reader hands it to Python
     (bytes that are not UTF-8 replaced)."""
-    return whole_text_records(content.decode("utf-8", errors="replace"), delimiter, header_lines)
+    return whole_text_records(content.decode("utf-8", errors="replace"), delimiter, header_lines, multiline)
 
 
 def _whole_file_records(
-    spark: SparkSession, files: Mapping[str, str], delimiter: str, header_lines: Collection[str] = ()
+    spark: SparkSession,
+    files: Mapping[str, str],
+    delimiter: str,
+    header_lines: Collection[str] = (),
+    multiline: bool = True,
 ) -> dict[str, FileRecords | str]:
     """whole_text_records of each file (URI to path) by URI, read whole by a Spark job."""
     if not files:
@@ -192,14 +200,20 @@ def _whole_file_records(
     whole = spark.read.text([storage.literal_path(path) for path in files.values()], wholetext=True)
     whole = whole.select(F.input_file_name().alias("file"), "value")
     return dict(
-        whole.rdd.map(lambda row: (row["file"], whole_text_records(row["value"], delimiter, header_lines))).collect()
+        whole.rdd.map(
+            lambda row: (row["file"], whole_text_records(row["value"], delimiter, header_lines, multiline))
+        ).collect()
     )
 
 
 def _read_whole_if_quoted(found: FileRecords, whole: FileRecords | str) -> FileRecords:
-    """A line-based file with an odd quote on a line, counted whole when it parses that way, and
-    by lines with the reason when it does not."""
-    return replace(found, read_by_lines_because=whole) if isinstance(whole, str) else whole
+    """A line-based file with an odd quote on a line, counted whole when it parses that way with a
+    quoted line break; by lines when no record spans lines (a quote inside a field: O"BRIEN, the
+    same records either way, and the file stays splittable), and with the reason when it does not
+    parse."""
+    if isinstance(whole, str):
+        return replace(found, read_by_lines_because=whole)
+    return whole if whole.read_whole else replace(found, read_by_lines_because=whole.read_by_lines_because)
 
 
 def header_lines(first_lines: Iterable[str]) -> set[str]:
@@ -234,14 +248,14 @@ def count_physical_records(
             found = content_line_records(content, headers)
             if not found.unbalanced_quotes:
                 return found
-            return _read_whole_if_quoted(found, whole_content_records(content, delimiter, headers))
+            return _read_whole_if_quoted(found, whole_content_records(content, delimiter, headers, multiline=False))
 
         counted, rest = count_on_driver(spark, files, small, content_records)
         if rest:
             lines = spark.read.text([storage.literal_path(path) for path in rest.values()])
             by_job = line_records(lines.select(F.input_file_name().alias("file"), "value"), headers)
             suspects = {uri: path for uri, path in rest.items() if by_job.get(uri, FileRecords(0, 0)).unbalanced_quotes}
-            whole = _whole_file_records(spark, suspects, delimiter, headers)
+            whole = _whole_file_records(spark, suspects, delimiter, headers, multiline=False)
             counted |= {uri: _read_whole_if_quoted(found, whole[uri]) if uri in whole else found
                         for uri, found in by_job.items()}  # fmt: skip
     else:

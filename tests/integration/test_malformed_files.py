@@ -62,6 +62,8 @@ REGION_CASES = [
         "mixed_ends_quoted_newline", REGION_HEADER + b'40,"TWO\nLINES",j\r\n41,MIXED,k\r\n', 1, {"malformed_record": 2}
     ),
     Case("no_final_newline", REGION_HEADER + b"33,LAST,f", 1),
+    # A quote inside a field quotes nothing (the line has an odd number of them): read by lines.
+    Case("quote_inside_field", REGION_HEADER + b'34,O"BRIEN,g\n35,NEXT,h\n', 2),
     # A producer's export changed the header's case: the columns are the same, as for Spark and Glue.
     Case("header_case", b"R_REGIONKEY,R_Name,r_comment\n27,CASED,z\n", 1),
     Case(
@@ -247,6 +249,8 @@ def test_every_broken_file_has_its_defined_outcome(spark, tmp_path, dataset, tab
     assert f"{table}_repeated_header.csv{suffix}: the header again in 1 record(s), quarantined" in notes
     if table == "region":
         unclosed = "an unclosed quote in the record starting at line 2"
+        assert f"region_quote_inside_field.csv{suffix}: quoted fields span lines" not in notes
+        assert f"region_quoted_newline.csv{suffix}: quoted fields span lines, read as multi-line CSV" in notes
         assert f"region_unclosed_quote.csv{suffix}: read by lines: {unclosed}" in notes
         cased = f"region_header_case.csv{suffix}: column name(s) matched ignoring case: R_REGIONKEY -> r_regionkey"
         assert f"{cased}, R_Name -> r_name" in notes
@@ -263,6 +267,7 @@ def test_values_survive_quoting_encoding_marks_and_reordering(spark, tmp_path):
     assert rows[16] == ("PADDED", "q")
     assert rows[2] == ("AMERICA", "b")  # no stray carriage return
     assert rows[11] == ("TWO\nLINES", "j")  # a quoted line break in a line-based table: one record, whole
+    assert rows[34] == ('O"BRIEN', "g")
     assert 18 not in rows
     assert 19 not in rows
     assert rows[20] == ("OK", "s")

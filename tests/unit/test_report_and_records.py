@@ -1,4 +1,4 @@
-from etl_lib.records import FileRecords, csv_records, line_records, mismatches, mixed_line_ends, whole_text_records
+from etl_lib.records import CsvCount, FileRecords, csv_records, line_records, mismatches, whole_text_records
 from etl_lib.rules.report import QualityReport, RuleResult, extract_results, render_markdown
 
 
@@ -17,21 +17,23 @@ def test_line_records_count_non_blank_lines_without_the_header_and_find_it_repea
 
 
 def test_csv_records_allow_quoted_line_breaks_and_find_unclosed_quotes():
-    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == (2, 1, 0, None)
-    assert csv_records('\ufeffh1,h2\n1,"two\nlines"\nh1,h2\n"h1",h2\n', ",") == (3, 0, 2, None)
-    assert csv_records('h1,h2\n1,ok\n2,"open\n3,x\n', ",") == (
-        0,
-        0,
-        0,
-        "an unclosed quote in the record starting at line 3",
+    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == CsvCount(2, 1, 0, spans_lines=True)
+    assert csv_records('\ufeffh1,h2\n1,"two\nlines"\nh1,h2\n"h1",h2\n', ",") == CsvCount(3, 0, 2, spans_lines=True)
+    assert csv_records('h1,h2\n1,O"BRIEN\n', ",") == CsvCount(1, 0, 0)  # a quote inside a field quotes nothing
+    assert csv_records('h1,h2\n1,ok\n2,"open\n3,x\n', ",") == CsvCount(
+        0, 0, 0, "an unclosed quote in the record starting at line 3"
     )
 
 
-def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way_outside_quoted_fields():
-    for one_kind in ("h\n1,x\n", "h\r\n1,x\r\n", "h\r1,x\r", 'h,n\r\n1,"a\nb"\r\n2,"c ""q""\rd"\r\n', "h\n"):
-        assert mixed_line_ends(one_kind) == "", one_kind
-    assert mixed_line_ends("h\n1,x\r\n2,y\n") == "line 1 ends in LF, line 2 in CRLF"
-    assert mixed_line_ends('h,n\r\n1,"a\n""b"""\r\n\r\n2,y\r3,z') == "line 1 ends in CRLF, line 5 in CR"
+def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way():
+    one_kind = ("h\n1,x\n", "h\r\n1,x\r\n", "h\r1,x\r", 'h,n\r\n1,"a\nb"\r\n2,"c ""q""\rd"\r\n', "h\n", "h\r\n1,x")
+    for text in one_kind:
+        assert csv_records(text, ",").mixed_line_ends == "", text
+    assert csv_records("h\n1,x\r\n2,y\n", ",").mixed_line_ends == "line 1 ends in LF, line 2 in CRLF"
+    mixed = csv_records('h,n\r\n1,"a\n""b"""\r\n\r\n2,y\r3,z', ",").mixed_line_ends
+    assert mixed == "line 1 ends in CRLF, line 5 in CR"
+    # A quote inside a field opens no quoted field: the line end after it ends a record.
+    assert csv_records('h,n\r\n5,O"BRIEN\n6,x\r\n', ",").mixed_line_ends == "line 1 ends in CRLF, line 2 in LF"
 
 
 def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_field_spans_lines():
@@ -47,6 +49,13 @@ def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_f
         "multi-line CSV reader would take the first as the only line end; re-send it with one kind of line end"
     )
     assert whole_text_records('h,n\n1,"open\r\n', ",") == "an unclosed quote in the record starting at line 2"
+
+
+def test_a_line_based_tables_file_is_read_whole_only_when_a_record_spans_lines():
+    spanning = whole_text_records('h,n\n1,"a\nb"\n', ",", multiline=False)
+    assert spanning == FileRecords(1, 0, read_whole=True)
+    inner_quote = whole_text_records('h,n\n1,O"BRIEN\n2,x\n', ",", multiline=False)
+    assert inner_quote == FileRecords(2, 0, unbalanced_quotes=True)
 
 
 def test_mismatches_name_each_file_with_both_counts():
