@@ -28,7 +28,7 @@ class MalformedFileError(ValueError):
 class FileRecords:
     records: int  # data records, header excluded
     blank_lines: int  # empty or whitespace-only lines: not records
-    read_whole: bool = False  # quoted fields span lines: the file is read as multi-line CSV
+    read_whole: bool = False  # read as multi-line CSV: a multi-line table's file, or quoted fields span lines
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
     repeated_headers: int = 0  # records that are the header again (files concatenated header and all)
     read_by_lines_because: str = ""  # why a file with quoted line breaks or mixed line ends is read by lines
