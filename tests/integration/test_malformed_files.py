@@ -339,6 +339,13 @@ UNUSABLE_FILES = [
         "consultations_unclosed.csv: an unclosed quote in the record starting at line 2",
     ),
     (
+        "tpch",
+        "region_semicolons.csv",
+        b"R_REGIONKEY;r_name;r_comment\n1;AFRICA;a\n",
+        "region_semicolons.csv: missing required column(s) r_regionkey, r_name, r_comment for table region "
+        "(its header is delimited by ';', the table's by ',')",
+    ),
+    (
         "consultations",
         "consultations_mixed_ends.csv",
         (CONSULTATIONS_HEADER + consultation(1, diagnostic='"grippe\nsevere"')).replace(b"\n", b"\r\n", 1),

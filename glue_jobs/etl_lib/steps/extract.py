@@ -86,8 +86,23 @@ def missing_required_columns(table: Table, header: Sequence[str]) -> list[str]:
     return [c.name for c in table.columns if not c.optional_in_source and c.name not in header]
 
 
-def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
-    """Fails on a header the file cannot be read with; returns the columns that will be ignored."""
+DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def delimiter_hint(first_line: str, table: Table) -> str:
+    """When a header lacks required columns but another common delimiter would give them all (a
+    spreadsheet saved with ';' in a European locale): what the file is delimited by instead."""
+    declared = DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+    for delimiter, name in DELIMITER_NAMES.items():
+        header = matched_header(parse_header(first_line, delimiter), table)
+        if delimiter != table.delimiter and not missing_required_columns(table, header):
+            return f" (its header is delimited by {name}, the table's by {declared})"
+    return ""
+
+
+def check_header(uri: str, table: Table, header: Sequence[str], first_line: str = "") -> list[str]:
+    """Fails on a header the file cannot be read with (first_line: as it is in the file, to say
+    why when it can); returns the columns that will be ignored."""
     if any("\x00" in name for name in header):  # UTF-16 text read as UTF-8: a NUL after every ASCII letter
         raise ExtractError(f"{uri}: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)")
     duplicated = sorted({name for name in header if header.count(name) > 1})
@@ -95,7 +110,8 @@ def check_header(uri: str, table: Table, header: Sequence[str]) -> list[str]:
         raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
     missing = missing_required_columns(table, header)
     if missing:
-        raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}")
+        hint = delimiter_hint(first_line, table)
+        raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}{hint}")
     return undeclared_columns(header, table)
 
 
@@ -126,7 +142,7 @@ def read_landing(
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
         header = matched_header(parse_header(first_line, table.delimiter), table)
-        ignored = check_header(info.uri, table, header)
+        ignored = check_header(info.uri, table, header, first_line)
         if ignored:
             undeclared[info.name] = ignored
         groups[(header, info.uri in read_whole)].append(info.path)
