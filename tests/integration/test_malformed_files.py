@@ -330,7 +330,8 @@ UNUSABLE_FILES = [
         "tpch",
         "region_no_header.csv",
         b"1,AFRICA,a\n2,AMERICA,b\n",
-        "region_no_header.csv: missing required column(s) r_regionkey, r_name",
+        "region_no_header.csv: missing required column(s) r_regionkey, r_name, r_comment for table region (no "
+        "field of its first line names a declared column: a file without a header?)",
     ),
     (
         "consultations",
