@@ -354,6 +354,31 @@ UNUSABLE_FILES = [
         "fields span lines: Spark's multi-line CSV reader would take the first as the only line end; re-send it "
         "with one kind of line end",
     ),
+    # Another format under a .csv name: named for what it is.
+    (
+        "tpch",
+        "region_gzip.csv",
+        gzip.compress(REGION_HEADER + b"1,A,a\n", mtime=0),
+        "region_gzip.csv: the file is gzip-compressed, but its name does not end in .gz",
+    ),
+    (
+        "tpch",
+        "region_bzip2.csv",
+        bz2.compress(REGION_HEADER + b"1,A,a\n"),
+        "region_bzip2.csv: the file is bzip2-compressed, but its name does not end in .bz2",
+    ),
+    (
+        "tpch",
+        "region_workbook.csv",
+        b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml",
+        "region_workbook.csv: the file is a ZIP archive (an Excel .xlsx workbook?), not CSV text",
+    ),
+    (
+        "tpch",
+        "region_workbook97.csv",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00",
+        "region_workbook97.csv: the file is an Excel 97-2003 workbook (.xls), not CSV text",
+    ),
     # A compressed file cut short (an interrupted upload) or not what its name says.
     (
         "tpch",

@@ -7,6 +7,7 @@ import csv
 import fnmatch
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -103,9 +104,23 @@ def missing_columns_hint(first_line: str, table: Table) -> str:
     return ""
 
 
+# Other formats' first bytes, as the header read decodes them (UTF-8, invalid bytes replaced by
+# U+FFFD): a file that is not CSV text is named for what it is, not for the NUL bytes it holds.
+SIGNATURES = {
+    re.compile("\x1f\ufffd\x08"): "gzip-compressed, but its name does not end in .gz",
+    re.compile(r"BZh[1-9]1AY&SY"): "bzip2-compressed, but its name does not end in .bz2",
+    re.compile("PK\x03\x04"): "a ZIP archive (an Excel .xlsx workbook?), not CSV text",
+    re.compile("\ufffd\ufffd\x11\u0871\x1a"): "an Excel 97-2003 workbook (.xls), not CSV text",
+    re.compile("PAR1\x15"): "a Parquet file, not CSV text",
+}
+
+
 def check_header(uri: str, table: Table, header: Sequence[str], first_line: str = "") -> list[str]:
     """Fails on a header the file cannot be read with (first_line: as it is in the file, to say
     why when it can); returns the columns that will be ignored."""
+    for signature, what in SIGNATURES.items():
+        if signature.match(first_line):
+            raise ExtractError(f"{uri}: the file is {what}")
     if any("\x00" in name for name in header):  # UTF-16 text read as UTF-8: a NUL after every ASCII letter
         raise ExtractError(f"{uri}: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)")
     duplicated = sorted({name for name in header if header.count(name) > 1})
