@@ -14,6 +14,11 @@ from urllib.parse import quote
 STEPS = ("extract", "transform", "load")
 SUBJECT_LIMIT = 99  # SNS email subjects must stay under 100 characters
 SMS_LIMIT = 160
+# SNS refuses a message of more than 256 KiB (all of its JSON, which holds the email twice).
+SNS_MESSAGE_LIMIT = 262_144
+# A producer re-sending every file of a big delivery gives a warning per file: the email lists the
+# first ones, the run summaries hold them all.
+WARNINGS_SHOWN = 20
 # The `outcome` message attribute of every notification, for subscriptions' filter policies.
 OUTCOMES = ("succeeded", "succeeded_with_warnings", "failed", "unknown")
 
@@ -27,8 +32,18 @@ class Notification:
     outcome: str  # one of OUTCOMES
 
     def sns_message(self) -> str:
-        """The Message for SNS publish with MessageStructure=json."""
-        return json.dumps({"default": self.email, "email": self.email, "sms": self.sms})
+        """The Message for SNS publish with MessageStructure=json, within SNS's size limit (an
+        email too long for it is cut, and says so)."""
+        email = self.email
+        while True:
+            message = json.dumps({"default": email, "email": email, "sms": self.sms})
+            size = len(message.encode("utf-8"))
+            if size <= SNS_MESSAGE_LIMIT:
+                return message
+            # Kept in proportion to the bytes allowed (JSON spends 1 to 12 bytes on a character),
+            # a little less, and checked again.
+            kept = int(len(email) * SNS_MESSAGE_LIMIT / size * 0.98) - len(CUT_NOTE)
+            email = email[: max(kept, 0)] + CUT_NOTE
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         """What a subscription's filter policy selects on: a team's own datasets (`dataset`), or
@@ -96,6 +111,17 @@ def failed_step(event: dict[str, Any], cause: dict[str, Any]) -> str | None:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+CUT_NOTE = "\n… (cut to fit an SNS message: the run summaries in the lake hold everything)\n"
+
+
+def _warning_lines(flagged: list[str], dataset: str, run_id: str) -> list[str]:
+    shown = [f"  - {warning}" for warning in flagged[:WARNINGS_SHOWN]]
+    if len(flagged) > WARNINGS_SHOWN:
+        more = len(flagged) - WARNINGS_SHOWN
+        shown.append(f"  ... and {more:,} more warning(s), every one in the run summaries (_runs/{dataset}/{run_id}/)")
+    return shown
 
 
 def _step_lines(event: dict[str, Any], failed: str | None, region: str | None) -> list[str]:
@@ -264,7 +290,7 @@ def format_notification(event: Any, summaries: dict[str, Any] | None = None) -> 
         if error_name and error_name != error_message:
             body.append(f"Error type: {error_name}")
     if flagged:
-        body += ["", "Warnings:", *[f"  - {warning}" for warning in flagged]]
+        body += ["", "Warnings:", *_warning_lines(flagged, dataset, run_id)]
     body += ["", "Steps:", *_step_lines(event, step, region)]
     table_lines = _table_lines(summaries)
     if table_lines:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from lambda_notify.messages import SMS_LIMIT, format_notification
+from lambda_notify.messages import SMS_LIMIT, SNS_MESSAGE_LIMIT, format_notification
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:glue-etl-pipeline:run-42"
 JOBS = {"extract": "etl-extract", "transform": "etl-transform", "load": "etl-load"}
@@ -144,6 +144,31 @@ def test_warnings_change_the_subject_and_are_listed():
     assert "  - schema drift: undeclared column(s) r_extra not loaded" in note.email
     assert note.sms.endswith(", 2 warning(s)")
     assert format_notification(event("SUCCEEDED"), SUMMARIES).subject == "[Glue ETL] succeeded: tpch run run-42"
+
+
+def test_a_warning_per_file_of_a_big_redelivery_lists_the_first_and_fits_an_sns_message():
+    warnings = [f"orders_{i:05}.csv was delivered again with other content: it replaces the delivery read by run r1"
+                for i in range(10_000)]  # fmt: skip
+    note = format_notification(
+        event("SUCCEEDED"), {**SUMMARIES, "extract": {**SUMMARIES["extract"], "warnings": warnings}}
+    )
+    assert "  - orders_00019.csv was delivered again" in note.email
+    assert "orders_00020.csv" not in note.email
+    assert "  ... and 9,980 more warning(s), every one in the run summaries (_runs/tpch/run-42/)" in note.email
+    assert note.sms.endswith(", 10000 warning(s)")
+    assert len(note.sns_message().encode()) <= SNS_MESSAGE_LIMIT
+
+
+@pytest.mark.parametrize("character", ["y", "é", "\u2028", "\U0001f600"])
+def test_an_email_too_long_for_sns_is_cut_and_says_so(character):
+    long = event("FAILED", error={"Error": "X", "Cause": json.dumps({"ErrorMessage": character * 300_000})})
+    note = format_notification(long)
+    message = note.sns_message()
+    assert len(message.encode()) <= SNS_MESSAGE_LIMIT
+    email = json.loads(message)["email"]
+    assert email.startswith("Glue ETL pipeline FAILED")
+    assert email.endswith("(cut to fit an SNS message: the run summaries in the lake hold everything)\n")
+    assert len(message.encode()) > SNS_MESSAGE_LIMIT - 20_000  # cut to fit, not to nothing
 
 
 def test_message_attributes_name_the_dataset_and_the_outcome_for_filter_policies():
