@@ -42,6 +42,18 @@ def test_publishes_with_counts_read_from_the_run_summaries(aws):
     assert "Total: 7 clean rows, 2 quarantined" in body["Message"]  # SQS gets the default text
 
 
+def test_a_run_with_a_warning_for_each_of_10000_files_is_still_published(aws):
+    handler, sqs, queue, s3 = aws
+    warnings = [f"orders_{i:05}.csv was delivered again with other content: it replaces the delivery read by run r0"
+                for i in range(10_000)]  # fmt: skip
+    summary = {"status": "succeeded", "message": "ok", "warnings": warnings, "tables": {}}
+    s3.put_object(Bucket="lake", Key="lake/_runs/tpch/r1/extract.json", Body=json.dumps(summary))
+    event = {"status": "SUCCEEDED", "config": {"dataset": "tpch", "run_id": "r1", "lake_path": "s3://lake/lake"}}
+    handler.handler(event, None)
+    (body,) = received(sqs, queue)
+    assert "... and 9,980 more warning(s)" in body["Message"]
+
+
 def test_missing_summaries_degrade_the_message_not_the_alert(aws):
     handler, sqs, queue, _ = aws
     handler.handler({"status": "FAILED", "config": {"dataset": "x", "run_id": "r", "lake_path": "s3://nope/l"}}, None)
