@@ -340,3 +340,25 @@ def test_a_delivery_of_many_small_files_is_one_raw_partition_of_a_parquet_file_p
     mebibyte = 1024 * 1024
     big = storage.FileInfo(uri="file:/l/a.csv", path="/l/a.csv", name="a.csv", size=300 * mebibyte, modified_ms=0)
     assert extract.scan_tasks(spark, [big]) == max(cores, 3)  # one task per 128 MiB, as Spark splits a big file
+
+
+def test_transform_plans_its_reads_in_three_splits_a_core_and_extract_and_load_as_spark_does(
+    spark, tmp_path, monkeypatch
+):
+    """Six raw files of 40 MB were read in 3 tasks on 2 cores (a split per core's share, less each
+    file's open cost): one core idle for a third of SF1 lineitem's silver write."""
+    from etl_lib.steps import transform
+
+    seen = {}
+    planned = transform.transform_tables
+
+    def transform_tables(spark_session, *rest):
+        seen["transform"] = spark_session.conf.get("spark.sql.files.minPartitionNum", None)
+        return planned(spark_session, *rest)
+
+    monkeypatch.setattr(transform, "transform_tables", transform_tables)
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    deliver(landing, [consultation(1)])
+    run_all("consultations", landing, lake, "r1")
+    assert seen["transform"] == str(3 * spark.sparkContext.defaultParallelism)
+    assert spark.conf.get("spark.sql.files.minPartitionNum", None) is None  # extract and load plan as Spark does

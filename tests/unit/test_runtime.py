@@ -73,3 +73,18 @@ def test_with_awsglue_the_job_is_initialised_and_committed_through_glue(fake_aws
     assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
     glue.commit()
     assert fake_awsglue[-1] == ("commit",)
+
+
+def test_session_settings_hold_for_a_step_and_are_restored_after(spark):
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
+    spark.conf.unset("spark.sql.files.minPartitionNum")
+    with runtime.session_settings(spark, {"spark.sql.shuffle.partitions": "7", "spark.sql.files.minPartitionNum": "9"}):
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "7"
+        assert spark.conf.get("spark.sql.files.minPartitionNum") == "9"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.sql.files.minPartitionNum", None) is None
+
+
+def test_transform_reads_in_about_three_splits_a_core(spark):
+    cores = spark.sparkContext.defaultParallelism
+    assert runtime.reading_settings(spark) == {"spark.sql.files.minPartitionNum": str(3 * cores)}

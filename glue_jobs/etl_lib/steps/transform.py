@@ -38,6 +38,7 @@ from etl_lib.rules.report import (
 )
 from etl_lib.rules.row_checks import Checked
 from etl_lib.rules.rulesets import TableRules
+from etl_lib.runtime import reading_settings, session_settings
 from etl_lib.steps import parallel
 from etl_lib.steps.common import (
     FILE_ID,
@@ -550,16 +551,19 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         return summary
     refuse_used_run_id(spark, args)
     outcomes: dict[str, TableOutcome] = {}
-    try:
-        outcomes = transform_tables(spark, args, dataset, table_rules, datetime.fromisoformat(summary.started_at))
-        summary.tables.update({name: outcome.counts for name, outcome in outcomes.items()})
-        failures = [failure for outcome in outcomes.values() for failure in outcome.failures]
-        if failures:
-            raise DataQualityError("; ".join(failures))
-        summary.check_accounting()
-    finally:
-        write_quality_report(spark, args, quality_report(args, summary.started_at, outcomes))
-    summary.outputs["quality_report"] = f"{layout.quality_report_path(args.lake_path, args.dataset, args.run_id)}.md"
-    publish_gold(spark, args, dataset, summary, outcomes, rebuilt_because(previous, fingerprints))
+    with session_settings(spark, reading_settings(spark)):
+        try:
+            started = datetime.fromisoformat(summary.started_at)
+            outcomes = transform_tables(spark, args, dataset, table_rules, started)
+            summary.tables.update({name: outcome.counts for name, outcome in outcomes.items()})
+            failures = [failure for outcome in outcomes.values() for failure in outcome.failures]
+            if failures:
+                raise DataQualityError("; ".join(failures))
+            summary.check_accounting()
+        finally:
+            write_quality_report(spark, args, quality_report(args, summary.started_at, outcomes))
+        report = layout.quality_report_path(args.lake_path, args.dataset, args.run_id)
+        summary.outputs["quality_report"] = f"{report}.md"
+        publish_gold(spark, args, dataset, summary, outcomes, rebuilt_because(previous, fingerprints))
     storage.write_text(spark, state_path, json.dumps({"fingerprints": fingerprints, "run_id": args.run_id}))
     return summary
