@@ -3,7 +3,6 @@ summary, commit. A failure still leaves a summary (status "failed") and surfaces
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -15,7 +14,7 @@ from etl_lib.errors import failure_line
 from etl_lib.lease import refuse_when_leased_by_another
 from etl_lib.runtime import counting_spark_jobs, create_runtime
 from etl_lib.steps import write_summary
-from etl_lib.summary import RunSummary, new_summary
+from etl_lib.summary import RunSummary, log_line, new_summary
 
 Step = Callable[[SparkSession, JobArgs], RunSummary]
 
@@ -38,11 +37,10 @@ def run_job(job: str, argv: Sequence[str], step: Step, echo: bool = True) -> Run
         failed = new_summary(job, args.dataset, args.run_id, args.job_run_id)
         message = failure_line(error)
         failed.finish("failed", message)
-        write_summary(runtime.spark, args, failed)
-        print(json.dumps({"run_summary": failed.to_dict()}), file=sys.stderr)
+        print(log_line(failed, write_summary(runtime.spark, args, failed)), file=sys.stderr)
         raise JobFailedError(f"{job} failed for dataset {args.dataset}: {message}") from error
-    write_summary(runtime.spark, args, summary)
+    whole_at = write_summary(runtime.spark, args, summary)
     if echo:
-        print(json.dumps({"run_summary": summary.to_dict()}))
+        print(log_line(summary, whole_at))
     runtime.commit()
     return summary

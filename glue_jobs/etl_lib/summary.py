@@ -102,3 +102,31 @@ def new_summary(job: str, dataset: str, run_id: str, job_run_id: str, now: datet
 
 def summary_path(lake_path: str, dataset: str, run_id: str, job: str) -> str:
     return f"{lake_path}/_runs/{dataset}/{run_id}/{job}.json"
+
+
+# The summary is also one line of the job's log (CloudWatch on Glue, which takes events of up to
+# 256 KB): 10,000 landing files make a summary of megabytes, whose per-file lists the lake keeps.
+LOG_LINE_LIMIT = 200_000
+PER_FILE = ("files", "file_records", "notes", "replaced_files")
+LISTED = 20
+
+
+def log_line(summary: RunSummary, whole_at: str) -> str:
+    """The summary as one JSON line for the job's log; past LOG_LINE_LIMIT characters, without each
+    table's per-file lists and with the first warnings and unclaimed files only, naming where the
+    whole summary is (whole_at)."""
+    data = summary.to_dict()
+    line = json.dumps({"run_summary": data})
+    if len(line) <= LOG_LINE_LIMIT:
+        return line
+    tables = {name: {key: value for key, value in asdict(counts).items() if key not in PER_FILE}
+              for name, counts in summary.tables.items()}  # fmt: skip
+    shortened = {
+        **data,
+        "tables": tables,
+        "warnings": summary.warnings[:LISTED],
+        "unclaimed_files": summary.unclaimed_files[:LISTED],
+        "left_out": f"per-file lists, {len(summary.warnings)} warning(s) and {len(summary.unclaimed_files)} "
+        f"unclaimed file(s) in all: the whole summary is {whole_at}",
+    }
+    return json.dumps({"run_summary": shortened})

@@ -6,7 +6,7 @@ import pytest
 
 from etl_lib import ledger, storage
 from etl_lib.storage import FileInfo, file_id
-from etl_lib.summary import AccountingError, TableCounts, new_summary
+from etl_lib.summary import LOG_LINE_LIMIT, AccountingError, TableCounts, log_line, new_summary
 
 START = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -178,3 +178,25 @@ def test_empty_ledger_text_means_nothing_seen_and_a_broken_one_is_an_error():
         ledger.parse_ledger('{"files": {"s3://landing/a.csv": {"checksum"')  # cut short
     with pytest.raises(ValueError, match='not a JSON object with "files"'):
         ledger.parse_ledger("[]")
+
+
+def test_the_log_line_of_a_10000_file_run_fits_a_cloudwatch_event_and_names_the_whole_summary():
+    files = [f"s3://landing/tpch/orders_{i:05}.csv" for i in range(10_000)]
+    summary = new_summary("extract", "tpch", "r1", "jr_1")
+    summary.tables["orders"] = TableCounts(rows_read=20_000, rows_written=20_000, files=files,
+                                           file_records=dict.fromkeys(files, 2), replaced_files=files)  # fmt: skip
+    summary.warnings.extend(f"{uri} was delivered again with other content" for uri in files)
+    summary.finish("succeeded", "ok")
+    line = log_line(summary, "s3://lake/_runs/tpch/r1/extract.json")
+    assert len(line) <= LOG_LINE_LIMIT
+    logged = json.loads(line)["run_summary"]
+    assert logged["tables"]["orders"]["rows_written"] == 20_000
+    assert "files" not in logged["tables"]["orders"]
+    assert logged["totals"] == summary.totals()
+    assert len(logged["warnings"]) == 20
+    assert logged["left_out"] == (
+        "per-file lists, 10000 warning(s) and 0 unclaimed file(s) in all: the whole summary is "
+        "s3://lake/_runs/tpch/r1/extract.json"
+    )
+    small = new_summary("extract", "tpch", "r2", "jr_2")
+    assert json.loads(log_line(small, "s3://lake/x.json")) == {"run_summary": small.to_dict()}
