@@ -83,7 +83,8 @@ def content_line_records(content: bytes, header_lines: Collection[str] = ()) -> 
     )
 
 
-LINE_END_TEXT = re.compile(r"\r\n|\r|\n")  # as io.StringIO(newline="") splits lines for the csv module
+# storage.LINE_END's line ends, in text: also where io.StringIO(newline="") splits lines for the csv module.
+LINE_END_TEXT = re.compile(storage.LINE_END.pattern.decode("ascii"))
 LINE_END_NAMES = {"\r\n": "CRLF", "\r": "CR", "\n": "LF"}
 
 
