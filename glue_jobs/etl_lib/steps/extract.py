@@ -90,16 +90,18 @@ def missing_required_columns(table: Table, header: Sequence[str]) -> list[str]:
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
 
 
-def missing_columns_hint(first_line: str, table: Table) -> str:
-    """Why a header may lack required columns, when the first line tells: another common delimiter
-    gives them all (a spreadsheet saved with ';' in a European locale), or no field of it names a
-    declared column (a file without a header, its first record taken for one)."""
+def missing_columns_hint(first_line: str, header: Sequence[str], table: Table) -> str:
+    """Why a header (first_line, split by the table's delimiter) may lack required columns, when the
+    first line tells: another common delimiter gives them all (a spreadsheet saved with ';' in a
+    European locale), or no field of it names a declared column (a file without a header, its first
+    record taken for one)."""
     declared = DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
     for delimiter, name in DELIMITER_NAMES.items():
-        header = matched_header(parse_header(first_line, delimiter), table)
-        if delimiter != table.delimiter and not missing_required_columns(table, header):
+        if delimiter != table.delimiter and not missing_required_columns(
+            table, matched_header(parse_header(first_line, delimiter), table)
+        ):
             return f" (its header is delimited by {name}, the table's by {declared})"
-    if not set(matched_header(parse_header(first_line, table.delimiter), table)) & {c.name for c in table.columns}:
+    if len(undeclared_columns(header, table)) == len(header):
         return " (no field of its first line names a declared column: a file without a header?)"
     return ""
 
@@ -128,7 +130,7 @@ def check_header(uri: str, table: Table, header: Sequence[str], first_line: str 
         raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
     missing = missing_required_columns(table, header)
     if missing:
-        hint = missing_columns_hint(first_line, table)
+        hint = missing_columns_hint(first_line, header, table)
         raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}{hint}")
     return undeclared_columns(header, table)
 
