@@ -523,11 +523,11 @@ def publish_gold(
     if empty:
         # An empty table is more often a broken export than a real one: the gold already published
         # (if any) stays, and the run says so as a warning, so the notification is not a plain "OK".
+        not_written = f"no usable rows in {', '.join(empty)}: gold not written"
         summary.warnings.append(
-            f"no usable rows in {', '.join(empty)}: gold not written, the gold published before (if any) stays "
-            "as it was, with the rows of earlier deliveries"
+            f"{not_written}, the gold published before (if any) stays as it was, with the rows of earlier deliveries"
         )
-        summary.finish("no_usable_rows", f"no usable rows in {', '.join(empty)}: gold not written ({counted})")
+        summary.finish("no_usable_rows", f"{not_written} ({counted})")
         return
     usable = {name: outcome.silver for name, outcome in outcomes.items() if outcome.silver is not None}
     silver_rows = {name: counts.rows_written for name, counts in summary.tables.items()}
