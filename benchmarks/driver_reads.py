@@ -37,7 +37,7 @@ def write_files(folder: Path, files: int, kib: int) -> dict[str, str]:
 
 
 def count(spark: SparkSession, paths: dict[str, str]) -> None:
-    counted = records.count_physical_records(spark, paths, False, ",", [HEADER.decode().strip()], set(paths))
+    counted = records.count_physical_records(spark, paths, False, ",", [HEADER.strip()], set(paths))
     if len(counted) != len(paths):
         raise SystemExit(f"counted {len(counted)} of {len(paths)} files")
 

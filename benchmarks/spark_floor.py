@@ -64,7 +64,7 @@ def main() -> int:
     print(f"TPC-H SF{args.scale} lineitem: {megabytes:,.0f} MB of CSV; Spark local[{cores}]\n")
     print("| variant | cold s | warm s | warm MB/s/core |\n| --- | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as scratch:
-        headers = [storage.read_first_line(spark, info.path) or "" for info in files]
+        headers = [storage.read_first_line(spark, info.path) or b"" for info in files]
         partition = partition_of_each_row(deliveries.partitions_of(files))
         strings = lambda: read_landing(spark, LINEITEM, files, headers, ())[0].withColumn(FILE_ID, partition)  # noqa: E731
         for name, run in variants(strings, f"{scratch}/raw").items():

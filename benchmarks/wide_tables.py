@@ -56,7 +56,7 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
     table = Table(name="wide", file_pattern="wide*.csv", key=("c0",), columns=columns)
     spark = local_session("wide-tables", settings)
     files = storage.list_files(spark, f"{folder}/landing")
-    headers = [storage.read_first_line(spark, info.path) or "" for info in files]
+    headers = [storage.read_first_line(spark, info.path) or b"" for info in files]
     seconds = []
     for attempt in range(2):
         landing_rows, _ = read_landing(spark, table, files, headers, ())

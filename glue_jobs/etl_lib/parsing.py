@@ -96,14 +96,14 @@ def malformed_check() -> Check:
     )
 
 
-REPLACEMENT_CHARACTER = "\ufffd"  # what invalid UTF-8 bytes decode to
+REPLACEMENT_CHARACTER = "\ufffd"  # what bytes the encoding does not map decode to
 
 
-def encoding_check(column: str) -> Check:
+def encoding_check(column: str, charset: str = "utf-8") -> Check:
     return Check(
         f"encoding:{column}",
         F.col(f"`{column}`").contains(REPLACEMENT_CHARACTER),
-        F.lit(f"{column} contains bytes that are not valid UTF-8"),
+        F.lit(f"{column} contains bytes that are not valid {charset.upper()}"),
     )
 
 
@@ -129,7 +129,7 @@ def parse_checks(table: Table, repeated_header: bool = False) -> list[Check]:
     checks = [malformed_check()]
     if repeated_header:
         checks.append(repeated_header_check(table))
-    checks.extend(encoding_check(column.name) for column in table.columns)
+    checks.extend(encoding_check(column.name, table.charset) for column in table.columns)
     checks.extend(check for column in table.columns if (check := parse_check(column)) is not None)
     return checks
 

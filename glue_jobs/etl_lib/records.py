@@ -43,7 +43,15 @@ def _odd_quotes(value: str) -> Column:
     return (F.octet_length(value) - F.octet_length(F.replace(F.col(value), F.lit('"'), F.lit("")))) % 2
 
 
-def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[str, FileRecords]:
+def as_text_read(line: bytes) -> str:
+    """A line as Spark's text reader decodes it: UTF-8, other bytes replaced by U+FFFD. The
+    records of a file in any encoding a table may declare keep their line ends, quotes and
+    delimiters this way (the decoder never takes an ASCII byte into a replaced sequence), so they
+    are counted on this text whatever the encoding."""
+    return line.decode("utf-8", errors="replace")
+
+
+def line_records(lines: DataFrame, header_lines: Collection[bytes] = ()) -> dict[str, FileRecords]:
     """From (file, value) text lines: one record per non-blank line, minus each file's header;
     whether a line has an odd number of quotes (a quoted field may continue on the next line); and
     how many records are one of the header_lines again (the files' first lines)."""
@@ -53,7 +61,8 @@ def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[s
         F.count(F.lit(1)).alias("lines"),
         F.count(F.when(blank, 1)).alias("blank"),
         F.max(_odd_quotes("value")).alias("odd_quotes"),
-        F.count(F.when(F.col("value").isin(*header_lines), 1)).alias("header_lines"),
+        # As bytes: the text reader's values hold a file's bytes as they are, in any encoding.
+        F.count(F.when(F.col("value").cast("binary").isin(*map(bytearray, header_lines)), 1)).alias("header_lines"),
     )
     return {
         row["file"]: FileRecords(
@@ -66,20 +75,19 @@ def line_records(lines: DataFrame, header_lines: Collection[str] = ()) -> dict[s
     }
 
 
-def content_line_records(content: bytes, header_lines: Collection[str] = ()) -> FileRecords:
+def content_line_records(content: bytes, header_lines: Collection[bytes] = ()) -> FileRecords:
     """line_records of one file's content, counted here instead of by a Spark job: the same lines
     (a line end after the last line starts no other), blank test, quote parity and header
     comparison, on the bytes as Spark compares them."""
     lines = storage.LINE_END.split(content)
     if lines[-1] == b"":
         lines.pop()
-    headers = {line.encode("utf-8") for line in header_lines}
     blank = sum(1 for line in lines if not line.strip(storage.BLANK_BYTES))
     return FileRecords(
         records=max(len(lines) - blank - 1, 0),
         blank_lines=blank,
         unbalanced_quotes=any(line.count(b'"') % 2 for line in lines),
-        repeated_headers=max(sum(1 for line in lines if line in headers) - 1, 0),
+        repeated_headers=max(sum(1 for line in lines if line in header_lines) - 1, 0),
     )
 
 
@@ -157,9 +165,9 @@ def count_on_driver(
 
 
 def whole_text_records(
-    text: str, delimiter: str, header_lines: Collection[str] = (), multiline: bool = True
+    text: str, delimiter: str, header_lines: Collection[bytes] = (), multiline: bool = True
 ) -> FileRecords | str:
-    """The records of a file's text parsed whole as CSV, or why it cannot be; read whole (as
+    """The records of a file's text (as_text_read) parsed whole as CSV, or why it cannot be; read whole (as
     multi-line CSV) when its table is multi-line or a record holds a quoted line break, else by
     lines (a quote inside a field, O"BRIEN: the same records either way, and the file stays
     splittable). A text whose records end in more than one way is counted (and read) by lines when
@@ -174,25 +182,25 @@ def whole_text_records(
             "multi-line CSV reader would take the first as the only line end; re-send it with one kind of line end"
         )
     if found.mixed_line_ends or not (multiline or found.spans_lines):
-        by_lines = content_line_records(text.encode("utf-8"), header_lines)
+        headers = {as_text_read(line).encode("utf-8") for line in header_lines}
+        by_lines = content_line_records(text.encode("utf-8"), headers)
         because = f"{found.mixed_line_ends}, and no quoted field spans lines" if found.mixed_line_ends else ""
         return replace(by_lines, read_by_lines_because=because)
     return FileRecords(found.records, found.blank, read_whole=True, repeated_headers=found.repeated)
 
 
 def whole_content_records(
-    content: bytes, delimiter: str, header_lines: Collection[str] = (), multiline: bool = True
+    content: bytes, delimiter: str, header_lines: Collection[bytes] = (), multiline: bool = True
 ) -> FileRecords | str:
-    """whole_text_records of a file's content, decoded as Spark's text reader hands it to Python
-    (bytes that are not UTF-8 replaced)."""
-    return whole_text_records(content.decode("utf-8", errors="replace"), delimiter, header_lines, multiline)
+    """whole_text_records of a file's content, decoded as Spark's text reader hands it to Python."""
+    return whole_text_records(as_text_read(content), delimiter, header_lines, multiline)
 
 
 def _whole_file_records(
     spark: SparkSession,
     files: Mapping[str, str],
     delimiter: str,
-    header_lines: Collection[str] = (),
+    header_lines: Collection[bytes] = (),
     multiline: bool = True,
 ) -> dict[str, FileRecords | str]:
     """whole_text_records of each file (URI to path) by URI, read whole by a Spark job."""
@@ -217,10 +225,13 @@ def _read_whole_if_quoted(found: FileRecords, whole: FileRecords | str) -> FileR
     return whole if whole.read_whole else replace(found, read_by_lines_because=whole.read_by_lines_because)
 
 
-def header_lines(first_lines: Iterable[str]) -> set[str]:
+UTF8_BYTE_ORDER_MARK = BYTE_ORDER_MARK.encode("utf-8")
+
+
+def header_lines(first_lines: Iterable[bytes]) -> set[bytes]:
     """The lines that are a header again when met below a file's first line: each first line, also
     without its byte-order mark (files concatenated keep the mark of the first only)."""
-    return {variant for line in first_lines for variant in (line, line.removeprefix(BYTE_ORDER_MARK)) if line}
+    return {variant for line in first_lines for variant in (line, line.removeprefix(UTF8_BYTE_ORDER_MARK)) if line}
 
 
 def count_physical_records(
@@ -228,7 +239,7 @@ def count_physical_records(
     files: Mapping[str, str],
     multiline: bool,
     delimiter: str,
-    first_lines: Iterable[str] = (),
+    first_lines: Iterable[bytes] = (),
     small: Collection[str] = (),
 ) -> dict[str, FileRecords]:
     """Records per file URI; files maps each URI to the Hadoop path it is read from, first_lines

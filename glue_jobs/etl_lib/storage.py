@@ -291,21 +291,23 @@ def _open_content(spark: SparkSession, path: str) -> Any:
 BLANK_CHARACTERS = "".join(chr(code) for code in range(0x21))
 
 
-BLANK_BYTES = BLANK_CHARACTERS.encode("ascii")  # each a byte of its own in UTF-8, never inside a character
+# Each a byte of its own in UTF-8 and in every encoding a table may declare (datasets.base.encoding_problem).
+BLANK_BYTES = BLANK_CHARACTERS.encode("ascii")
 
 # The line ends of Spark's text reader (Hadoop's LineReader) and of Java's BufferedReader.readLine:
-# LF, CRLF, or CR alone. They are bytes no UTF-8 character holds, so bytes split before decoding.
+# LF, CRLF, or CR alone. They are bytes no character of a table's encoding holds, so bytes split before decoding.
 LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-def read_first_line(spark: SparkSession, path: str) -> str | None:
+def read_first_line(spark: SparkSession, path: str) -> bytes | None:
     """The first line of a file's content that is not blank (its CSV header: Spark's reader skips
-    blank lines before it too) without reading the rest; None when there is none (an empty file, a
-    compressed one, whose bytes are not empty, or one of blank lines only).
+    blank lines before it too), as bytes for the table's encoding to decode, without reading the
+    rest; None when there is none (an empty file, a compressed one, whose bytes are not empty, or
+    one of blank lines only).
 
     The bytes come back DIRECT_READ_BYTES a call and are split here as Java's BufferedReader
-    splits lines (UTF-8, malformed bytes replaced): a JVM call per line and per reader object was
-    8 calls a file, this is 5 for a header within the first 6,000 bytes."""
+    splits lines: a JVM call per line and per reader object was 8 calls a file, this is 5 for a
+    header within the first 6,000 bytes."""
     stream = _open_content(spark, path)
     try:
         unfinished = b""  # the last line read so far, which may go on past these bytes
@@ -316,11 +318,19 @@ def read_first_line(spark: SparkSession, path: str) -> str | None:
             lines = [*complete, unfinished] if whole else complete
             first = next((line for line in lines if line.strip(BLANK_BYTES)), None)
             if first is not None:
-                return first.decode("utf-8", errors="replace")
+                return first
             if whole:
                 return None
     finally:
         stream.close()
+
+
+def java_decoded(spark: SparkSession, content: bytes, charset: str) -> str | None:
+    """content decoded as Java, and so Spark's CSV reader, decodes it in this charset (bytes it
+    does not map replaced by U+FFFD); None when Java knows no charset by that name."""
+    if not java_class(spark, "java.nio.charset.Charset").isSupported(charset):
+        return None
+    return str(java_class(spark, "java.lang.String")(bytearray(content), charset))
 
 
 def read_content(spark: SparkSession, path: str) -> bytes:

@@ -1,4 +1,5 @@
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -140,3 +141,41 @@ def test_every_fact_table_declares_the_silver_table_it_has_one_row_per():
     assert unreconciled_facts(tpch, {"fact_sales": 9}, {"lineitem": 10}) == [
         "fact_sales has 9 rows but lineitem has 10"
     ]
+
+
+def region_in(encoding: str) -> Table:
+    return Table(
+        name="region", file_pattern="region*.csv", key=("k",), columns=(Column("k", "int"),), encoding=encoding
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf-8-sig", "cp1252", "windows-1252", "latin-1", "ISO-8859-15",
+                                      "cp1250", "koi8-r", "cp437"])  # fmt: skip
+def test_encodings_of_a_byte_a_character_that_keep_ascii_are_declarable(encoding):
+    assert region_in(encoding).encoding == encoding
+
+
+@pytest.mark.parametrize(
+    ("encoding", "problem"),
+    [
+        ("utf-16", "cannot be read by lines"),  # ASCII letters as two bytes, one of them NUL
+        ("utf-16-le", "cannot be read by lines"),
+        ("shift_jis", "cannot be read by lines"),  # a lead byte and an ASCII '|' make one character
+        ("gbk", "cannot be read by lines"),
+        ("cp037", "cannot be read by lines"),  # EBCDIC: ASCII letters are other bytes
+        ("rot13", "is not an encoding Python knows"),  # a text transform, not an encoding
+        ("ansi", "is not an encoding Python knows"),
+    ],
+)
+def test_an_encoding_the_files_cannot_be_split_in_is_refused_where_it_is_declared(encoding, problem):
+    with pytest.raises(ValueError, match=f"^table 'region': encoding '{encoding}' {problem}"):
+        region_in(encoding)
+
+
+def test_declaring_utf8_leaves_the_reading_digest_as_it_was_and_another_encoding_changes_it():
+    """Files read before tables could declare an encoding are not read again for it."""
+    table = region_in("utf-8")
+    before = hashlib.sha256(repr((table.columns, table.delimiter, table.multiline)).encode()).hexdigest()[:16]
+    assert table.reading == region_in("UTF-8").reading == before
+    assert region_in("cp1252").reading == region_in("windows-1252").reading != before
+    assert region_in("latin-1").reading != region_in("cp1252").reading

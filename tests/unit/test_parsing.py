@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from chispa import assert_df_equality
@@ -8,6 +9,7 @@ from pyspark.sql.types import DateType, DecimalType, IntegerType, StringType, St
 from etl_lib import parsing
 from etl_lib.datasets.base import Column, Table
 from etl_lib.rules import row_checks as quality
+from etl_lib.steps.extract import charset_problem
 
 TABLE = Table(
     name="t",
@@ -108,3 +110,27 @@ def test_missing_optional_column_is_added_as_null(spark):
     completed = parsing.with_declared_columns(df, TABLE)
     assert completed.columns == ["id", "day", "amount", "label", "extra"]
     assert completed.where(F.col("extra").isNull()).count() == 1
+
+
+def test_an_encoding_is_usable_only_when_java_decodes_every_byte_as_python_does():
+    cp1252, cp874 = (replace(TABLE, encoding=encoding) for encoding in ("cp1252", "cp874"))
+    assert charset_problem(cp1252, lambda content: content.decode("cp1252", errors="replace")) is None
+    assert charset_problem(cp1252, lambda content: None) == (
+        "(cp1252) is not an encoding Java (Spark's CSV reader) knows: have the files sent in UTF-8"
+    )
+    ibm874 = lambda content: content[:0x85].decode("cp874", errors="replace") + "\ufffd" * (256 - 0x85)  # noqa: E731
+    assert (
+        charset_problem(cp874, ibm874)
+        == "(cp874): Java (Spark's CSV reader) decodes byte 0x85 otherwise than Python does"
+    )
+    assert charset_problem(TABLE, lambda content: None) is None  # UTF-8 is Spark's own: nothing to ask Java
+
+
+def test_a_value_with_bytes_its_encoding_does_not_map_names_the_encoding(spark):
+    rows = [("1", None, None, "x\ufffdy", None, "f")]
+    df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), TABLE)
+    checks = parsing.parse_checks(replace(TABLE, encoding="windows-1252"))
+    rejected = quality.broken_rows(quality.Checked.of(parsing.with_typed_candidates(df, TABLE), checks)).collect()
+    assert [(row[quality.RULE], row[quality.REASON]) for row in rejected] == [
+        ("encoding:label", "label contains bytes that are not valid CP1252")
+    ]

@@ -8,7 +8,7 @@ def test_line_records_count_non_blank_lines_without_the_header_and_find_it_repea
          ("c", ""), ("d", "h"), ("d", '1,"x ""y"" z"'), ("d", '2,"open')],
         "file string, value string",
     )  # fmt: skip
-    assert line_records(lines, {"h"}) == {
+    assert line_records(lines, {b"h"}) == {
         "a": FileRecords(2, 3),
         "b": FileRecords(1, 0, repeated_headers=1),
         "c": FileRecords(0, 1),
@@ -38,7 +38,7 @@ def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way():
 
 def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_field_spans_lines():
     assert whole_text_records('h,n\r\n1,"a\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True)
-    assert whole_text_records("h,n\n1,x\r\n  \r\nh,n\n2,y", ",", {"h,n"}) == FileRecords(
+    assert whole_text_records("h,n\n1,x\r\n  \r\nh,n\n2,y", ",", {b"h,n"}) == FileRecords(
         3,
         1,
         repeated_headers=1,

@@ -11,6 +11,8 @@ keys use the names after `renames` (the silver names).
 
 from __future__ import annotations
 
+import codecs
+import functools
 import hashlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +61,37 @@ class JdbcSource:
     track_deletes: bool = False
 
 
+# Every pair of bytes that starts with a byte outside ASCII: a multi-byte encoding decodes some of
+# them (Shift_JIS: a lead byte and an ASCII '|') as one character.
+HIGH_BYTE_PAIRS = bytes(code for high in range(128, 256) for low in range(256) for code in (high, low))
+
+
+@functools.cache
+def encoding_problem(encoding: str) -> str | None:
+    """Why landing files cannot be read in this encoding, or None. They are split into lines, and
+    their records counted, at line-end, quote and delimiter bytes: an encoding must decode each
+    byte as a character of its own and write ASCII as ASCII (UTF-16 and Shift_JIS do not)."""
+    try:
+        name = codecs.lookup(encoding).name
+        if name in ("utf-8", "utf-8-sig"):
+            return None
+        characters = [bytes([code]).decode(name, errors="replace") for code in range(256)]
+        byte_a_character = HIGH_BYTE_PAIRS.decode(name, errors="replace") == "".join(
+            characters[code] for code in HIGH_BYTE_PAIRS
+        )
+        usable = byte_a_character and all(characters[code] == chr(code) for code in range(128))
+    except LookupError:
+        return "is not an encoding Python knows"
+    except (UnicodeError, TypeError):
+        usable = False
+    if usable:
+        return None
+    return (
+        "cannot be read by lines: declare UTF-8 or an encoding of a byte a character that writes ASCII as ASCII "
+        "(cp1252, latin-1, iso-8859-15), or have the files re-encoded"
+    )
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -74,17 +107,31 @@ class Table:
     derive: Callable[[DataFrame], DataFrame] | None = None  # adds silver columns, after renames
     multiline: bool = False  # quoted fields may hold line breaks (files are then not split)
     delimiter: str = ","
+    # The landing files' text encoding: UTF-8, or one that writes ASCII as ASCII a byte a character
+    # (cp1252, latin-1, iso-8859-15, ...), as spreadsheet exports on Windows often are.
+    encoding: str = "utf-8"
     jdbc: JdbcSource | None = None  # read from a database rather than landing files
 
     @property
     def reading(self) -> str:
         """A digest of how the table's landing files are read and typed: a file read under another
-        declaration is read again."""
-        return hashlib.sha256(repr((self.columns, self.delimiter, self.multiline)).encode()).hexdigest()[:16]
+        declaration is read again (the encoding counts only when it is not UTF-8, so files read
+        before it was declarable are not read again)."""
+        how = (self.columns, self.delimiter, self.multiline) + ((self.charset,) if self.charset != "utf-8" else ())
+        return hashlib.sha256(repr(how).encode()).hexdigest()[:16]
+
+    @property
+    def charset(self) -> str:
+        """The encoding's canonical name (`latin-1` is `iso8859-1`), one Python and Java both know."""
+        name = codecs.lookup(self.encoding).name
+        return "utf-8" if name == "utf-8-sig" else name
 
     def __post_init__(self) -> None:
         if bool(self.file_pattern) == (self.jdbc is not None):
             raise ValueError(f"table {self.name!r}: declare exactly one source, a file_pattern or a jdbc source")
+        problem = encoding_problem(self.encoding)
+        if problem:
+            raise ValueError(f"table {self.name!r}: encoding {self.encoding!r} {problem}")
         if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:
             column = self.jdbc.incremental_column
             raise ValueError(f"table {self.name!r}: incremental column {column!r} is not a declared column")

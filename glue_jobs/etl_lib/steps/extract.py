@@ -106,31 +106,37 @@ def missing_columns_hint(first_line: str, header: Sequence[str], table: Table) -
     return ""
 
 
-# Other formats' first bytes, as the header read decodes them (UTF-8, invalid bytes replaced by
-# U+FFFD): a file that is not CSV text is named for what it is, not for the NUL bytes it holds.
+# Other formats' first bytes: a file that is not CSV text is named for what it is, not for the NUL
+# bytes it holds.
 SIGNATURES = {
-    re.compile("\x1f\ufffd\x08"): "gzip-compressed, but its name does not end in .gz",
-    re.compile(r"BZh[1-9]1AY&SY"): "bzip2-compressed, but its name does not end in .bz2",
-    re.compile("PK\x03\x04"): "a ZIP archive (an Excel .xlsx workbook?), not CSV text",
-    re.compile("\ufffd\ufffd\x11\u0871\x1a"): "an Excel 97-2003 workbook (.xls), not CSV text",
-    re.compile("PAR1\x15"): "a Parquet file, not CSV text",
+    re.compile(b"\x1f\x8b\x08"): "gzip-compressed, but its name does not end in .gz",
+    re.compile(rb"BZh[1-9]1AY&SY"): "bzip2-compressed, but its name does not end in .bz2",
+    re.compile(b"PK\x03\x04"): "a ZIP archive (an Excel .xlsx workbook?), not CSV text",
+    re.compile(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"): "an Excel 97-2003 workbook (.xls), not CSV text",
+    re.compile(b"PAR1\x15"): "a Parquet file, not CSV text",
 }
 
 
-def check_header(uri: str, table: Table, header: Sequence[str], first_line: str = "") -> list[str]:
+def header_text(first_line: bytes, table: Table) -> str:
+    """A file's first line in the table's encoding (bytes it does not map replaced by U+FFFD)."""
+    return first_line.decode(table.charset, errors="replace")
+
+
+def check_header(uri: str, table: Table, header: Sequence[str], first_line: bytes = b"") -> list[str]:
     """Fails on a header the file cannot be read with (first_line: as it is in the file, to say
     why when it can); returns the columns that will be ignored."""
     for signature, what in SIGNATURES.items():
         if signature.match(first_line):
             raise ExtractError(f"{uri}: the file is {what}")
-    if any("\x00" in name for name in header):  # UTF-16 text read as UTF-8: a NUL after every ASCII letter
-        raise ExtractError(f"{uri}: the header holds NUL characters: the file is not UTF-8 text (UTF-16?)")
+    if any("\x00" in name for name in header):  # UTF-16 text read as bytes: a NUL after every ASCII letter
+        encoding = table.charset.upper()
+        raise ExtractError(f"{uri}: the header holds NUL characters: the file is not {encoding} text (UTF-16?)")
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
     missing = missing_required_columns(table, header)
     if missing:
-        hint = missing_columns_hint(first_line, header, table)
+        hint = missing_columns_hint(header_text(first_line, table), header, table)
         raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}{hint}")
     return undeclared_columns(header, table)
 
@@ -141,15 +147,36 @@ def undeclared_columns(names: Sequence[str], table: Table) -> list[str]:
     return [name for name in names if name not in declared]
 
 
+EVERY_BYTE = bytes(range(256))
+
+
+def charset_problem(table: Table, java_decoded: Callable[[bytes], str | None]) -> str | None:
+    """Why the table's files cannot be read in its encoding although Python knows it: Java (Spark's
+    CSV reader, which decodes the values; the headers are decoded here) knows no charset by that
+    name, or decodes a byte otherwise (Java's cp874 is IBM's, Python's is Windows'); java_decoded:
+    a content as Java decodes it, or None."""
+    if table.charset == "utf-8":
+        return None
+    by_java, by_python = java_decoded(EVERY_BYTE), EVERY_BYTE.decode(table.charset, errors="replace")
+    if by_java is None:
+        return f"({table.charset}) is not an encoding Java (Spark's CSV reader) knows: have the files sent in UTF-8"
+    if by_java == by_python:
+        return None
+    pairs = enumerate(zip(by_java, by_python, strict=False))
+    differing = next((code for code, (java, python) in pairs if java != python), min(len(by_java), len(by_python)))
+    return f"({table.charset}): Java (Spark's CSV reader) decodes byte 0x{differing:02X} otherwise than Python does"
+
+
 def read_landing(
     spark: SparkSession,
     table: Table,
     files: Sequence[storage.FileInfo],
-    first_lines: Sequence[str],
+    first_lines: Sequence[bytes],
     read_whole: Collection[str],
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The table's new landing files as strings, one column per declared column, plus metadata,
-    and the undeclared columns of each file (by file name); first_lines are the files' first lines.
+    and the undeclared columns of each file (by file name); first_lines are the files' first lines
+    (storage.read_first_line), decoded here in the table's encoding.
 
     Files are grouped by header, so columns are matched by name (a reordered or partial header
     is read correctly), and every record the CSV reader cannot split into the header's fields
@@ -161,7 +188,7 @@ def read_landing(
     groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
-        header = matched_header(parse_header(first_line, table.delimiter), table)
+        header = matched_header(parse_header(header_text(first_line, table), table.delimiter), table)
         ignored = check_header(info.uri, table, header, first_line)
         if ignored:
             undeclared[info.name] = ignored
@@ -180,6 +207,7 @@ def read_landing(
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
+            .option("encoding", table.charset)
             .csv([storage.literal_path(path) for path in paths])
             .withColumn(SOURCE_FILE, F.input_file_name())
             # A split's records are read in file order, and Spark numbers a file's splits in order.
@@ -349,6 +377,9 @@ def extract_table(
     raw_path, quarantine_path = extract_paths(args, table)
     ids = set(partitions.values())
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
+    problem = charset_problem(table, lambda content: storage.java_decoded(spark, content, table.charset))
+    if problem:
+        raise ExtractError(f"table {table.name}: encoding {table.encoding!r} {problem}")
     sized = [info for info in files if info.size > 0]
     first_lines = naming_broken_compressed_files(
         spark, sized, lambda: storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), sized)
@@ -396,7 +427,7 @@ def extract_table(
                 if (because := physical[info.uri].read_by_lines_because)]  # fmt: skip
     repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
-    matches = {info.name: case_matches(parse_header(line, table.delimiter), table)
+    matches = {info.name: case_matches(parse_header(header_text(line, table), table.delimiter), table)
                for info, line in zip(non_empty, headers, strict=True)}  # fmt: skip
     cased = [f"{name}: column name(s) matched ignoring case: {', '.join(found)}" for name, found in matches.items()
              if found]  # fmt: skip

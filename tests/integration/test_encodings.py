@@ -1,0 +1,127 @@
+"""Landing files in an encoding other than UTF-8 (Table.encoding): a Windows export in cp1252 is
+read as sent, its header included, in every way a file is counted and read; what its encoding does
+not map is quarantined, never replaced silently."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+from etl_lib.datasets import consultations as consultations_module
+from etl_lib.datasets import tpch as tpch_module
+from etl_lib.datasets.base import Column
+from etl_lib.job import JobFailedError
+from etl_lib.steps import extract
+from tests.integration.conftest import published_location, run_all, run_job
+from tests.integration.test_malformed_files import CONSULTATIONS_HEADER, consultation
+
+# The producer names the comment column in French; silver keeps the name the rules use.
+REGION_HEADER = "r_regionkey,r_name,r_commenté\n"
+
+
+def with_region_declared(monkeypatch, encoding: str) -> None:
+    """tpch's region table as a producer on Windows sends it: its comment column named with an accent."""
+    dataset = tpch_module.DATASET
+    region = dataset.table("region")
+    columns = tuple(Column("r_commenté", c.type) if c.name == "r_comment" else c for c in region.columns)
+    declared = replace(region, columns=columns, renames={"r_commenté": "r_comment"}, encoding=encoding)
+    tables = tuple(declared if table.name == "region" else table for table in dataset.tables)
+    monkeypatch.setattr(tpch_module, "DATASET", replace(dataset, tables=tables))
+
+
+def cp1252_region(rows: list[str]) -> bytes:
+    return (REGION_HEADER + "".join(rows)).encode("cp1252")
+
+
+# A file counted on the driver, one counted by a Spark job (past extract.DRIVER_READ_BYTES), and
+# one read whole for its quoted line break; each repeats its header once (files concatenated).
+SMALL = cp1252_region(["1,CAFÉ,€ 5 – l’été\n", REGION_HEADER, "2,NAÏVE,après\n"]) + b"3,X\x81Y,undefined\n"
+LARGE = cp1252_region([f"{key},RÉGION {key},commentaire n° {key} – ça\n" for key in range(10, 3010)] + [REGION_HEADER])
+QUOTED = cp1252_region(['5,"DEUX\nLIGNES",déjà vu\n', "6,ŒUVRE,fin\n"])
+
+
+@pytest.fixture
+def landing(tmp_path):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    for name, content in {"region_small.csv": SMALL, "region_large.csv": LARGE, "region_quoted.csv": QUOTED}.items():
+        (folder / name).write_bytes(content)
+    assert len(LARGE) > extract.DRIVER_READ_BYTES
+    return folder
+
+
+def test_a_cp1252_delivery_is_read_as_sent_in_every_way_a_file_is_counted(spark, tmp_path, landing, monkeypatch):
+    with_region_declared(monkeypatch, "cp1252")
+    lake = tmp_path / "lake"
+    summary = run_job("extract", "tpch", lake, "r1", landing)
+    region = summary["tables"]["region"]
+    assert region["undeclared_columns"] == []
+    assert region["rows_read"] == 4 + 3001 + 2
+    assert region["quarantine_by_rule"] == {"repeated_header": 2, "encoding:r_name": 1}
+    raw = {
+        row.r_regionkey: (row.r_name, row["r_commenté"])
+        for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect()
+    }
+    assert raw[1] == ("CAFÉ", "€ 5 – l’été")
+    assert raw[2] == ("NAÏVE", "après")
+    assert raw[5] == ("DEUX\nLIGNES", "déjà vu")
+    assert raw[6] == ("ŒUVRE", "fin")
+    assert raw[3009] == ("RÉGION 3009", "commentaire n° 3009 – ça")
+    assert len(raw) == 2 + 3000 + 2
+    quarantine = spark.read.parquet(str(lake / "quarantine/tpch/extract/region")).collect()
+    reasons = Counter(row._reason for row in quarantine if row._rule == "encoding:r_name")
+    assert reasons == {"r_name contains bytes that are not valid CP1252": 1}
+    assert "region_quoted.csv: quoted fields span lines, read as multi-line CSV" in region["notes"]
+    for name in ("region_small.csv", "region_large.csv"):  # counted on the driver and by a Spark job
+        assert f"{name}: the header again in 1 record(s), quarantined" in region["notes"]
+
+
+def test_the_same_delivery_declared_utf8_keeps_its_rows_in_quarantine_instead(spark, tmp_path, landing, monkeypatch):
+    """What the declaration changes: read as UTF-8, every row with an accent is quarantined (none
+    altered), and the accented header column is not the declared one."""
+    with_region_declared(monkeypatch, "utf-8")
+    with pytest.raises(JobFailedError, match="missing required column"):
+        run_job("extract", "tpch", tmp_path / "lake", "r1", landing)
+
+
+def test_declaring_the_encoding_later_reads_the_files_again(spark, tmp_path, monkeypatch):
+    """A table first declared UTF-8 whose producer sends cp1252: its accented rows are quarantined;
+    once the team declares cp1252 the same files are read again and every row is in raw."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "region.csv").write_bytes("r_regionkey,r_name,r_comment\n1,CAFÉ,a\n2,PLAIN,b\n".encode("cp1252"))
+    first = run_job("extract", "tpch", lake, "r1", landing)["tables"]["region"]
+    assert (first["rows_written"], first["quarantine_by_rule"]) == (1, {"encoding:r_name": 1})
+    region = tpch_module.DATASET.table("region")
+    tables = tuple(replace(t, encoding="windows-1252") if t is region else t for t in tpch_module.DATASET.tables)
+    monkeypatch.setattr(tpch_module, "DATASET", replace(tpch_module.DATASET, tables=tables))
+    again = run_job("extract", "tpch", lake, "r2", landing)
+    assert any("read again under the new declaration" in warning for warning in again["warnings"])
+    names = sorted(row.r_name for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect())
+    assert names == ["CAFÉ", "PLAIN"]
+
+
+def test_a_multi_line_table_in_latin1_reaches_gold_as_sent(spark, tmp_path, monkeypatch):
+    table = replace(consultations_module.CONSULTATIONS, encoding="latin-1")
+    monkeypatch.setattr(consultations_module, "DATASET", replace(consultations_module.DATASET, tables=(table,)))
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    record = consultation(1, diagnostic='"grippe saisonnière|fièvre"', specialite="pédiatre")
+    content = (CONSULTATIONS_HEADER + record).replace(b"\n", b"\r\n").replace(b"|", b"\n")  # as Excel writes
+    (landing / "consultations_2024_03.csv").write_bytes(content.decode("utf-8").encode("latin-1"))
+    summaries = run_all("consultations", landing, lake, "r1")
+    assert summaries["extract"]["tables"]["consultations"]["rows_written"] == 1
+    gold = spark.read.parquet(published_location(lake, "consultations", "fact_consultation")).collect()
+    assert [(row.diagnostic, row.specialite) for row in gold] == [("grippe saisonnière\nfièvre", "pédiatre")]
+
+
+def test_an_encoding_spark_cannot_read_fails_the_table_with_one_line(tmp_path, landing, monkeypatch):
+    with_region_declared(monkeypatch, "mac-roman")  # Python knows it, Java (x-MacRoman) not by that name
+    with pytest.raises(JobFailedError) as failed:
+        run_job("extract", "tpch", tmp_path / "lake", "r1", landing)
+    assert "table region: encoding 'mac-roman' (mac-roman) is not an encoding Java (Spark's CSV reader) knows" in str(
+        failed.value
+    )
+    assert not (tmp_path / "lake" / "raw").exists()
