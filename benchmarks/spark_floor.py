@@ -66,7 +66,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         headers = [storage.read_first_line(spark, info.path) or b"" for info in files]
         partition = partition_of_each_row(deliveries.partitions_of(files))
-        strings = lambda: read_landing(spark, LINEITEM, files, headers, ())[0].withColumn(FILE_ID, partition)  # noqa: E731
+        strings = lambda: read_landing(spark, LINEITEM, files, headers, {})[0].withColumn(FILE_ID, partition)  # noqa: E731
         for name, run in variants(strings, f"{scratch}/raw").items():
             seconds = []
             for _ in range(2):

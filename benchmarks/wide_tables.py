@@ -59,7 +59,7 @@ def measure(folder: str, width: int, settings: dict[str, str]) -> list[float]:
     headers = [storage.read_first_line(spark, info.path) or b"" for info in files]
     seconds = []
     for attempt in range(2):
-        landing_rows, _ = read_landing(spark, table, files, headers, ())
+        landing_rows, _ = read_landing(spark, table, files, headers, {})
         strings = landing_rows.withColumn(FILE_ID, partition_of_each_row(deliveries.partitions_of(files)))
         outputs = (f"{folder}/raw{attempt}", f"{folder}/quarantine{attempt}")
         started = time.perf_counter()

@@ -32,6 +32,7 @@ class FileRecords:
     unbalanced_quotes: bool = False  # a line has an odd number of quote characters
     repeated_headers: int = 0  # records that are the header again (files concatenated header and all)
     read_by_lines_because: str = ""  # why a file with quoted line breaks or mixed line ends is read by lines
+    line_end: str = ""  # a file read whole: the line end its records end in, which its reader is told
 
 
 BYTE_ORDER_MARK = "\ufeff"
@@ -109,6 +110,10 @@ class CsvCount(NamedTuple):
     # carriage return in their last value.
     mixed_line_ends: str = ""
     spans_lines: bool = False  # a record holds a quoted line break
+    # The line end the records end in ("\n" when none does). Told it, Spark's multi-line reader
+    # keeps the line breaks inside quoted fields as sent; left to find it, it turns every one of
+    # that kind into LF ("a\r\nb" in a CRLF file, "a\rb" in a CR one).
+    line_end: str = "\n"
 
 
 def csv_records(text: str, delimiter: str) -> CsvCount:
@@ -126,7 +131,9 @@ def csv_records(text: str, delimiter: str) -> CsvCount:
         try:
             row = next(reader)
         except StopIteration:
-            return CsvCount(max(records - 1, 0), blank, repeated, None, mixed, spans)
+            one_kind = "\r" if "\r" in text and not line_ends else "\n"
+            line_end = first_end[0] if first_end else one_kind
+            return CsvCount(max(records - 1, 0), blank, repeated, None, mixed, spans, line_end)
         except csv.Error as error:
             reason = "an unclosed quote" if "unexpected end of data" in str(error) else str(error)
             return CsvCount(0, 0, 0, f"{reason} in the record starting at line {starts_at}")
@@ -186,7 +193,9 @@ def whole_text_records(
         by_lines = content_line_records(text.encode("utf-8"), headers)
         because = f"{found.mixed_line_ends}, and no quoted field spans lines" if found.mixed_line_ends else ""
         return replace(by_lines, read_by_lines_because=because)
-    return FileRecords(found.records, found.blank, read_whole=True, repeated_headers=found.repeated)
+    return FileRecords(
+        found.records, found.blank, read_whole=True, repeated_headers=found.repeated, line_end=found.line_end
+    )
 
 
 def whole_content_records(

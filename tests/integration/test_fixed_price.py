@@ -163,7 +163,7 @@ def test_counting_whole_files_on_the_driver_agrees_with_the_spark_job(spark, tmp
     assert by_job.keys() == files.keys()
     assert on_driver == by_job
     found = {uri.rsplit("/", 1)[-1]: counted for uri, counted in on_driver.items()}
-    assert found["quoted.csv"] == records.FileRecords(2, 0, read_whole=True)
+    assert found["quoted.csv"] == records.FileRecords(2, 0, read_whole=True, line_end="\n")
     assert found["unclosed.csv"] == "an unclosed quote in the record starting at line 2"
     mixed = "line 1 ends in LF, line 2 in CRLF"
     assert found["mixed%20ends.csv"] == records.FileRecords(

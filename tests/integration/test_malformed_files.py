@@ -287,6 +287,37 @@ def test_a_multi_line_tables_file_with_mixed_line_ends_keeps_every_value_as_sent
     assert f"consultations_windows_body.csv: read by lines: {mixed}" in extracted["notes"]
 
 
+# Each quoted line break as sent: left to find a file's line end, Spark's multi-line reader turns
+# the quoted line breaks of that kind into LF.
+QUOTED_BREAKS = {
+    "crlf": (b"\r\n", "grippe\r\nfi\u00e8vre"),
+    "cr": (b"\r", "grippe\rfi\u00e8vre"),
+    "lf": (b"\n", "grippe\r\nfi\u00e8vre"),
+    "excel": (b"\r\n", "grippe\nfi\u00e8vre"),  # Excel: rows end in CRLF, a cell's line breaks in LF
+}
+
+
+@pytest.mark.parametrize("table", ["consultations", "region"])  # multi-line, and line-based read whole
+def test_a_quoted_line_break_is_kept_as_sent_whatever_the_files_line_end(spark, tmp_path, table):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    for kind, (line_end, value) in QUOTED_BREAKS.items():
+        if table == "consultations":
+            records = CONSULTATIONS_HEADER + consultation(1, diagnostic='"VALUE"') + consultation(2)
+        else:
+            records = REGION_HEADER + b'1,"VALUE",c\n2,PLAIN,d\n'
+        content = records.replace(b"\n", line_end).replace(b"VALUE", value.encode())
+        (landing / f"{table}_{kind}.csv").write_bytes(content)
+    dataset = "consultations" if table == "consultations" else "tpch"
+    extracted = run_job("extract", dataset, lake, "breaks", landing)["tables"][table]
+    assert extracted["rows_written"] == 2 * len(QUOTED_BREAKS)
+    column = "diagnostic" if table == "consultations" else "r_name"
+    raw = spark.read.parquet(str(lake / f"raw/{dataset}/{table}")).select("_source_file", column).collect()
+    found = {row["_source_file"].rsplit("_", 1)[-1].removesuffix(".csv"): row[column] for row in raw
+             if row[column] not in ("grippe", "PLAIN")}  # fmt: skip
+    assert found == {kind: value for kind, (_, value) in QUOTED_BREAKS.items()}
+
+
 def test_schema_drift_is_reported_not_silent(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_corpus(landing, "region", REGION_CASES)

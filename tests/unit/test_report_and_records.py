@@ -17,7 +17,9 @@ def test_line_records_count_non_blank_lines_without_the_header_and_find_it_repea
 
 
 def test_csv_records_allow_quoted_line_breaks_and_find_unclosed_quotes():
-    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == CsvCount(2, 1, 0, spans_lines=True)
+    assert csv_records('h1,h2\r\n1,"two\nlines"\r\n\r\n3,x\r\n', ",") == CsvCount(
+        2, 1, 0, spans_lines=True, line_end="\r\n"
+    )
     assert csv_records('\ufeffh1,h2\n1,"two\nlines"\nh1,h2\n"h1",h2\n', ",") == CsvCount(3, 0, 2, spans_lines=True)
     assert csv_records('h1,h2\n1,O"BRIEN\n', ",") == CsvCount(1, 0, 0)  # a quote inside a field quotes nothing
     assert csv_records('h1,h2\n1,ok\n2,"open\n3,x\n', ",") == CsvCount(
@@ -37,7 +39,7 @@ def test_line_ends_are_mixed_only_when_records_end_in_more_than_one_way():
 
 
 def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_field_spans_lines():
-    assert whole_text_records('h,n\r\n1,"a\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True)
+    assert whole_text_records('h,n\r\n1,"a\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True, line_end="\r\n")
     assert whole_text_records("h,n\n1,x\r\n  \r\nh,n\n2,y", ",", {b"h,n"}) == FileRecords(
         3,
         1,
@@ -53,7 +55,7 @@ def test_a_whole_file_with_mixed_line_ends_is_counted_by_lines_unless_a_quoted_f
 
 def test_a_line_based_tables_file_is_read_whole_only_when_a_record_spans_lines():
     spanning = whole_text_records('h,n\n1,"a\nb"\n', ",", multiline=False)
-    assert spanning == FileRecords(1, 0, read_whole=True)
+    assert spanning == FileRecords(1, 0, read_whole=True, line_end="\n")
     inner_quote = whole_text_records('h,n\n1,O"BRIEN\n2,x\n', ",", multiline=False)
     assert inner_quote == FileRecords(2, 0, unbalanced_quotes=True)
 
@@ -97,3 +99,12 @@ def test_report_status_and_markdown_show_dqdl_rules_and_glue_outcomes():
         "tpch", "r1", "t", (RuleResult("orders", "RowCount > 0", "transform", "fail", 1, 0, "passed"),)
     )
     assert (passed.status, passed.to_dict()["rules"][0]["outcome"]) == ("passed", "Passed")
+
+
+def test_the_line_end_a_whole_file_is_read_with_is_the_one_its_records_end_in():
+    assert csv_records('h\r\n1,"a\nb"\r\n2,c\r\n', ",").line_end == "\r\n"  # Excel: LF in cells, CRLF rows
+    assert csv_records('h\n1,"a\r\nb"\n', ",").line_end == "\n"
+    assert csv_records('h\r1,"a\rb"\r', ",").line_end == "\r"
+    assert csv_records("h\n1,x\n", ",").line_end == "\n"
+    assert csv_records('h,n,"a\r\nb"', ",").line_end == "\n"  # no record ends in one: any will do
+    assert whole_text_records('h,n\r\n1,"a\r\nb"\r\n', ",") == FileRecords(1, 0, read_whole=True, line_end="\r\n")

@@ -172,7 +172,7 @@ def read_landing(
     table: Table,
     files: Sequence[storage.FileInfo],
     first_lines: Sequence[bytes],
-    read_whole: Collection[str],
+    read_whole: Mapping[str, str],
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The table's new landing files as strings, one column per declared column, plus metadata,
     and the undeclared columns of each file (by file name); first_lines are the files' first lines
@@ -182,28 +182,30 @@ def read_landing(
     is read correctly), and every record the CSV reader cannot split into the header's fields
     lands in _corrupt_record, whatever the header holds: the session never prunes CSV columns
     (runtime.SESSION_SETTINGS), so an undeclared column does not hide a short or long record.
-    Files in read_whole (URIs) are read as multi-line CSV (their quoted fields span lines), the
-    others by lines.
+    Files in read_whole (URIs, to the line end their records end in) are read as multi-line CSV
+    (their quoted fields span lines), told their line end, the others by lines.
     """
-    groups: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
+    groups: dict[tuple[tuple[str, ...], str | None], list[str]] = defaultdict(list)
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
         header = matched_header(parse_header(header_text(first_line, table), table.delimiter), table)
         ignored = check_header(info.uri, table, header, first_line)
         if ignored:
             undeclared[info.name] = ignored
-        groups[(header, info.uri in read_whole)].append(info.path)
+        groups[(header, read_whole.get(info.uri))].append(info.path)
     frames = []
-    for (header, whole), paths in groups.items():
+    for (header, line_end), paths in groups.items():
         schema = StructType(
             [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
         )
+        # By lines, Hadoop's line reader ends a line at LF, CRLF and CR alike: no line end is told.
+        whole = {"multiLine": "true", "lineSep": line_end} if line_end is not None else {"multiLine": "false"}
         frame = (
             spark.read.schema(schema)
             .option("header", "true")
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", parsing.CORRUPT_RECORD)
-            .option("multiLine", str(whole).lower())
+            .options(**whole)
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
@@ -401,7 +403,7 @@ def extract_table(
             spark, paths, table.multiline, table.delimiter, headers, small=driver_readable(non_empty)
         ),
     )
-    read_whole = {uri for uri, found in physical.items() if found.read_whole}
+    read_whole = {uri: found.line_end for uri, found in physical.items() if found.read_whole}
     landing_rows, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
     strings = landing_rows.withColumn(
         FILE_ID, partition_of_each_row({i.uri: partitions[i.uri] for i in non_empty})
