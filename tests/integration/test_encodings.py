@@ -92,12 +92,19 @@ def test_declaring_the_encoding_later_reads_the_files_again(spark, tmp_path, mon
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     landing.mkdir()
     (landing / "region.csv").write_bytes("r_regionkey,r_name,r_comment\n1,CAFÉ,a\n2,PLAIN,b\n".encode("cp1252"))
-    first = run_job("extract", "tpch", lake, "r1", landing)["tables"]["region"]
-    assert (first["rows_written"], first["quarantine_by_rule"]) == (1, {"encoding:r_name": 1})
+    first = run_job("extract", "tpch", lake, "r1", landing)
+    region_counts = first["tables"]["region"]
+    assert (region_counts["rows_written"], region_counts["quarantine_by_rule"]) == (1, {"encoding:r_name": 1})
+    assert first["warnings"] == [
+        "table region: 1 row(s) quarantined for bytes that are not valid UTF-8 (in r_name); if the producer writes "
+        "another encoding (cp1252, latin-1), declare it as the table's encoding and the next run reads these files "
+        "again"
+    ]
     region = tpch_module.DATASET.table("region")
     tables = tuple(replace(t, encoding="windows-1252") if t is region else t for t in tpch_module.DATASET.tables)
     monkeypatch.setattr(tpch_module, "DATASET", replace(tpch_module.DATASET, tables=tables))
     again = run_job("extract", "tpch", lake, "r2", landing)
+    assert [warning for warning in again["warnings"] if "quarantined for bytes" in warning] == []
     assert any("read again under the new declaration" in warning for warning in again["warnings"])
     names = sorted(row.r_name for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect())
     assert names == ["CAFÉ", "PLAIN"]

@@ -651,6 +651,7 @@ def run_extract(spark: SparkSession, args: JobArgs, now: datetime | None = None)
 
     processed = extract_landing_files(spark, args, dataset.file_tables, summary, ingested_at)
     summary.warnings.extend(drift_warnings(summary))
+    summary.warnings.extend(encoding_warnings(summary, dataset.file_tables))
     if not processed:
         status = "succeeded" if database_rows else "no_new_files"
         summary.finish(status, "; ".join([f"no new landing files under {args.source_path}", *messages]))
@@ -667,6 +668,24 @@ def drift_warnings(summary: RunSummary) -> list[str]:
     """One warning naming the columns files or database tables have and the dataset does not declare."""
     drift = sorted({column for counts in summary.tables.values() for column in counts.undeclared_columns})
     return [f"schema drift: undeclared column(s) {', '.join(drift)} not loaded"] if drift else []
+
+
+def encoding_warnings(summary: RunSummary, tables: Sequence[Table]) -> list[str]:
+    """A warning per table with rows quarantined for bytes its encoding does not map: usually a
+    producer writing another encoding than the table declares, not a few bad values."""
+    warnings = []
+    for table in tables:
+        counts = summary.tables.get(table.name)
+        rules = counts.quarantine_by_rule if counts else {}
+        columns = sorted(rule.removeprefix("encoding:") for rule in rules if rule.startswith("encoding:"))
+        if columns:
+            rows = sum(rules[f"encoding:{column}"] for column in columns)
+            warnings.append(
+                f"table {table.name}: {rows} row(s) quarantined for bytes that are not valid {table.charset.upper()} "
+                f"(in {', '.join(columns)}); if the producer writes another encoding (cp1252, latin-1), declare it "
+                "as the table's encoding and the next run reads these files again"
+            )
+    return warnings
 
 
 def declaration_warnings(
