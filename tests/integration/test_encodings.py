@@ -132,3 +132,18 @@ def test_an_encoding_spark_cannot_read_fails_the_table_with_one_line(tmp_path, l
         failed.value
     )
     assert not (tmp_path / "lake" / "raw").exists()
+
+
+def test_a_utf8_file_with_a_byte_order_mark_in_a_cp1252_table_fails_naming_the_file(tmp_path, monkeypatch):
+    """Read as cp1252 it would load `Ã©` for every `é`: its byte-order mark says what it is."""
+    with_region_declared(monkeypatch, "cp1252")
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "region_utf8.csv").write_bytes(("\ufeff" + REGION_HEADER + "1,CAFÉ,a\n").encode("utf-8"))
+    with pytest.raises(JobFailedError) as failed:
+        run_job("extract", "tpch", lake, "r1", landing)
+    assert (
+        "region_utf8.csv: the file starts with a UTF-8 byte-order mark: it is UTF-8 text, and table region declares "
+        "cp1252; read as cp1252, each accented letter would become two"
+    ) in str(failed.value)
+    assert not list((lake / "raw").glob("**/*.parquet"))

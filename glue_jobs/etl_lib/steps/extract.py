@@ -128,6 +128,11 @@ def check_header(uri: str, table: Table, header: Sequence[str], first_line: byte
     for signature, what in SIGNATURES.items():
         if signature.match(first_line):
             raise ExtractError(f"{uri}: the file is {what}")
+    if first_line.startswith(records.UTF8_BYTE_ORDER_MARK) and table.charset != "utf-8":
+        raise ExtractError(
+            f"{uri}: the file starts with a UTF-8 byte-order mark: it is UTF-8 text, and table {table.name} declares "
+            f"{table.encoding}; read as {table.encoding}, each accented letter would become two"
+        )
     if any("\x00" in name for name in header):  # UTF-16 text read as bytes: a NUL after every ASCII letter
         encoding = table.charset.upper()
         raise ExtractError(f"{uri}: the header holds NUL characters: the file is not {encoding} text (UTF-16?)")
