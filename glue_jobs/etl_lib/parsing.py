@@ -23,6 +23,25 @@ CORRUPT_RECORD = "_corrupt_record"
 
 TYPED = "__typed__"  # prefix of the parsed candidate of each column (each value is parsed once)
 WIDE = "__wide__"  # prefix of a decimal parsed with 10 more decimals, to detect rounding
+VALUE = "__value__"  # prefix of a column's value with the table's null markers read as NULL
+
+
+def value_name(column: Column, table: Table) -> str:
+    """The column that holds a declared column's value: the text as delivered, or, when the table
+    declares null markers (null_values), that text with a marker read as NULL."""
+    return f"{VALUE}{column.name}" if table.null_values else column.name
+
+
+def with_values(df: DataFrame, table: Table) -> DataFrame:
+    """Adds each column's value without the table's null markers (a value that is one once
+    trimmed), when it declares any."""
+    if not table.null_values:
+        return df
+    markers = sorted(set(table.null_values))
+    return df.withColumns(
+        {value_name(column, table): F.when(F.trim(F.col(f"`{column.name}`")).isin(*markers), F.lit(None))
+         .otherwise(F.col(f"`{column.name}`")) for column in table.columns}
+    )  # fmt: skip
 
 
 def _decimal_scale(type_name: str) -> int | None:
@@ -31,21 +50,21 @@ def _decimal_scale(type_name: str) -> int | None:
     return int(type_name.rstrip(")").split(",")[1])
 
 
-def _wide_decimal(column: Column) -> SparkColumn:
+def _wide_decimal(column: Column, source: str) -> SparkColumn:
     scale = _decimal_scale(column.type) or 0
-    return F.expr(f"try_cast(trim(`{column.name}`) AS decimal(38,{min(scale + 10, 30)}))")
+    return F.expr(f"try_cast(trim(`{source}`) AS decimal(38,{min(scale + 10, 30)}))")
 
 
-def parsed_value(column: Column) -> SparkColumn:
-    """The typed value of a string column (NULL when it does not parse)."""
-    source = F.col(f"`{column.name}`")
+def parsed_value(column: Column, source: str) -> SparkColumn:
+    """The typed value of a string column (source: the one holding its value; NULL when it does not parse)."""
+    value = F.col(f"`{source}`")
     if column.type == "date":
-        return F.to_date(F.try_to_timestamp(source, F.lit(column.date_format)))
+        return F.to_date(F.try_to_timestamp(value, F.lit(column.date_format)))
     if column.type == "string":
-        return source
+        return value
     if _decimal_scale(column.type) is not None:
-        return _wide_decimal(column).cast(column.type)
-    return F.expr(f"try_cast(trim(`{column.name}`) AS {column.type})")
+        return _wide_decimal(column, source).cast(column.type)
+    return F.expr(f"try_cast(trim(`{source}`) AS {column.type})")
 
 
 def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
@@ -54,22 +73,24 @@ def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
     for column in table.columns:
         if column.type == "string":
             continue
+        source = value_name(column, table)
         if _decimal_scale(column.type) is not None:
-            candidates[f"{WIDE}{column.name}"] = _wide_decimal(column)
+            candidates[f"{WIDE}{column.name}"] = _wide_decimal(column, source)
             candidates[f"{TYPED}{column.name}"] = F.col(f"`{WIDE}{column.name}`").cast(column.type)
         else:
-            candidates[f"{TYPED}{column.name}"] = parsed_value(column)
+            candidates[f"{TYPED}{column.name}"] = parsed_value(column, source)
+    df = with_values(df, table)
     if not candidates:
         return df
     with_wide = df.withColumns({k: v for k, v in candidates.items() if k.startswith(WIDE)})
     return with_wide.withColumns({k: v for k, v in candidates.items() if k.startswith(TYPED)})
 
 
-def parse_check(column: Column) -> Check | None:
+def parse_check(column: Column, table: Table) -> Check | None:
     """The rule a present value breaks when it cannot be typed without loss (after with_typed_candidates)."""
     if column.type == "string":
         return None
-    raw = F.col(f"`{column.name}`")
+    raw = F.col(f"`{value_name(column, table)}`")
     typed = F.col(f"`{TYPED}{column.name}`")
     present = raw.isNotNull() & (F.trim(raw) != "")
     description = f"a valid {column.type}" if column.type != "date" else f"a date ({column.date_format})"
@@ -130,7 +151,7 @@ def parse_checks(table: Table, repeated_header: bool = False) -> list[Check]:
     if repeated_header:
         checks.append(repeated_header_check(table))
     checks.extend(encoding_check(column.name, table.charset) for column in table.columns)
-    checks.extend(check for column in table.columns if (check := parse_check(column)) is not None)
+    checks.extend(check for column in table.columns if (check := parse_check(column, table)) is not None)
     return checks
 
 
@@ -145,7 +166,7 @@ def with_declared_columns(df: DataFrame, table: Table) -> DataFrame:
 def to_typed(df: DataFrame, table: Table, metadata_columns: list[str]) -> DataFrame:
     """The declared columns with their declared types, followed by the metadata columns."""
     typed = [
-        F.col(f"`{column.name if column.type == 'string' else TYPED + column.name}`").alias(column.name)
+        F.col(f"`{value_name(column, table) if column.type == 'string' else TYPED + column.name}`").alias(column.name)
         for column in table.columns
     ]
     return df.select(*typed, *[F.col(name) for name in metadata_columns])
@@ -160,4 +181,4 @@ def typed_schema(table: Table, metadata: Mapping[str, str]) -> str:
 
 def source_columns(df: DataFrame) -> list[str]:
     """The columns as delivered (without the parsed candidates), for quarantined rows."""
-    return [name for name in df.columns if not name.startswith((TYPED, WIDE))]
+    return [name for name in df.columns if not name.startswith((TYPED, WIDE, VALUE))]

@@ -1,5 +1,6 @@
 import datetime as dt
 import hashlib
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -179,3 +180,15 @@ def test_declaring_utf8_leaves_the_reading_digest_as_it_was_and_another_encoding
     assert table.reading == region_in("UTF-8").reading == before
     assert region_in("cp1252").reading == region_in("windows-1252").reading != before
     assert region_in("latin-1").reading != region_in("cp1252").reading
+
+
+@pytest.mark.parametrize("null_values", ["NULL", ("NULL", ""), ("  ",), (None,)])
+def test_null_markers_are_declared_as_a_tuple_of_non_blank_strings(null_values):
+    with pytest.raises(ValueError, match=r"^table 'region': null_values must be a tuple of non-blank strings"):
+        Table(name="region", file_pattern="r*.csv", key=("k",), columns=(Column("k", "int"),), null_values=null_values)
+
+
+def test_declaring_null_markers_changes_the_reading_digest():
+    table = region_in("utf-8")
+    assert replace(table, null_values=("NULL",)).reading != table.reading
+    assert replace(table, null_values=()).reading == table.reading

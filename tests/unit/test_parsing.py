@@ -134,3 +134,24 @@ def test_a_value_with_bytes_its_encoding_does_not_map_names_the_encoding(spark):
     assert [(row[quality.RULE], row[quality.REASON]) for row in rejected] == [
         ("encoding:label", "label contains bytes that are not valid CP1252")
     ]
+
+
+def test_declared_null_markers_are_null_in_every_column_and_stay_as_sent_in_quarantine(spark):
+    table = replace(TABLE, null_values=("NULL", "\\N", "N/A"))
+    rows = [
+        ("NULL", " N/A ", "\\N", "NULL", None, "f"),  # every column a marker: all NULL, nothing quarantined
+        ("2", "31/12/2024", "1.50", "NULL is not alone", None, "f"),  # a marker inside a value is data
+        ("NULLX", "NULL", "N/A", "x", None, "f"),  # not a marker: quarantined with the values as sent
+    ]
+    df = parsing.with_declared_columns(spark.createDataFrame(rows, STRINGS), table)
+    checked = quality.Checked.of(parsing.with_typed_candidates(df, table), parsing.parse_checks(table))
+    valid, rejected = quality.passing_rows(checked)[0], quality.broken_rows(checked)
+    typed = parsing.to_typed(valid, table, ["_source_file"]).collect()
+    assert sorted((tuple(row[:4]) for row in typed), key=str) == [
+        (2, dt.date(2024, 12, 31), Decimal("1.50"), "NULL is not alone"),
+        (None, None, None, None),
+    ]
+    quarantined = rejected.select(*parsing.source_columns(rejected)).collect()
+    assert [(row.id, row.day, row.amount, row[quality.REASON]) for row in quarantined] == [
+        ("NULLX", "NULL", "N/A", "id='NULLX' is not a valid int")
+    ]

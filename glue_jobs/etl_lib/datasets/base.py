@@ -110,14 +110,20 @@ class Table:
     # The landing files' text encoding: UTF-8, or one that writes ASCII as ASCII a byte a character
     # (cp1252, latin-1, iso-8859-15, ...), as spreadsheet exports on Windows often are.
     encoding: str = "utf-8"
+    # Values that mean "no value" in the files, in any column, once trimmed: e.g. ("NULL", "\\N",
+    # "N/A") from a database export. Read as NULL rather than quarantined as a value that does not
+    # parse; an empty value is always NULL.
+    null_values: tuple[str, ...] = ()
     jdbc: JdbcSource | None = None  # read from a database rather than landing files
 
     @property
     def reading(self) -> str:
         """A digest of how the table's landing files are read and typed: a file read under another
-        declaration is read again (the encoding counts only when it is not UTF-8, so files read
-        before it was declarable are not read again)."""
-        how = (self.columns, self.delimiter, self.multiline) + ((self.charset,) if self.charset != "utf-8" else ())
+        declaration is read again (the encoding and null markers count only when declared, so files
+        read before they were declarable are not read again)."""
+        how: tuple[object, ...] = (self.columns, self.delimiter, self.multiline)
+        how += (self.charset,) if self.charset != "utf-8" else ()
+        how += (self.null_values,) if self.null_values else ()
         return hashlib.sha256(repr(how).encode()).hexdigest()[:16]
 
     @property
@@ -132,6 +138,8 @@ class Table:
         problem = encoding_problem(self.encoding)
         if problem:
             raise ValueError(f"table {self.name!r}: encoding {self.encoding!r} {problem}")
+        if isinstance(self.null_values, str) or not all(isinstance(v, str) and v.strip() for v in self.null_values):
+            raise ValueError(f"table {self.name!r}: null_values must be a tuple of non-blank strings, e.g. ('NULL',)")
         if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:
             column = self.jdbc.incremental_column
             raise ValueError(f"table {self.name!r}: incremental column {column!r} is not a declared column")
