@@ -38,6 +38,9 @@ SESSION_SETTINGS = {
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "32",
     # Parent keys for foreign-key checks (TPC-H SF1 orders: 1.5M keys) are broadcast, not shuffled.
     "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
+    # Spark 4 (Glue 6.0) reads CSV only in the few charsets of its own list (UTF-8, ISO-8859-1,
+    # UTF-16, ...) unless allowed Java's: a table may declare cp1252 (datasets.base.Table.encoding).
+    "spark.sql.legacy.javaCharsets": "true",
 }
 DEFAULT_LOCAL_SHUFFLE_PARTITIONS = 8
 # Tables run side by side on one session (steps/parallel.py); each thread's jobs get a pool of
