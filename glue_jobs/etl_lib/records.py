@@ -174,9 +174,9 @@ def count_on_driver(
 def whole_text_records(
     text: str, delimiter: str, header_lines: Collection[bytes] = (), multiline: bool = True
 ) -> FileRecords | str:
-    """The records of a file's text (as_text_read) parsed whole as CSV, or why it cannot be; read whole (as
-    multi-line CSV) when its table is multi-line or a record holds a quoted line break, else by
-    lines (a quote inside a field, O"BRIEN: the same records either way, and the file stays
+    """The records of a file's text (as_text_read) parsed whole as CSV, or why it cannot be; read
+    whole (as multi-line CSV) when its table is multi-line or a record holds a quoted line break,
+    else by lines (a quote inside a field, O"BRIEN: the same records either way, and the file stays
     splittable). A text whose records end in more than one way is counted (and read) by lines when
     no record spans lines, since Spark's line reader takes every line end as one; when one does, no
     Spark reader delimits its records as they are."""
@@ -189,7 +189,7 @@ def whole_text_records(
             "multi-line CSV reader would take the first as the only line end; re-send it with one kind of line end"
         )
     if found.mixed_line_ends or not (multiline or found.spans_lines):
-        headers = {as_text_read(line).encode("utf-8") for line in header_lines}
+        headers = {as_text_read(line).encode("utf-8") for line in header_lines}  # as the text has them
         by_lines = content_line_records(text.encode("utf-8"), headers)
         because = f"{found.mixed_line_ends}, and no quoted field spans lines" if found.mixed_line_ends else ""
         return replace(by_lines, read_by_lines_because=because)
