@@ -120,11 +120,11 @@ def malformed_check() -> Check:
 REPLACEMENT_CHARACTER = "\ufffd"  # what bytes the encoding does not map decode to
 
 
-def encoding_check(column: str, charset: str = "utf-8") -> Check:
+def encoding_check(column: str, encodings: str = "UTF-8") -> Check:
     return Check(
         f"encoding:{column}",
         F.col(f"`{column}`").contains(REPLACEMENT_CHARACTER),
-        F.lit(f"{column} contains bytes that are not valid {charset.upper()}"),
+        F.lit(f"{column} contains bytes that are not valid {encodings}"),
     )
 
 
@@ -150,7 +150,7 @@ def parse_checks(table: Table, repeated_header: bool = False) -> list[Check]:
     checks = [malformed_check()]
     if repeated_header:
         checks.append(repeated_header_check(table))
-    checks.extend(encoding_check(column.name, table.charset) for column in table.columns)
+    checks.extend(encoding_check(column.name, table.encoding_label) for column in table.columns)
     checks.extend(check for column in table.columns if (check := parse_check(column, table)) is not None)
     return checks
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple, TypeVar
 
+import pyspark
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -289,6 +290,35 @@ def count_physical_records(
             raise MalformedFileError("; ".join(problems))
         counted = {uri: found for uri, found in results.items() if isinstance(found, FileRecords)}
     return {uri: counted.get(uri, FileRecords(0, 0)) for uri in files}
+
+
+def is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def invalid_utf8(value: str) -> Column:
+    """Whether a text line (Spark's text reader keeps its bytes as they are) is not valid UTF-8.
+    Spark 4 decodes invalid bytes with an error, and has a function for it; Spark 3.5 replaces
+    them, so the decoded line differs from the bytes."""
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        return ~F.call_function("is_valid_utf8", F.col(value))
+    return F.decode(F.col(value).cast("binary"), "UTF-8") != F.col(value)
+
+
+def not_utf8_files(spark: SparkSession, files: Mapping[str, str], small: Collection[str] = ()) -> set[str]:
+    """The URIs of the files (URI to path) whose content is not valid UTF-8: read on the driver
+    when in small, the others by one Spark job."""
+    checked, rest = count_on_driver(spark, files, small, is_utf8)
+    found = {uri for uri, valid in checked.items() if not valid}
+    if rest:
+        lines = spark.read.text([storage.literal_path(path) for path in rest.values()])
+        invalid = lines.where(invalid_utf8("value")).select(F.input_file_name().alias("file")).distinct()
+        found |= {row["file"] for row in invalid.collect()}
+    return found
 
 
 def mismatches(physical: Mapping[str, FileRecords], parsed: Mapping[str, int], uris: Iterable[str]) -> list[str]:

@@ -97,8 +97,8 @@ def test_declaring_the_encoding_later_reads_the_files_again(spark, tmp_path, mon
     assert (region_counts["rows_written"], region_counts["quarantine_by_rule"]) == (1, {"encoding:r_name": 1})
     assert first["warnings"] == [
         "table region: 1 row(s) quarantined for bytes that are not valid UTF-8 (in r_name); if the producer writes "
-        "another encoding (cp1252, latin-1), declare it as the table's encoding and the next run reads these files "
-        "again"
+        "another encoding (cp1252, latin-1), declare it as the table's encoding (or fallback_encoding, when files "
+        "come in both) and the next run reads these files again"
     ]
     region = tpch_module.DATASET.table("region")
     tables = tuple(replace(t, encoding="windows-1252") if t is region else t for t in tpch_module.DATASET.tables)
@@ -147,3 +147,44 @@ def test_a_utf8_file_with_a_byte_order_mark_in_a_cp1252_table_fails_naming_the_f
         "cp1252; read as cp1252, each accented letter would become two"
     ) in str(failed.value)
     assert not list((lake / "raw").glob("**/*.parquet"))
+
+
+def test_with_a_fallback_each_file_is_read_as_utf8_when_it_is_and_in_the_fallback_when_not(
+    spark, tmp_path, monkeypatch
+):
+    """A producer whose exports come in both encodings: no file is read in the wrong one, whether it
+    is checked on the driver or by a Spark job (past extract.DRIVER_READ_BYTES)."""
+    region = tpch_module.DATASET.table("region")
+    declared = replace(region, fallback_encoding="windows-1252")
+    tables = tuple(declared if t is region else t for t in tpch_module.DATASET.tables)
+    monkeypatch.setattr(tpch_module, "DATASET", replace(tpch_module.DATASET, tables=tables))
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    header = "r_regionkey,r_name,r_comment\n"
+    padding = [f"{key},PAD,x\n" for key in range(100, 3100)]
+    files = {
+        "region_utf8_small.csv": (header + "1,ÉTÉ,\ufffd kept\n").encode("utf-8"),  # U+FFFD sent as such
+        "region_cp1252_small.csv": (header + "2,CAFÉ,l\u2019été\n").encode("cp1252") + b"3,X\x81Y,unmapped\n",
+        "region_utf8_large.csv": "".join([header, "4,ŒUVRE,déjà\n", *padding]).encode("utf-8"),
+        "region_cp1252_large.csv": "".join([header, "5,NAÏVE,€\n", *padding]).encode("cp1252"),
+    }
+    for name, content in files.items():
+        (landing / name).write_bytes(content)
+    summary = run_job("extract", "tpch", lake, "r1", landing)
+    counts = summary["tables"]["region"]
+    notes = [note for note in counts["notes"] if "UTF-8" in note]
+    assert sorted(notes) == [
+        "region_cp1252_large.csv: not valid UTF-8, read as cp1252",
+        "region_cp1252_small.csv: not valid UTF-8, read as cp1252",
+    ]
+    raw = {
+        row.r_regionkey: (row.r_name, row.r_comment)
+        for row in spark.read.parquet(str(lake / "raw/tpch/region")).collect()
+    }
+    assert [raw[key] for key in (2, 4, 5)] == [("CAFÉ", "l\u2019été"), ("ŒUVRE", "déjà"), ("NAÏVE", "€")]
+    quarantine = spark.read.parquet(str(lake / "quarantine/tpch/extract/region")).collect()
+    reasons = sorted((row.r_regionkey, row._reason) for row in quarantine)
+    assert reasons == [
+        ("1", "r_comment contains bytes that are not valid UTF-8 or CP1252"),  # a U+FFFD is not told from one
+        ("3", "r_name contains bytes that are not valid UTF-8 or CP1252"),
+    ]

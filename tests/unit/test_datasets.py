@@ -192,3 +192,14 @@ def test_declaring_null_markers_changes_the_reading_digest():
     table = region_in("utf-8")
     assert replace(table, null_values=("NULL",)).reading != table.reading
     assert replace(table, null_values=()).reading == table.reading
+
+
+def test_a_fallback_encoding_reads_a_utf8_tables_files_that_are_not_utf8():
+    table = replace(region_in("utf-8"), fallback_encoding="windows-1252")
+    assert (table.charsets, table.encoding_label) == (("utf-8", "cp1252"), "UTF-8 or CP1252")
+    assert table.reading != region_in("utf-8").reading
+    for encoding, fallback in [("cp1252", "latin-1"), ("utf-8", "UTF8")]:
+        with pytest.raises(ValueError, match="a fallback encoding reads a UTF-8 table's files that are not UTF-8"):
+            replace(region_in(encoding), fallback_encoding=fallback)
+    with pytest.raises(ValueError, match="encoding 'utf-16' cannot be read by lines"):
+        replace(region_in("utf-8"), fallback_encoding="utf-16")

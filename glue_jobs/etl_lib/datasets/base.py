@@ -92,6 +92,12 @@ def encoding_problem(encoding: str) -> str | None:
     )
 
 
+def canonical_charset(encoding: str) -> str:
+    """An encoding's canonical name, one Python and Java both know (`latin-1` is `iso8859-1`)."""
+    name = codecs.lookup(encoding).name
+    return "utf-8" if name == "utf-8-sig" else name
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -110,6 +116,9 @@ class Table:
     # The landing files' text encoding: UTF-8, or one that writes ASCII as ASCII a byte a character
     # (cp1252, latin-1, iso-8859-15, ...), as spreadsheet exports on Windows often are.
     encoding: str = "utf-8"
+    # With encoding UTF-8: a file that is not valid UTF-8 is read in this encoding instead (a
+    # producer whose exports come in both, e.g. cp1252 from one tool and UTF-8 from another).
+    fallback_encoding: str | None = None
     # Values that mean "no value" in the files, in any column, once trimmed: e.g. ("NULL", "\\N",
     # "N/A") from a database export. Read as NULL rather than quarantined as a value that does not
     # parse; an empty value is always NULL.
@@ -124,20 +133,37 @@ class Table:
         how: tuple[object, ...] = (self.columns, self.delimiter, self.multiline)
         how += (self.charset,) if self.charset != "utf-8" else ()
         how += (self.null_values,) if self.null_values else ()
+        how += ("fallback", self.fallback_charset) if self.fallback_charset else ()
         return hashlib.sha256(repr(how).encode()).hexdigest()[:16]
 
     @property
     def charset(self) -> str:
         """The encoding's canonical name (`latin-1` is `iso8859-1`), one Python and Java both know."""
-        name = codecs.lookup(self.encoding).name
-        return "utf-8" if name == "utf-8-sig" else name
+        return canonical_charset(self.encoding)
+
+    @property
+    def fallback_charset(self) -> str | None:
+        return canonical_charset(self.fallback_encoding) if self.fallback_encoding else None
+
+    @property
+    def charsets(self) -> tuple[str, ...]:
+        """Every charset the table's files are read in."""
+        return (self.charset,) + ((self.fallback_charset,) if self.fallback_charset else ())
+
+    @property
+    def encoding_label(self) -> str:
+        """The table's encodings as a reason names them: `UTF-8`, `CP1252`, `UTF-8 or CP1252`."""
+        return " or ".join(charset.upper() for charset in self.charsets)
 
     def __post_init__(self) -> None:
         if bool(self.file_pattern) == (self.jdbc is not None):
             raise ValueError(f"table {self.name!r}: declare exactly one source, a file_pattern or a jdbc source")
-        problem = encoding_problem(self.encoding)
-        if problem:
-            raise ValueError(f"table {self.name!r}: encoding {self.encoding!r} {problem}")
+        for declared in (self.encoding, self.fallback_encoding):
+            problem = encoding_problem(declared) if declared is not None else None
+            if problem:
+                raise ValueError(f"table {self.name!r}: encoding {declared!r} {problem}")
+        if self.fallback_encoding is not None and (self.charset != "utf-8" or self.fallback_charset == "utf-8"):
+            raise ValueError(f"table {self.name!r}: a fallback encoding reads a UTF-8 table's files that are not UTF-8")
         if isinstance(self.null_values, str) or not all(isinstance(v, str) and v.strip() for v in self.null_values):
             raise ValueError(f"table {self.name!r}: null_values must be a tuple of non-blank strings, e.g. ('NULL',)")
         if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:

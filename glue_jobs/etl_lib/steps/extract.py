@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import hashlib
 import json
 import re
@@ -117,31 +118,37 @@ SIGNATURES = {
 }
 
 
-def header_text(first_line: bytes, table: Table) -> str:
-    """A file's first line in the table's encoding (bytes it does not map replaced by U+FFFD)."""
-    return first_line.decode(table.charset, errors="replace")
+def header_text(first_line: bytes, charset: str) -> str:
+    """A file's first line in its encoding (bytes it does not map replaced by U+FFFD)."""
+    return first_line.decode(charset, errors="replace")
 
 
-def check_header(uri: str, table: Table, header: Sequence[str], first_line: bytes = b"") -> list[str]:
+def check_header(
+    uri: str, table: Table, header: Sequence[str], first_line: bytes = b"", charset: str = "utf-8"
+) -> list[str]:
     """Fails on a header the file cannot be read with (first_line: as it is in the file, to say
-    why when it can); returns the columns that will be ignored."""
+    why when it can; charset: the encoding the file is read in); returns the columns that will be ignored."""
     for signature, what in SIGNATURES.items():
         if signature.match(first_line):
             raise ExtractError(f"{uri}: the file is {what}")
-    if first_line.startswith(records.UTF8_BYTE_ORDER_MARK) and table.charset != "utf-8":
-        raise ExtractError(
-            f"{uri}: the file starts with a UTF-8 byte-order mark: it is UTF-8 text, and table {table.name} declares "
-            f"{table.encoding}; read as {table.encoding}, each accented letter would become two"
-        )
+    if first_line.startswith(records.UTF8_BYTE_ORDER_MARK) and charset != "utf-8":
+        if charset == table.charset:
+            raise ExtractError(
+                f"{uri}: the file starts with a UTF-8 byte-order mark: it is UTF-8 text, and table {table.name} "
+                f"declares {table.encoding}; read as {table.encoding}, each accented letter would become two"
+            )
+        raise ExtractError(f"{uri}: the file starts with a UTF-8 byte-order mark but holds bytes that are not valid "
+                           f"UTF-8: it is neither UTF-8 nor {charset} text; re-send it in one encoding")  # fmt: skip
     if any("\x00" in name for name in header):  # UTF-16 text read as bytes: a NUL after every ASCII letter
-        encoding = table.charset.upper()
-        raise ExtractError(f"{uri}: the header holds NUL characters: the file is not {encoding} text (UTF-16?)")
+        raise ExtractError(
+            f"{uri}: the header holds NUL characters: the file is not {table.encoding_label} text (UTF-16?)"
+        )
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise ExtractError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once in the header")
     missing = missing_required_columns(table, header)
     if missing:
-        hint = missing_columns_hint(header_text(first_line, table), header, table)
+        hint = missing_columns_hint(header_text(first_line, charset), header, table)
         raise ExtractError(f"{uri}: missing required column(s) {', '.join(missing)} for table {table.name}{hint}")
     return undeclared_columns(header, table)
 
@@ -155,21 +162,21 @@ def undeclared_columns(names: Sequence[str], table: Table) -> list[str]:
 EVERY_BYTE = bytes(range(256))
 
 
-def charset_problem(table: Table, java_decoded: Callable[[bytes], str | None]) -> str | None:
-    """Why the table's files cannot be read in its encoding although Python knows it: Java (Spark's
-    CSV reader, which decodes the values; the headers are decoded here) knows no charset by that
-    name, or decodes a byte otherwise (Java's cp874 is IBM's, Python's is Windows'); java_decoded:
-    a content as Java decodes it, or None."""
-    if table.charset == "utf-8":
+def charset_problem(charset: str, java_decoded: Callable[[bytes], str | None]) -> str | None:
+    """Why files cannot be read in this charset (a canonical name) although Python knows it: Java
+    (Spark's CSV reader, which decodes the values; the headers are decoded here) knows no charset
+    by that name, or decodes a byte otherwise (Java's cp874 is IBM's, Python's is Windows');
+    java_decoded: a content as Java decodes it, or None."""
+    if charset == "utf-8":
         return None
-    by_java, by_python = java_decoded(EVERY_BYTE), EVERY_BYTE.decode(table.charset, errors="replace")
+    by_java, by_python = java_decoded(EVERY_BYTE), EVERY_BYTE.decode(charset, errors="replace")
     if by_java is None:
-        return f"({table.charset}) is not an encoding Java (Spark's CSV reader) knows: have the files sent in UTF-8"
+        return f"({charset}) is not an encoding Java (Spark's CSV reader) knows: have the files sent in UTF-8"
     if by_java == by_python:
         return None
     pairs = enumerate(zip(by_java, by_python, strict=False))
     differing = next((code for code, (java, python) in pairs if java != python), min(len(by_java), len(by_python)))
-    return f"({table.charset}): Java (Spark's CSV reader) decodes byte 0x{differing:02X} otherwise than Python does"
+    return f"({charset}): Java (Spark's CSV reader) decodes byte 0x{differing:02X} otherwise than Python does"
 
 
 def read_landing(
@@ -178,10 +185,12 @@ def read_landing(
     files: Sequence[storage.FileInfo],
     first_lines: Sequence[bytes],
     read_whole: Mapping[str, str],
+    in_fallback: Collection[str] = (),
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The table's new landing files as strings, one column per declared column, plus metadata,
     and the undeclared columns of each file (by file name); first_lines are the files' first lines
-    (storage.read_first_line), decoded here in the table's encoding.
+    (storage.read_first_line), decoded here in the table's encoding, or in its fallback encoding
+    for the files in in_fallback (URIs).
 
     Files are grouped by header, so columns are matched by name (a reordered or partial header
     is read correctly), and every record the CSV reader cannot split into the header's fields
@@ -190,16 +199,17 @@ def read_landing(
     Files in read_whole (URIs, to the line end their records end in) are read as multi-line CSV
     (their quoted fields span lines), told their line end, the others by lines.
     """
-    groups: dict[tuple[tuple[str, ...], str | None], list[str]] = defaultdict(list)
+    groups: dict[tuple[tuple[str, ...], str | None, str], list[str]] = defaultdict(list)
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
-        header = matched_header(parse_header(header_text(first_line, table), table.delimiter), table)
-        ignored = check_header(info.uri, table, header, first_line)
+        charset = file_charset(table, info.uri, in_fallback)
+        header = matched_header(parse_header(header_text(first_line, charset), table.delimiter), table)
+        ignored = check_header(info.uri, table, header, first_line, charset)
         if ignored:
             undeclared[info.name] = ignored
-        groups[(header, read_whole.get(info.uri))].append(info.path)
+        groups[(header, read_whole.get(info.uri), charset)].append(info.path)
     frames = []
-    for (header, line_end), paths in groups.items():
+    for (header, line_end, charset), paths in groups.items():
         schema = StructType(
             [StructField(name, StringType()) for name in header] + [StructField(parsing.CORRUPT_RECORD, StringType())]
         )
@@ -214,7 +224,7 @@ def read_landing(
             .option("sep", table.delimiter)
             .option("quote", '"')
             .option("escape", '"')
-            .option("encoding", table.charset)
+            .option("encoding", charset)
             .csv([storage.literal_path(path) for path in paths])
             .withColumn(SOURCE_FILE, F.input_file_name())
             # A split's records are read in file order, and Spark numbers a file's splits in order.
@@ -227,6 +237,11 @@ def read_landing(
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
     return combined, undeclared
+
+
+def file_charset(table: Table, uri: str, in_fallback: Collection[str]) -> str:
+    """The encoding a file is read in: its table's, or its fallback when the file is in in_fallback."""
+    return table.fallback_charset if table.fallback_charset and uri in in_fallback else table.charset
 
 
 def partition_of_each_row(partitions: Mapping[str, str]) -> Column:
@@ -384,9 +399,10 @@ def extract_table(
     raw_path, quarantine_path = extract_paths(args, table)
     ids = set(partitions.values())
     remove_deliveries(spark, args, table, ids)  # what an earlier, failed attempt at these deliveries left
-    problem = charset_problem(table, lambda content: storage.java_decoded(spark, content, table.charset))
-    if problem:
-        raise ExtractError(f"table {table.name}: encoding {table.encoding!r} {problem}")
+    for charset in table.charsets:
+        problem = charset_problem(charset, functools.partial(storage.java_decoded, spark, charset=charset))
+        if problem:
+            raise ExtractError(f"table {table.name}: encoding {charset!r} {problem}")
     sized = [info for info in files if info.size > 0]
     first_lines = naming_broken_compressed_files(
         spark, sized, lambda: storage.for_each_file(lambda info: storage.read_first_line(spark, info.path), sized)
@@ -409,7 +425,8 @@ def extract_table(
         ),
     )
     read_whole = {uri: found.line_end for uri, found in physical.items() if found.read_whole}
-    landing_rows, undeclared = read_landing(spark, table, non_empty, headers, read_whole)
+    in_fallback = records.not_utf8_files(spark, paths, driver_readable(non_empty)) if table.fallback_charset else set()
+    landing_rows, undeclared = read_landing(spark, table, non_empty, headers, read_whole, in_fallback)
     strings = landing_rows.withColumn(
         FILE_ID, partition_of_each_row({i.uri: partitions[i.uri] for i in non_empty})
     ).coalesce(scan_tasks(spark, non_empty))
@@ -434,7 +451,10 @@ def extract_table(
                 if (because := physical[info.uri].read_by_lines_because)]  # fmt: skip
     repeats = [f"{name}: the header again in {count} record(s), quarantined" for name, count in repeated.items()]
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
-    matches = {info.name: case_matches(parse_header(header_text(line, table), table.delimiter), table)
+    fallback = [f"{info.name}: not valid UTF-8, read as {table.fallback_charset}" for info in non_empty
+                if info.uri in in_fallback]  # fmt: skip
+    matches = {info.name: case_matches(parse_header(header_text(line, file_charset(table, info.uri, in_fallback)),
+                                                    table.delimiter), table)
                for info, line in zip(non_empty, headers, strict=True)}  # fmt: skip
     cased = [f"{name}: column name(s) matched ignoring case: {', '.join(found)}" for name, found in matches.items()
              if found]  # fmt: skip
@@ -447,7 +467,7 @@ def extract_table(
         quarantine_by_rule=_quarantine_rules(spark, quarantine_path, ids) if written.quarantined else {},
         files=[info.uri for info in files],
         file_records={info.uri: physical[info.uri].records if info.uri in physical else 0 for info in files},
-        notes=[*notes, *drift, *cased, *multi_line, *by_lines, *blank, *repeats],
+        notes=[*notes, *drift, *cased, *fallback, *multi_line, *by_lines, *blank, *repeats],
         undeclared_columns=sorted({column for columns in undeclared.values() for column in columns}),
     )
 
@@ -686,9 +706,10 @@ def encoding_warnings(summary: RunSummary, tables: Sequence[Table]) -> list[str]
         if columns:
             rows = sum(rules[f"encoding:{column}"] for column in columns)
             warnings.append(
-                f"table {table.name}: {rows} row(s) quarantined for bytes that are not valid {table.charset.upper()} "
+                f"table {table.name}: {rows} row(s) quarantined for bytes that are not valid {table.encoding_label} "
                 f"(in {', '.join(columns)}); if the producer writes another encoding (cp1252, latin-1), declare it "
-                "as the table's encoding and the next run reads these files again"
+                "as the table's encoding (or fallback_encoding, when files come in both) and the next run reads "
+                "these files again"
             )
     return warnings
 
