@@ -188,3 +188,19 @@ def test_with_a_fallback_each_file_is_read_as_utf8_when_it_is_and_in_the_fallbac
         ("1", "r_comment contains bytes that are not valid UTF-8 or CP1252"),  # a U+FFFD is not told from one
         ("3", "r_name contains bytes that are not valid UTF-8 or CP1252"),
     ]
+
+
+def test_a_file_with_a_utf8_byte_order_mark_and_bytes_that_are_not_utf8_fails_naming_it(tmp_path, monkeypatch):
+    with_region_declared(monkeypatch, "utf-8")
+    table = tpch_module.DATASET.table("region")
+    tables = tuple(replace(t, fallback_encoding="cp1252") if t is table else t for t in tpch_module.DATASET.tables)
+    monkeypatch.setattr(tpch_module, "DATASET", replace(tpch_module.DATASET, tables=tables))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "region_pasted.csv").write_bytes(("\ufeff" + REGION_HEADER + "1,CAFÉ,a\n").encode() + b"2,CAF\xc9,b\n")
+    with pytest.raises(JobFailedError) as failed:
+        run_job("extract", "tpch", tmp_path / "lake", "r1", landing)
+    assert (
+        "region_pasted.csv: the file starts with a UTF-8 byte-order mark but holds bytes that are not valid UTF-8: "
+        "it is neither UTF-8 nor cp1252 text; re-send it in one encoding"
+    ) in str(failed.value)
