@@ -15,7 +15,7 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib.datasets.base import Column, Table
+from etl_lib.datasets.base import ISO_DATE, Column, Table
 from etl_lib.rules.row_checks import Check, quoted
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -44,15 +44,29 @@ def with_values(df: DataFrame, table: Table) -> DataFrame:
     )  # fmt: skip
 
 
+def _formatted_timestamp(column: Column) -> bool:
+    return column.type == "timestamp" and column.date_format != ISO_DATE
+
+
+# Digits of a second past the sixth that are not all zero: Spark keeps microseconds, and would drop them.
+PAST_MICROSECONDS = r":\d\d\.\d{6}\d*[1-9]"
+
+
 def _decimal_scale(type_name: str) -> int | None:
     if not type_name.startswith("decimal("):
         return None
     return int(type_name.rstrip(")").split(",")[1])
 
 
-def _wide_decimal(column: Column, source: str) -> SparkColumn:
+def _wide_decimal_sql(column: Column, source: str) -> str:
     scale = _decimal_scale(column.type) or 0
-    return F.expr(f"try_cast(trim(`{source}`) AS decimal(38,{min(scale + 10, 30)}))")
+    return f"try_cast(trim(`{source}`) AS decimal(38,{min(scale + 10, 30)}))"
+
+
+def _declared_decimal(column: Column, wide_sql: str) -> SparkColumn:
+    """A wide decimal in the declared precision, NULL when it does not fit: with try_cast, since
+    under ANSI mode (Spark 4's default) a plain cast fails the whole job on one such value."""
+    return F.expr(f"try_cast({wide_sql} AS {column.type})")
 
 
 def parsed_value(column: Column, source: str) -> SparkColumn:
@@ -60,10 +74,12 @@ def parsed_value(column: Column, source: str) -> SparkColumn:
     value = F.col(f"`{source}`")
     if column.type == "date":
         return F.to_date(F.try_to_timestamp(value, F.lit(column.date_format)))
+    if _formatted_timestamp(column):
+        return F.try_to_timestamp(value, F.lit(column.date_format))
     if column.type == "string":
         return value
     if _decimal_scale(column.type) is not None:
-        return _wide_decimal(column, source).cast(column.type)
+        return _declared_decimal(column, _wide_decimal_sql(column, source))
     return F.expr(f"try_cast(trim(`{source}`) AS {column.type})")
 
 
@@ -75,8 +91,8 @@ def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
             continue
         source = value_name(column, table)
         if _decimal_scale(column.type) is not None:
-            candidates[f"{WIDE}{column.name}"] = _wide_decimal(column, source)
-            candidates[f"{TYPED}{column.name}"] = F.col(f"`{WIDE}{column.name}`").cast(column.type)
+            candidates[f"{WIDE}{column.name}"] = F.expr(_wide_decimal_sql(column, source))
+            candidates[f"{TYPED}{column.name}"] = _declared_decimal(column, f"`{WIDE}{column.name}`")
         else:
             candidates[f"{TYPED}{column.name}"] = parsed_value(column, source)
     df = with_values(df, table)
@@ -93,8 +109,13 @@ def parse_check(column: Column, table: Table) -> Check | None:
     raw = F.col(f"`{value_name(column, table)}`")
     typed = F.col(f"`{TYPED}{column.name}`")
     present = raw.isNotNull() & (F.trim(raw) != "")
-    description = f"a valid {column.type}" if column.type != "date" else f"a date ({column.date_format})"
+    description = f"a valid {column.type}"
+    if column.type == "date" or _formatted_timestamp(column):
+        description = f"a {column.type} ({column.date_format})"
     fails = present & typed.isNull()
+    if column.type == "timestamp" and not _formatted_timestamp(column):
+        fails = fails | (present & raw.rlike(PAST_MICROSECONDS))
+        description += " with at most 6 digits of a second"
     scale = _decimal_scale(column.type)
     if scale is not None:
         fails = fails | (present & (typed != F.col(f"`{WIDE}{column.name}`")))

@@ -132,6 +132,17 @@ CONSULTATION_CASES = [
         0,
         {"parse:date_consultation": 1},
     ),
+    # Too large for the declared type: a parse failure, on Spark 4 too (ANSI mode: a plain cast would
+    # fail the job on the one value).
+    Case(
+        "out_of_range",
+        CONSULTATIONS_HEADER
+        + consultation(21, montant="123456789012.00")
+        + consultation(22, patient_age="99999999999")
+        + consultation(23, duree_minutes="1e400"),
+        0,
+        {"parse:montant": 1, "parse:patient_age": 1, "parse:duree_minutes": 1},
+    ),
     Case(
         "invalid_utf8",
         CONSULTATIONS_HEADER + consultation(8, diagnostic="f\xe8vre").replace(b"f\xc3\xa8vre", b"f\xe8vre"),

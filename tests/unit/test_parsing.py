@@ -154,3 +154,33 @@ def test_declared_null_markers_are_null_in_every_column_and_stay_as_sent_in_quar
     assert [(row.id, row.day, row.amount, row[quality.REASON]) for row in quarantined] == [
         ("NULLX", "NULL", "N/A", "id='NULLX' is not a valid int")
     ]
+
+
+def test_timestamps_read_iso_8601_or_their_declared_pattern_and_never_lose_digits_silently(spark):
+    table = Table(
+        name="events",
+        file_pattern="events*.csv",
+        key=("at",),
+        columns=(Column("at", "timestamp"), Column("local", "timestamp", date_format="dd/MM/yyyy HH:mm")),
+    )
+    schema = StructType([StructField(name, StringType()) for name in ("at", "local", parsing.CORRUPT_RECORD)])
+    rows = [
+        ("2024-03-01 10:15:00", "01/03/2024 10:15", None),
+        ("2024-03-01T10:15:00+02:00", None, None),  # an offset: the instant, in UTC
+        ("2024-03-01 10:15:00.123456000", None, None),  # zeros past the microseconds lose nothing
+        ("2024-03-01 10:15:00.123456789", None, None),
+        (None, "2024-03-01 10:15", None),
+    ]
+    df = spark.createDataFrame(rows, schema)
+    checked = quality.Checked.of(parsing.with_typed_candidates(df, table), parsing.parse_checks(table))
+    valid, rejected = quality.passing_rows(checked)[0], quality.broken_rows(checked)
+    typed = [tuple(row[:2]) for row in parsing.to_typed(valid, table, []).collect()]
+    assert typed == [
+        (dt.datetime(2024, 3, 1, 10, 15), dt.datetime(2024, 3, 1, 10, 15)),
+        (dt.datetime(2024, 3, 1, 8, 15), None),
+        (dt.datetime(2024, 3, 1, 10, 15, 0, 123456), None),
+    ]
+    assert sorted(row[quality.REASON] for row in rejected.collect()) == [
+        "at='2024-03-01 10:15:00.123456789' is not a valid timestamp with at most 6 digits of a second",
+        "local='2024-03-01 10:15' is not a timestamp (dd/MM/yyyy HH:mm)",
+    ]

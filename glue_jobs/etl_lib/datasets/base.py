@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
+ISO_DATE = "yyyy-MM-dd"
+
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # a Spark SQL type: string, int, bigint, double, decimal(p,s), date
-    date_format: str = "yyyy-MM-dd"
+    type: str  # a Spark SQL type: string, int, bigint, double, decimal(p,s), date, timestamp
+    # A date's pattern (Spark's datetime patterns); a timestamp reads ISO 8601 (`2024-03-01 10:15:00`,
+    # `2024-03-01T10:15:00+02:00`) unless it declares one (`dd/MM/yyyy HH:mm`).
+    date_format: str = ISO_DATE
     optional_in_source: bool = False  # files may omit this column; it is then null
 
 
