@@ -48,6 +48,8 @@ def _formatted_timestamp(column: Column) -> bool:
     return column.type == "timestamp" and column.date_format != ISO_DATE
 
 
+DECIMAL_SEPARATOR_NAMES = {".": "point", ",": "comma"}
+
 # Digits of a second past the sixth that are not all zero: Spark keeps microseconds, and would drop them.
 PAST_MICROSECONDS = r":\d\d\.\d{6}\d*[1-9]"
 
@@ -58,9 +60,24 @@ def _decimal_scale(type_name: str) -> int | None:
     return int(type_name.rstrip(")").split(",")[1])
 
 
-def _wide_decimal_sql(column: Column, source: str) -> str:
+FRACTIONAL = ("double", "float")  # with decimal(p,s): the types a decimal separator is read in
+
+
+def _takes_decimal_separator(column: Column) -> bool:
+    return column.type in FRACTIONAL or _decimal_scale(column.type) is not None
+
+
+def _number_sql(column: Column, source: str, decimal_separator: str) -> str:
+    """A column's text as Spark casts numbers: trimmed, a decimal comma made a point (a value that
+    also holds a point is then no number: `1.234,50` has a thousands separator)."""
+    if decimal_separator == "." or not _takes_decimal_separator(column):
+        return f"trim(`{source}`)"
+    return f"CASE WHEN instr(`{source}`, '.') > 0 THEN NULL ELSE replace(trim(`{source}`), ',', '.') END"
+
+
+def _wide_decimal_sql(column: Column, source: str, decimal_separator: str = ".") -> str:
     scale = _decimal_scale(column.type) or 0
-    return f"try_cast(trim(`{source}`) AS decimal(38,{min(scale + 10, 30)}))"
+    return f"try_cast({_number_sql(column, source, decimal_separator)} AS decimal(38,{min(scale + 10, 30)}))"
 
 
 def _declared_decimal(column: Column, wide_sql: str) -> SparkColumn:
@@ -69,7 +86,7 @@ def _declared_decimal(column: Column, wide_sql: str) -> SparkColumn:
     return F.expr(f"try_cast({wide_sql} AS {column.type})")
 
 
-def parsed_value(column: Column, source: str) -> SparkColumn:
+def parsed_value(column: Column, source: str, decimal_separator: str = ".") -> SparkColumn:
     """The typed value of a string column (source: the one holding its value; NULL when it does not parse)."""
     value = F.col(f"`{source}`")
     if column.type == "date":
@@ -79,8 +96,8 @@ def parsed_value(column: Column, source: str) -> SparkColumn:
     if column.type == "string":
         return value
     if _decimal_scale(column.type) is not None:
-        return _declared_decimal(column, _wide_decimal_sql(column, source))
-    return F.expr(f"try_cast(trim(`{source}`) AS {column.type})")
+        return _declared_decimal(column, _wide_decimal_sql(column, source, decimal_separator))
+    return F.expr(f"try_cast({_number_sql(column, source, decimal_separator)} AS {column.type})")
 
 
 def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
@@ -91,10 +108,10 @@ def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
             continue
         source = value_name(column, table)
         if _decimal_scale(column.type) is not None:
-            candidates[f"{WIDE}{column.name}"] = F.expr(_wide_decimal_sql(column, source))
+            candidates[f"{WIDE}{column.name}"] = F.expr(_wide_decimal_sql(column, source, table.decimal_separator))
             candidates[f"{TYPED}{column.name}"] = _declared_decimal(column, f"`{WIDE}{column.name}`")
         else:
-            candidates[f"{TYPED}{column.name}"] = parsed_value(column, source)
+            candidates[f"{TYPED}{column.name}"] = parsed_value(column, source, table.decimal_separator)
     df = with_values(df, table)
     if not candidates:
         return df
@@ -120,6 +137,8 @@ def parse_check(column: Column, table: Table) -> Check | None:
     if scale is not None:
         fails = fails | (present & (typed != F.col(f"`{WIDE}{column.name}`")))
         description += f" with at most {scale} decimals"
+    if table.decimal_separator != "." and _takes_decimal_separator(column):
+        description += f", written with a decimal {DECIMAL_SEPARATOR_NAMES[table.decimal_separator]}"
     return Check(
         f"parse:{column.name}",
         fails,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -204,3 +205,30 @@ def test_a_file_with_a_utf8_byte_order_mark_and_bytes_that_are_not_utf8_fails_na
         "region_pasted.csv: the file starts with a UTF-8 byte-order mark but holds bytes that are not valid UTF-8: "
         "it is neither UTF-8 nor cp1252 text; re-send it in one encoding"
     ) in str(failed.value)
+
+
+def test_a_european_spreadsheet_export_reaches_gold_as_sent(spark, tmp_path, monkeypatch):
+    """Excel in a French locale: cp1252, ';' between fields, a decimal comma, CRLF, NULL for no value."""
+    table = replace(
+        consultations_module.CONSULTATIONS,
+        encoding="cp1252",
+        delimiter=";",
+        decimal_separator=",",
+        null_values=("NULL",),
+    )
+    monkeypatch.setattr(consultations_module, "DATASET", replace(consultations_module.DATASET, tables=(table,)))
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    header = CONSULTATIONS_HEADER.decode().replace(",", ";")
+    records = [
+        '1;2024-03-01;C001;P1;40;F;pédiatrie;"fièvre; toux";20;25,50\n',
+        "2;2024-03-02;C001;P2;NULL;M;généraliste;angine;15;1 000,00\n",  # a space between thousands
+        "3;2024-03-03;C002;P3;NULL;M;généraliste;otite;15;NULL\n",
+    ]
+    content = (header + "".join(records)).replace("\n", "\r\n").encode("cp1252")
+    (landing / "consultations_2024_03.csv").write_bytes(content)
+    summaries = run_all("consultations", landing, lake, "r1")
+    assert summaries["extract"]["tables"]["consultations"]["quarantine_by_rule"] == {"parse:montant": 1}
+    gold = spark.read.parquet(published_location(lake, "consultations", "fact_consultation")).collect()
+    found = sorted((row.consultation_id, row.specialite, row.diagnostic, row.patient_age, row.montant) for row in gold)
+    assert found == [(1, "pédiatrie", "fièvre; toux", 40, Decimal("25.50")), (3, "généraliste", "otite", None, None)]

@@ -1,5 +1,6 @@
 import datetime as dt
 import hashlib
+import re
 from dataclasses import replace
 from decimal import Decimal
 
@@ -203,3 +204,9 @@ def test_a_fallback_encoding_reads_a_utf8_tables_files_that_are_not_utf8():
             replace(region_in(encoding), fallback_encoding=fallback)
     with pytest.raises(ValueError, match="encoding 'utf-16' cannot be read by lines"):
         replace(region_in("utf-8"), fallback_encoding="utf-16")
+
+
+def test_a_decimal_separator_is_a_point_or_a_comma_and_declaring_one_reads_the_files_again():
+    assert replace(region_in("utf-8"), decimal_separator=",").reading != region_in("utf-8").reading
+    with pytest.raises(ValueError, match=re.escape("decimal_separator must be '.' or ',', not ';'")):
+        replace(region_in("utf-8"), decimal_separator=";")

@@ -184,3 +184,30 @@ def test_timestamps_read_iso_8601_or_their_declared_pattern_and_never_lose_digit
         "at='2024-03-01 10:15:00.123456789' is not a valid timestamp with at most 6 digits of a second",
         "local='2024-03-01 10:15' is not a timestamp (dd/MM/yyyy HH:mm)",
     ]
+
+
+def test_a_decimal_comma_is_read_where_declared_and_a_value_with_a_point_too_is_no_number(spark):
+    table = Table(
+        name="prices",
+        file_pattern="prices*.csv",
+        key=("id",),
+        columns=(Column("id", "int"), Column("amount", "decimal(8,2)"), Column("ratio", "double")),
+        decimal_separator=",",
+    )
+    schema = StructType([StructField(name, StringType()) for name in ("id", "amount", "ratio", parsing.CORRUPT_RECORD)])
+    rows = [("1", " 25,50 ", "0,125", None), ("2", "-3", "1e3", None), ("3", "1.234,50", None, None),
+            ("4", "1,234", None, None), ("5", "25.50", None, None)]  # fmt: skip
+    checked = quality.Checked.of(
+        parsing.with_typed_candidates(spark.createDataFrame(rows, schema), table), parsing.parse_checks(table)
+    )
+    valid, rejected = quality.passing_rows(checked)[0], quality.broken_rows(checked)
+    assert sorted(tuple(row[:3]) for row in parsing.to_typed(valid, table, []).collect()) == [
+        (1, Decimal("25.50"), 0.125),
+        (2, Decimal("-3.00"), 1000.0),
+    ]
+    comma = "decimal(8,2) with at most 2 decimals, written with a decimal comma"
+    assert sorted(row[quality.REASON] for row in rejected.collect()) == [
+        f"amount='1,234' is not a valid {comma}",  # three decimals: not a thousands separator
+        f"amount='1.234,50' is not a valid {comma}",
+        f"amount='25.50' is not a valid {comma}",
+    ]

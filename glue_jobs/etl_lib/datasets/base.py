@@ -123,6 +123,9 @@ class Table:
     # With encoding UTF-8: a file that is not valid UTF-8 is read in this encoding instead (a
     # producer whose exports come in both, e.g. cp1252 from one tool and UTF-8 from another).
     fallback_encoding: str | None = None
+    # "," where numbers are written 25,50 (European spreadsheet exports, usually with delimiter ";"):
+    # decimal, double and float columns read it; a value with a point as well is not a number.
+    decimal_separator: str = "."
     # Values that mean "no value" in the files, in any column, once trimmed: e.g. ("NULL", "\\N",
     # "N/A") from a database export. Read as NULL rather than quarantined as a value that does not
     # parse; an empty value is always NULL.
@@ -138,6 +141,7 @@ class Table:
         how += (self.charset,) if self.charset != "utf-8" else ()
         how += (self.null_values,) if self.null_values else ()
         how += ("fallback", self.fallback_charset) if self.fallback_charset else ()
+        how += ("decimal separator", self.decimal_separator) if self.decimal_separator != "." else ()
         return hashlib.sha256(repr(how).encode()).hexdigest()[:16]
 
     @property
@@ -168,6 +172,10 @@ class Table:
                 raise ValueError(f"table {self.name!r}: encoding {declared!r} {problem}")
         if self.fallback_encoding is not None and (self.charset != "utf-8" or self.fallback_charset == "utf-8"):
             raise ValueError(f"table {self.name!r}: a fallback encoding reads a UTF-8 table's files that are not UTF-8")
+        if self.decimal_separator not in (".", ","):
+            raise ValueError(
+                f"table {self.name!r}: decimal_separator must be '.' or ',', not {self.decimal_separator!r}"
+            )
         if isinstance(self.null_values, str) or not all(isinstance(v, str) and v.strip() for v in self.null_values):
             raise ValueError(f"table {self.name!r}: null_values must be a tuple of non-blank strings, e.g. ('NULL',)")
         if self.jdbc is not None and self.jdbc.incremental_column not in {c.name for c in self.columns}:
