@@ -246,3 +246,19 @@ def test_file_names_sort_newest_first_with_their_numbers_read_as_numbers(spark):
 def test_rows_and_repeats_counts_every_row_and_sees_a_repeated_key(spark, rows, expected):
     frame = spark.createDataFrame(rows, "id int, part string")
     assert row_checks.rows_and_repeats(frame, ["id", "part"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "passing"),
+    [
+        ('ColumnValues "code" > 5', [1]),
+        ('ColumnValues "code" between 3 and 20', [1, 4]),
+        ('ColumnValues "code" in [12, "AFRICA"]', [1, 2]),
+        ('ColumnValues "code" != 12', [2, 3, 4]),
+    ],
+)
+def test_a_string_column_compared_with_numbers_breaks_the_rule_where_a_value_is_no_number(spark, text, passing):
+    """Not the job: under ANSI mode (Spark 4) comparing 'AFRICA' with 5 is a cast error."""
+    df = spark.createDataFrame([(1, "12"), (2, "AFRICA"), (3, None), (4, "3.5")], "id int, code string")
+    checks = [row_checks.row_check(rule(text), NOW, row_checks.string_columns(df))]
+    assert sorted(r.id for r in split(row_checks.Checked.of(df, checks))[0].collect()) == passing

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,7 +64,7 @@ def _literal(value: Value, now: datetime) -> Column:
     return F.lit(str(value))
 
 
-def _equals(column: Column, value: Value, now: datetime) -> Column:
+def _equals(column: Column, value: Value, now: datetime, numbers: Column) -> Column:
     if value == Keyword("NULL"):
         return column.isNull()
     if value == Keyword("EMPTY"):
@@ -74,7 +74,19 @@ def _equals(column: Column, value: Value, now: datetime) -> Column:
         return (text != "") & (F.trim(text) == "")
     if isinstance(value, str):
         return column.cast("string") == F.lit(value)
-    return column == _literal(value, now)
+    return _operand(column, value, numbers) == _literal(value, now)
+
+
+def _operand(column: Column, value: Value, numbers: Column) -> Column:
+    """What a value is compared with: a number with the column's numbers (a string column's
+    values as numbers, NULL where they are none), anything else with the column."""
+    return numbers if isinstance(value, Number) else column
+
+
+def as_numbers(name: str) -> Column:
+    """A string column's values as numbers, NULL where a value is no number: compared with a number
+    as such, a value like 'AFRICA' fails the job under ANSI mode (Spark 4's default) instead of the rule."""
+    return F.expr(f"try_cast(`{name}` AS double)")
 
 
 def _compare(column: Column, comparison: str, value: Column) -> Column:
@@ -82,25 +94,30 @@ def _compare(column: Column, comparison: str, value: Column) -> Column:
     return comparisons[comparison]
 
 
-def condition_holds(column: Column, condition: Condition, now: datetime) -> Column:
+def condition_holds(column: Column, condition: Condition, now: datetime, numbers: Column | None = None) -> Column:
     """True where the value meets the condition, never NULL. NULL meets only `!=`, `not in`, and
-    conditions that name NULL (as in Glue Data Quality). `between` excludes its bounds."""
+    conditions that name NULL (as in Glue Data Quality). `between` excludes its bounds. numbers:
+    what numbers are compared with (as_numbers for a string column), else the column."""
     values, comparison = condition.values, condition.operator
+    numbers = column if numbers is None else numbers
     if comparison == "in":
         member = F.lit(False)
         for value in values:
-            member = member | F.coalesce(_equals(column, value, now), F.lit(False))
+            member = member | F.coalesce(_equals(column, value, now, numbers), F.lit(False))
         return ~member if condition.negated else member
     if comparison == "=" or comparison == "!=":
-        equal = F.coalesce(_equals(column, values[0], now), F.lit(False))
+        equal = F.coalesce(_equals(column, values[0], now, numbers), F.lit(False))
         return ~equal if comparison == "!=" else equal
     if comparison == "matches":
         full = F.coalesce(column.cast("string").rlike(f"^(?:{values[0]})$"), F.lit(False))
         return (~full & column.isNotNull()) if condition.negated else full
+    low, high = values[0], values[-1]
     if comparison == "between":
-        inside = (column > _literal(values[0], now)) & (column < _literal(values[1], now))
+        inside = (_operand(column, low, numbers) > _literal(low, now)) & (
+            _operand(column, high, numbers) < _literal(high, now)
+        )
         return F.coalesce(~inside if condition.negated else inside, F.lit(False))
-    return F.coalesce(_compare(column, comparison, _literal(values[0], now)), F.lit(False))
+    return F.coalesce(_compare(_operand(column, low, numbers), comparison, _literal(low, now)), F.lit(False))
 
 
 def _age_hours(column: Column, now: datetime) -> Column:
@@ -112,17 +129,19 @@ def _duration_condition(condition: Condition) -> Condition:
     return Condition(condition.operator, hours, condition.negated)
 
 
-def row_passes(rule: AnyRule, now: datetime) -> Column:
-    """True where the row satisfies the rule (rows its `where` clause leaves out satisfy it)."""
+def row_passes(rule: AnyRule, now: datetime, string_columns: Collection[str] = ()) -> Column:
+    """True where the row satisfies the rule (rows its `where` clause leaves out satisfy it);
+    string_columns: the columns of the rows that are strings."""
     if isinstance(rule, Composite):
-        parts = [row_passes(member, now) for member in rule.rules]
+        parts = [row_passes(member, now, string_columns) for member in rule.rules]
         return functools.reduce(operator.and_ if rule.operator == "and" else operator.or_, parts)
-    column = F.col(rule.parameters[0])
+    name = rule.parameters[0]
+    column = F.col(name)
     if rule.type == "IsComplete":
         passes = column.isNotNull()
     elif rule.type == "ColumnValues":
         assert rule.condition is not None
-        passes = condition_holds(column, rule.condition, now)
+        passes = condition_holds(column, rule.condition, now, as_numbers(name) if name in string_columns else None)
     elif rule.type == "ColumnLength":
         assert rule.condition is not None
         passes = condition_holds(F.length(column.cast("string")), rule.condition, now) & column.isNotNull()
@@ -140,11 +159,16 @@ def _columns(rule: AnyRule) -> list[str]:
     return [rule.parameters[0]]
 
 
-def row_check(rule: AnyRule, now: datetime) -> Check:
-    """The rule as a check: a broken row's reason is the rule's text and the values it read."""
+def row_check(rule: AnyRule, now: datetime, string_columns: Collection[str] = ()) -> Check:
+    """The rule as a check: a broken row's reason is the rule's text and the values it read
+    (string_columns: the columns of the rows that are strings)."""
     values = F.concat_ws(", ", *[F.concat(F.lit(f"{c}="), quoted(c)) for c in _columns(rule)])
     reason = F.concat(F.lit(f"{rule.text}: "), values)
-    return Check(rule.text, ~row_passes(rule, now), reason, rule.severity or QUARANTINE)
+    return Check(rule.text, ~row_passes(rule, now, string_columns), reason, rule.severity or QUARANTINE)
+
+
+def string_columns(df: DataFrame) -> set[str]:
+    return {name for name, dtype in df.dtypes if dtype == "string"}
 
 
 def with_failures(df: DataFrame, checks: Sequence[Check]) -> DataFrame:

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl_lib.rules.model import FAILED, PASSED, AnyRule, Composite, Condition, Keyword, Rule, RulesetError
-from etl_lib.rules.row_checks import all_present, row_passes
+from etl_lib.rules.row_checks import all_present, row_passes, string_columns
 from etl_lib.rules.rulesets import FULL, reference
 
 # Spark type names as DQDL's ColumnDataType names them.
@@ -65,8 +65,8 @@ def _compliance(rule: AnyRule, df: DataFrame, now: datetime) -> tuple[float, int
         if isinstance(rule, Composite) or rule.where is None
         else F.coalesce(F.expr(rule.where), F.lit(False))
     )
-    row = df.agg(F.count(F.when(scope, 1)).alias("n"),
-                 F.count(F.when(scope & ~row_passes(rule, now), 1)).alias("broken")).first()  # fmt: skip
+    broken_rows = scope & ~row_passes(rule, now, string_columns(df))
+    row = df.agg(F.count(F.when(scope, 1)).alias("n"), F.count(F.when(broken_rows, 1)).alias("broken")).first()
     total, broken = (int(row["n"]), int(row["broken"])) if row else (0, 0)
     return ((total - broken) / total if total else 1.0), total, broken
 

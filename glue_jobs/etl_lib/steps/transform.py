@@ -112,7 +112,8 @@ def validate_table(
     keys = [r for r in rules.quarantining if isinstance(r, Rule) and r.type in row_checks.KEY_TYPES]
     references = [r for r in rules.quarantining if isinstance(r, Rule) and r.type == "ReferentialIntegrity"]
     key_rule = next(r for r in keys if r.type == "IsPrimaryKey" and r.parameters == table.key)
-    checks = [row_checks.key_completeness_check(key_rule), *(row_checks.row_check(r, now) for r in simple)]
+    strings = row_checks.string_columns(prepared)
+    checks = [row_checks.key_completeness_check(key_rule), *(row_checks.row_check(r, now, strings) for r in simple)]
     checked = Checked.of(prepared, checks)
     newest_first = [newest_first_column(column) for column in table.newest_first]
     for rule in keys:
