@@ -86,3 +86,19 @@ def test_a_known_row_count_is_used_instead_of_counting_again(table, parents):
     assert table_checks.evaluate(rule("RowCount > 6"), table, parents, NOW, rows=7).outcome == PASSED
     counted = table_checks.evaluate(rule('RowCount > 6 where "n > 0"'), table, parents, NOW, rows=7)
     assert counted.evaluated_metrics == {"Dataset.*.RowCount": 4.0}  # a where clause needs its own count
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome", "metrics"),
+    [
+        ('Mean "code" = 20', PASSED, {"Column.code.Mean": 20.0}),  # 'x' is no number: left out, as NULL is
+        ('Sum "code" = 40', PASSED, {"Column.code.Sum": 40.0}),
+        ('ColumnValues "code" > 5 with threshold >= 0.5', PASSED, {"Column.code.ColumnValues.Compliance": 0.5}),
+        ('DataFreshness "code" <= 24 hours with threshold > 0', FAILED, {"Column.code.DataFreshness.Compliance": 0.0}),
+    ],
+)
+def test_numbers_and_times_in_a_string_column_are_judged_not_a_cast_error(spark, parents, text, outcome, metrics):
+    """Under ANSI mode (Spark 4) averaging or comparing 'x' as a number is an error that fails the run."""
+    codes = spark.createDataFrame([(1, "10"), (2, "x"), (3, "30"), (4, None)], "id int, code string")
+    result = table_checks.evaluate(rule(text), codes, parents, NOW)
+    assert (result.outcome, result.evaluated_metrics) == (outcome, pytest.approx(metrics))

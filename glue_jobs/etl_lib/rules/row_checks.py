@@ -120,8 +120,9 @@ def condition_holds(column: Column, condition: Condition, now: datetime, numbers
     return F.coalesce(_compare(_operand(column, low, numbers), comparison, _literal(low, now)), F.lit(False))
 
 
-def _age_hours(column: Column, now: datetime) -> Column:
-    return (F.lit(now).cast("long") - column.cast("timestamp").cast("long")) / 3600
+def _age_hours(name: str, now: datetime) -> Column:
+    """Hours since a column's time (NULL where a string column holds no time, rather than an error under ANSI mode)."""
+    return (F.lit(now).cast("long") - F.expr(f"try_cast(`{name}` AS timestamp)").cast("long")) / 3600
 
 
 def _duration_condition(condition: Condition) -> Condition:
@@ -147,7 +148,7 @@ def row_passes(rule: AnyRule, now: datetime, string_columns: Collection[str] = (
         passes = condition_holds(F.length(column.cast("string")), rule.condition, now) & column.isNotNull()
     else:  # DataFreshness
         assert rule.condition is not None
-        passes = condition_holds(_age_hours(column, now), _duration_condition(rule.condition), now)
+        passes = condition_holds(_age_hours(name, now), _duration_condition(rule.condition), now)
     if rule.where is None:
         return passes
     return passes | ~F.coalesce(F.expr(rule.where), F.lit(False))

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl_lib.rules.model import FAILED, PASSED, AnyRule, Composite, Condition, Keyword, Rule, RulesetError
-from etl_lib.rules.row_checks import all_present, row_passes, string_columns
+from etl_lib.rules.row_checks import all_present, as_numbers, row_passes, string_columns
 from etl_lib.rules.rulesets import FULL, reference
 
 # Spark type names as DQDL's ColumnDataType names them.
@@ -96,13 +96,15 @@ def _grouped_metric(rule: Rule, df: DataFrame) -> float:
 
 
 def _aggregate(rule: Rule, df: DataFrame) -> float:
-    column = F.col(rule.parameters[0]) if rule.parameters else None
+    name = rule.parameters[0] if rule.parameters else None
+    column = F.col(name) if name is not None else None
+    numbers = as_numbers(name) if name is not None and name in string_columns(df) else column
     expressions: Mapping[str, Column] = {
         "RowCount": F.count("*"),
         "Completeness": F.count(column) / F.greatest(F.count("*"), F.lit(1)) if column is not None else F.lit(0),
-        "Mean": F.avg(column) if column is not None else F.lit(0),
-        "Sum": F.sum(column) if column is not None else F.lit(0),
-        "StandardDeviation": F.stddev_pop(column) if column is not None else F.lit(0),
+        "Mean": F.avg(numbers) if numbers is not None else F.lit(0),
+        "Sum": F.sum(numbers) if numbers is not None else F.lit(0),
+        "StandardDeviation": F.stddev_pop(numbers) if numbers is not None else F.lit(0),
     }
     row = _scope(df, rule).agg(expressions[rule.type].cast("double").alias("value")).first()
     return float(row["value"]) if row is not None and row["value"] is not None else 0.0
