@@ -111,13 +111,13 @@ def condition_holds(column: Column, condition: Condition, now: datetime, numbers
     if comparison == "matches":
         full = F.coalesce(column.cast("string").rlike(f"^(?:{values[0]})$"), F.lit(False))
         return (~full & column.isNotNull()) if condition.negated else full
-    low, high = values[0], values[-1]
+    first, last = values[0], values[-1]
     if comparison == "between":
-        inside = (_operand(column, low, numbers) > _literal(low, now)) & (
-            _operand(column, high, numbers) < _literal(high, now)
+        inside = (_operand(column, first, numbers) > _literal(first, now)) & (
+            _operand(column, last, numbers) < _literal(last, now)
         )
         return F.coalesce(~inside if condition.negated else inside, F.lit(False))
-    return F.coalesce(_compare(_operand(column, low, numbers), comparison, _literal(low, now)), F.lit(False))
+    return F.coalesce(_compare(_operand(column, first, numbers), comparison, _literal(first, now)), F.lit(False))
 
 
 def _age_hours(name: str, now: datetime) -> Column:
