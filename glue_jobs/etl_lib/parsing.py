@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Mapping
 
 from pyspark.sql import Column as SparkColumn
@@ -24,6 +25,7 @@ CORRUPT_RECORD = "_corrupt_record"
 TYPED = "__typed__"  # prefix of the parsed candidate of each column (each value is parsed once)
 WIDE = "__wide__"  # prefix of a decimal parsed with 10 more decimals, to detect rounding
 VALUE = "__value__"  # prefix of a column's value with the table's null markers read as NULL
+NUMBER = "__number__"  # prefix of a number the table writes in its own format, as Spark casts numbers
 
 
 def value_name(column: Column, table: Table) -> str:
@@ -34,21 +36,39 @@ def value_name(column: Column, table: Table) -> str:
 
 def with_values(df: DataFrame, table: Table) -> DataFrame:
     """Adds each column's value without the table's null markers (a value that is one once
-    trimmed), when it declares any."""
-    if not table.null_values:
-        return df
-    markers = sorted(set(table.null_values))
-    return df.withColumns(
-        {value_name(column, table): F.when(F.trim(F.col(f"`{column.name}`")).isin(*markers), F.lit(None))
-         .otherwise(F.col(f"`{column.name}`")) for column in table.columns}
-    )  # fmt: skip
+    trimmed), when it declares any, and the numbers it writes in its own format as Spark casts them."""
+    if table.null_values:
+        markers = sorted(set(table.null_values))
+        df = df.withColumns(
+            {value_name(column, table): F.when(F.trim(F.col(f"`{column.name}`")).isin(*markers), F.lit(None))
+             .otherwise(F.col(f"`{column.name}`")) for column in table.columns}
+        )  # fmt: skip
+    numbers = {number_name(column, table): as_spark_number(F.col(f"`{value_name(column, table)}`"), column, table)
+               for column in table.columns if _in_table_number_format(column, table)}  # fmt: skip
+    return df.withColumns(numbers) if numbers else df
 
 
 def _formatted_timestamp(column: Column) -> bool:
     return column.type == "timestamp" and column.date_format != ISO_DATE
 
 
-DECIMAL_SEPARATOR_NAMES = {".": "point", ",": "comma"}
+def number_format_text(column: Column, table: Table) -> str:
+    """How the table writes a column's numbers: `with a decimal comma and spaces between thousands`."""
+    parts = [f"a decimal {SEPARATOR_NAMES[table.decimal_separator][0]}"] if _fractional(column) else []
+    if table.thousands_separator:
+        parts.append(f"{SEPARATOR_NAMES[table.thousands_separator][1]} between thousands")
+    return "with " + " and ".join(parts)
+
+
+# Each separator a table may declare, named once and as many.
+SEPARATOR_NAMES = {
+    ".": ("point", "points"),
+    ",": ("comma", "commas"),
+    " ": ("space", "spaces"),
+    "\u00a0": ("no-break space", "no-break spaces"),
+    "\u202f": ("narrow no-break space", "narrow no-break spaces"),
+    "'": ("apostrophe", "apostrophes"),
+}
 
 # Digits of a second past the sixth that are not all zero: Spark keeps microseconds, and would drop them.
 PAST_MICROSECONDS = r":\d\d\.\d{6}\d*[1-9]"
@@ -60,24 +80,54 @@ def _decimal_scale(type_name: str) -> int | None:
     return int(type_name.rstrip(")").split(",")[1])
 
 
-FRACTIONAL = ("double", "float")  # with decimal(p,s): the types a decimal separator is read in
+INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+FRACTIONAL = ("float", "double")  # and decimal(p,s): the types a decimal separator is read in
 
 
-def _takes_decimal_separator(column: Column) -> bool:
+def _fractional(column: Column) -> bool:
     return column.type in FRACTIONAL or _decimal_scale(column.type) is not None
 
 
-def _number_sql(column: Column, source: str, decimal_separator: str) -> str:
-    """A column's text as Spark casts numbers: trimmed, a decimal comma made a point (a value that
-    also holds a point is then no number: `1.234,50` has a thousands separator)."""
-    if decimal_separator == "." or not _takes_decimal_separator(column):
-        return f"trim(`{source}`)"
-    return f"CASE WHEN instr(`{source}`, '.') > 0 THEN NULL ELSE replace(trim(`{source}`), ',', '.') END"
+def _in_table_number_format(column: Column, table: Table) -> bool:
+    """Whether a column holds numbers the table writes in its own format (decimal comma, digit groups)."""
+    own_format = table.decimal_separator != "." or bool(table.thousands_separator)
+    return own_format and (column.type in INTEGRAL or _fractional(column))
 
 
-def _wide_decimal_sql(column: Column, source: str, decimal_separator: str = ".") -> str:
+def number_name(column: Column, table: Table) -> str:
+    """The column that holds a column's text as Spark casts it: its value, or for a number the
+    table writes in its own format, that number rewritten (as_spark_number)."""
+    return f"{NUMBER}{column.name}" if _in_table_number_format(column, table) else value_name(column, table)
+
+
+def as_spark_number(text: SparkColumn, column: Column, table: Table) -> SparkColumn:
+    """A number as the table writes it (decimal_separator, thousands_separator) as Spark casts
+    numbers: trimmed, its digit groups joined, a decimal comma made a point; NULL where it does not
+    follow the format (`1.234,50` where no thousands separator is declared, `12,34` where ',' is
+    one), so it is quarantined rather than guessed at."""
+    trimmed = F.trim(text)
+    decimal = table.decimal_separator if _fractional(column) else "."
+
+    def with_decimal_point(value: SparkColumn) -> SparkColumn:
+        if decimal == ".":
+            return value
+        return F.when(F.instr(value, ".") > 0, F.lit(None)).otherwise(F.replace(value, F.lit(decimal), F.lit(".")))
+
+    thousands = table.thousands_separator
+    if not thousands:
+        return with_decimal_point(trimmed)
+    grouped = rf"^[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$"
+    joined = F.replace(trimmed, F.lit(thousands), F.lit(""))
+    return (
+        F.when(trimmed.rlike(grouped), with_decimal_point(joined))
+        .when(F.instr(trimmed, thousands) > 0, F.lit(None))
+        .otherwise(with_decimal_point(trimmed))
+    )
+
+
+def _wide_decimal_sql(column: Column, source: str) -> str:
     scale = _decimal_scale(column.type) or 0
-    return f"try_cast({_number_sql(column, source, decimal_separator)} AS decimal(38,{min(scale + 10, 30)}))"
+    return f"try_cast(trim(`{source}`) AS decimal(38,{min(scale + 10, 30)}))"
 
 
 def _declared_decimal(column: Column, wide_sql: str) -> SparkColumn:
@@ -86,7 +136,7 @@ def _declared_decimal(column: Column, wide_sql: str) -> SparkColumn:
     return F.expr(f"try_cast({wide_sql} AS {column.type})")
 
 
-def parsed_value(column: Column, source: str, decimal_separator: str = ".") -> SparkColumn:
+def parsed_value(column: Column, source: str) -> SparkColumn:
     """The typed value of a string column (source: the one holding its value; NULL when it does not parse)."""
     value = F.col(f"`{source}`")
     if column.type == "date":
@@ -96,8 +146,8 @@ def parsed_value(column: Column, source: str, decimal_separator: str = ".") -> S
     if column.type == "string":
         return value
     if _decimal_scale(column.type) is not None:
-        return _declared_decimal(column, _wide_decimal_sql(column, source, decimal_separator))
-    return F.expr(f"try_cast({_number_sql(column, source, decimal_separator)} AS {column.type})")
+        return _declared_decimal(column, _wide_decimal_sql(column, source))
+    return F.expr(f"try_cast(trim(`{source}`) AS {column.type})")
 
 
 def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
@@ -106,12 +156,12 @@ def with_typed_candidates(df: DataFrame, table: Table) -> DataFrame:
     for column in table.columns:
         if column.type == "string":
             continue
-        source = value_name(column, table)
+        source = number_name(column, table)
         if _decimal_scale(column.type) is not None:
-            candidates[f"{WIDE}{column.name}"] = F.expr(_wide_decimal_sql(column, source, table.decimal_separator))
+            candidates[f"{WIDE}{column.name}"] = F.expr(_wide_decimal_sql(column, source))
             candidates[f"{TYPED}{column.name}"] = _declared_decimal(column, f"`{WIDE}{column.name}`")
         else:
-            candidates[f"{TYPED}{column.name}"] = parsed_value(column, source, table.decimal_separator)
+            candidates[f"{TYPED}{column.name}"] = parsed_value(column, source)
     df = with_values(df, table)
     if not candidates:
         return df
@@ -137,8 +187,8 @@ def parse_check(column: Column, table: Table) -> Check | None:
     if scale is not None:
         fails = fails | (present & (typed != F.col(f"`{WIDE}{column.name}`")))
         description += f" with at most {scale} decimals"
-    if table.decimal_separator != "." and _takes_decimal_separator(column):
-        description += f", written with a decimal {DECIMAL_SEPARATOR_NAMES[table.decimal_separator]}"
+    if _in_table_number_format(column, table):
+        description += f", written {number_format_text(column, table)}"
     return Check(
         f"parse:{column.name}",
         fails,
@@ -221,4 +271,4 @@ def typed_schema(table: Table, metadata: Mapping[str, str]) -> str:
 
 def source_columns(df: DataFrame) -> list[str]:
     """The columns as delivered (without the parsed candidates), for quarantined rows."""
-    return [name for name in df.columns if not name.startswith((TYPED, WIDE, VALUE))]
+    return [name for name in df.columns if not name.startswith((TYPED, WIDE, VALUE, NUMBER))]

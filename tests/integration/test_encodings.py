@@ -208,12 +208,14 @@ def test_a_file_with_a_utf8_byte_order_mark_and_bytes_that_are_not_utf8_fails_na
 
 
 def test_a_european_spreadsheet_export_reaches_gold_as_sent(spark, tmp_path, monkeypatch):
-    """Excel in a French locale: cp1252, ';' between fields, a decimal comma, CRLF, NULL for no value."""
+    """Excel in a French locale: cp1252, ';' between fields, a decimal comma, spaces between thousands,
+    CRLF, NULL for no value."""
     table = replace(
         consultations_module.CONSULTATIONS,
         encoding="cp1252",
         delimiter=";",
         decimal_separator=",",
+        thousands_separator=" ",
         null_values=("NULL",),
     )
     monkeypatch.setattr(consultations_module, "DATASET", replace(consultations_module.DATASET, tables=(table,)))
@@ -222,8 +224,9 @@ def test_a_european_spreadsheet_export_reaches_gold_as_sent(spark, tmp_path, mon
     header = CONSULTATIONS_HEADER.decode().replace(",", ";")
     records = [
         '1;2024-03-01;C001;P1;40;F;pédiatrie;"fièvre; toux";20;25,50\n',
-        "2;2024-03-02;C001;P2;NULL;M;généraliste;angine;15;1 000,00\n",  # a space between thousands
+        "2;2024-03-02;C001;P2;NULL;M;généraliste;angine;15;1 000,00\n",
         "3;2024-03-03;C002;P3;NULL;M;généraliste;otite;15;NULL\n",
+        "4;2024-03-04;C002;P4;30;M;généraliste;otite;15;12 34,00\n",  # not groups of three: no number
     ]
     content = (header + "".join(records)).replace("\n", "\r\n").encode("cp1252")
     (landing / "consultations_2024_03.csv").write_bytes(content)
@@ -231,4 +234,8 @@ def test_a_european_spreadsheet_export_reaches_gold_as_sent(spark, tmp_path, mon
     assert summaries["extract"]["tables"]["consultations"]["quarantine_by_rule"] == {"parse:montant": 1}
     gold = spark.read.parquet(published_location(lake, "consultations", "fact_consultation")).collect()
     found = sorted((row.consultation_id, row.specialite, row.diagnostic, row.patient_age, row.montant) for row in gold)
-    assert found == [(1, "pédiatrie", "fièvre; toux", 40, Decimal("25.50")), (3, "généraliste", "otite", None, None)]
+    assert found == [
+        (1, "pédiatrie", "fièvre; toux", 40, Decimal("25.50")),
+        (2, "généraliste", "angine", None, Decimal("1000.00")),
+        (3, "généraliste", "otite", None, None),
+    ]

@@ -210,3 +210,10 @@ def test_a_decimal_separator_is_a_point_or_a_comma_and_declaring_one_reads_the_f
     assert replace(region_in("utf-8"), decimal_separator=",").reading != region_in("utf-8").reading
     with pytest.raises(ValueError, match=re.escape("decimal_separator must be '.' or ',', not ';'")):
         replace(region_in("utf-8"), decimal_separator=";")
+
+
+@pytest.mark.parametrize(("decimal", "thousands"), [(".", "."), (",", ","), (".", "_")])
+def test_a_thousands_separator_is_a_known_one_that_is_not_the_decimal_separator(decimal, thousands):
+    with pytest.raises(ValueError, match="thousands_separator must be one of"):
+        replace(region_in("utf-8"), decimal_separator=decimal, thousands_separator=thousands)
+    assert replace(region_in("utf-8"), thousands_separator="\u00a0").reading != region_in("utf-8").reading

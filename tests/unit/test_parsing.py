@@ -2,6 +2,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DecimalType, IntegerType, StringType, StructField, StructType
@@ -211,3 +212,38 @@ def test_a_decimal_comma_is_read_where_declared_and_a_value_with_a_point_too_is_
         f"amount='1.234,50' is not a valid {comma}",
         f"amount='25.50' is not a valid {comma}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "read", "quarantined"),
+    [
+        ("," , "\u00a0", {"1\u00a0000,50": (Decimal("1000.50"), 1000), "-12\u00a0345,9": (Decimal("-12345.90"), None),
+                          "7,25": (Decimal("7.25"), None)},
+         ["12\u00a034", "1 000,50", "1.000,50"]),
+        (".", ",", {"1,234.50": (Decimal("1234.50"), 1234), "1234.5": (Decimal("1234.50"), None)},
+         ["12,34", "1,2345.0", "1.234,50"]),
+        (",", ".", {"1.234,50": (Decimal("1234.50"), 1234), "1234,5": (Decimal("1234.50"), None)},
+         ["1.23,4", "1234.5"]),
+    ],
+)  # fmt: skip
+def test_digit_groups_are_joined_where_declared_and_a_number_grouped_otherwise_is_quarantined(
+    spark, decimal, thousands, read, quarantined
+):
+    table = Table(
+        name="sales",
+        file_pattern="sales*.csv",
+        key=("amount",),
+        columns=(Column("amount", "decimal(12,2)"), Column("units", "int")),
+        decimal_separator=decimal,
+        thousands_separator=thousands,
+    )
+    integer_of = {"1\u00a0000,50": "1\u00a0000", "1,234.50": "1,234", "1.234,50": "1.234"}
+    rows = [(text, integer_of.get(text), None) for text in read] + [(text, None, None) for text in quarantined]
+    schema = StructType([StructField(name, StringType()) for name in ("amount", "units", parsing.CORRUPT_RECORD)])
+    checked = quality.Checked.of(
+        parsing.with_typed_candidates(spark.createDataFrame(rows, schema), table), parsing.parse_checks(table)
+    )
+    valid, rejected = quality.passing_rows(checked)[0], quality.broken_rows(checked)
+    typed = {(row.amount, row.units) for row in parsing.to_typed(valid, table, []).collect()}
+    assert typed == set(read.values())
+    assert sorted(row.amount for row in rejected.collect()) == sorted(quarantined)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 
 ISO_DATE = "yyyy-MM-dd"
+# A space, a no-break space and a narrow no-break space (French), an apostrophe (Swiss), or a point or comma.
+THOUSANDS_SEPARATORS = (",", ".", " ", "\u00a0", "\u202f", "'")
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class Table:
     # "," where numbers are written 25,50 (European spreadsheet exports, usually with delimiter ";"):
     # decimal, double and float columns read it; a value with a point as well is not a number.
     decimal_separator: str = "."
+    # Between groups of three digits (1 000,00 or 1,000.00), as spreadsheets export numbers formatted
+    # so: one of THOUSANDS_SEPARATORS. A value grouped otherwise (12,34 where ',' is one) is no number.
+    thousands_separator: str = ""
     # Values that mean "no value" in the files, in any column, once trimmed: e.g. ("NULL", "\\N",
     # "N/A") from a database export. Read as NULL rather than quarantined as a value that does not
     # parse; an empty value is always NULL.
@@ -142,6 +147,7 @@ class Table:
         how += (self.null_values,) if self.null_values else ()
         how += ("fallback", self.fallback_charset) if self.fallback_charset else ()
         how += ("decimal separator", self.decimal_separator) if self.decimal_separator != "." else ()
+        how += ("thousands separator", self.thousands_separator) if self.thousands_separator else ()
         return hashlib.sha256(repr(how).encode()).hexdigest()[:16]
 
     @property
@@ -175,6 +181,13 @@ class Table:
         if self.decimal_separator not in (".", ","):
             raise ValueError(
                 f"table {self.name!r}: decimal_separator must be '.' or ',', not {self.decimal_separator!r}"
+            )
+        if self.thousands_separator and (
+            self.thousands_separator not in THOUSANDS_SEPARATORS or self.thousands_separator == self.decimal_separator
+        ):
+            raise ValueError(
+                f"table {self.name!r}: thousands_separator must be one of {', '.join(map(repr, THOUSANDS_SEPARATORS))} "
+                "and differ from the decimal separator"
             )
         if isinstance(self.null_values, str) or not all(isinstance(v, str) and v.strip() for v in self.null_values):
             raise ValueError(f"table {self.name!r}: null_values must be a tuple of non-blank strings, e.g. ('NULL',)")
