@@ -4,6 +4,7 @@ not map is quarantined, never replaced silently."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
@@ -79,12 +80,13 @@ def test_a_cp1252_delivery_is_read_as_sent_in_every_way_a_file_is_counted(spark,
         assert f"{name}: the header again in 1 record(s), quarantined" in region["notes"]
 
 
-def test_the_same_delivery_declared_utf8_keeps_its_rows_in_quarantine_instead(spark, tmp_path, landing, monkeypatch):
-    """What the declaration changes: read as UTF-8, every row with an accent is quarantined (none
-    altered), and the accented header column is not the declared one."""
+def test_the_same_delivery_declared_utf8_fails_on_its_accented_header(spark, tmp_path, landing, monkeypatch):
+    """What the declaration changes: read as UTF-8, the header's accented column is not the declared
+    one (its rows with an accent would be quarantined: the next test), and nothing is kept."""
     with_region_declared(monkeypatch, "utf-8")
-    with pytest.raises(JobFailedError, match="missing required column"):
+    with pytest.raises(JobFailedError, match=re.escape("missing required column(s) r_commenté for table region")):
         run_job("extract", "tpch", tmp_path / "lake", "r1", landing)
+    assert not list((tmp_path / "lake").glob("raw/**/*.parquet"))
 
 
 def test_declaring_the_encoding_later_reads_the_files_again(spark, tmp_path, monkeypatch):
