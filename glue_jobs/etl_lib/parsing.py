@@ -16,7 +16,7 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl_lib.datasets.base import ISO_DATE, Column, Table
+from etl_lib.datasets.base import ISO_DATE, SEPARATOR_NAMES, Column, Table
 from etl_lib.rules.row_checks import Check, quoted
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -59,16 +59,6 @@ def number_format_text(column: Column, table: Table) -> str:
         parts.append(f"{SEPARATOR_NAMES[table.thousands_separator][1]} between thousands")
     return "with " + " and ".join(parts)
 
-
-# Each separator a table may declare, named once and as many.
-SEPARATOR_NAMES = {
-    ".": ("point", "points"),
-    ",": ("comma", "commas"),
-    " ": ("space", "spaces"),
-    "\u00a0": ("no-break space", "no-break spaces"),
-    "\u202f": ("narrow no-break space", "narrow no-break spaces"),
-    "'": ("apostrophe", "apostrophes"),
-}
 
 # Digits of a second past the sixth that are not all zero: Spark keeps microseconds, and would drop them.
 PAST_MICROSECONDS = r":\d\d\.\d{6}\d*[1-9]"

@@ -20,8 +20,19 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 
 ISO_DATE = "yyyy-MM-dd"
-# A space, a no-break space and a narrow no-break space (French), an apostrophe (Swiss), or a point or comma.
-THOUSANDS_SEPARATORS = (",", ".", " ", "\u00a0", "\u202f", "'")
+# The separators a table may declare in its numbers, each named once and as many (reasons name them).
+# Between thousands: any of them (a space, no-break space or narrow no-break space in French, an
+# apostrophe in Swiss); between a number's units and decimals: a point or a comma.
+SEPARATOR_NAMES = {
+    ",": ("comma", "commas"),
+    ".": ("point", "points"),
+    " ": ("space", "spaces"),
+    "\u00a0": ("no-break space", "no-break spaces"),
+    "\u202f": ("narrow no-break space", "narrow no-break spaces"),
+    "'": ("apostrophe", "apostrophes"),
+}
+THOUSANDS_SEPARATORS = tuple(SEPARATOR_NAMES)
+DECIMAL_SEPARATORS = (".", ",")
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,7 @@ class Table:
                 raise ValueError(f"table {self.name!r}: encoding {declared!r} {problem}")
         if self.fallback_encoding is not None and (self.charset != "utf-8" or self.fallback_charset == "utf-8"):
             raise ValueError(f"table {self.name!r}: a fallback encoding reads a UTF-8 table's files that are not UTF-8")
-        if self.decimal_separator not in (".", ","):
+        if self.decimal_separator not in DECIMAL_SEPARATORS:
             raise ValueError(
                 f"table {self.name!r}: decimal_separator must be '.' or ',', not {self.decimal_separator!r}"
             )

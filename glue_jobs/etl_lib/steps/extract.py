@@ -123,6 +123,11 @@ def header_text(first_line: bytes, charset: str) -> str:
     return first_line.decode(charset, errors="replace")
 
 
+def delivered_header(first_line: bytes, table: Table, charset: str) -> tuple[str, ...]:
+    """A file's header as delivered: its first line decoded in the file's encoding, split by the table's delimiter."""
+    return parse_header(header_text(first_line, charset), table.delimiter)
+
+
 def check_header(
     uri: str, table: Table, header: Sequence[str], first_line: bytes = b"", charset: str = "utf-8"
 ) -> list[str]:
@@ -203,7 +208,7 @@ def read_landing(
     undeclared = {}
     for info, first_line in zip(files, first_lines, strict=True):
         charset = file_charset(table, info.uri, in_fallback)
-        header = matched_header(parse_header(header_text(first_line, charset), table.delimiter), table)
+        header = matched_header(delivered_header(first_line, table, charset), table)
         ignored = check_header(info.uri, table, header, first_line, charset)
         if ignored:
             undeclared[info.name] = ignored
@@ -453,8 +458,7 @@ def extract_table(
     drift = [f"{name}: undeclared column(s) {', '.join(columns)} not loaded" for name, columns in undeclared.items()]
     fallback = [f"{info.name}: not valid UTF-8, read as {table.fallback_charset}" for info in non_empty
                 if info.uri in in_fallback]  # fmt: skip
-    matches = {info.name: case_matches(parse_header(header_text(line, file_charset(table, info.uri, in_fallback)),
-                                                    table.delimiter), table)
+    matches = {info.name: case_matches(delivered_header(line, table, file_charset(table, info.uri, in_fallback)), table)
                for info, line in zip(non_empty, headers, strict=True)}  # fmt: skip
     cased = [f"{name}: column name(s) matched ignoring case: {', '.join(found)}" for name, found in matches.items()
              if found]  # fmt: skip
