@@ -53,6 +53,21 @@ def _error_class(java_exception: Any) -> str:
     return ""
 
 
+def spark_condition(error: BaseException) -> tuple[str, dict[str, str]]:
+    """The Spark error class of a failure (`NUMERIC_VALUE_OUT_OF_RANGE`, without a sub-class such as
+    `.WITH_SUGGESTION`) and its message parameters, from the innermost cause that has one; ("", {})
+    for an error that is not Spark's. The parameters may hold a row's value: not for messages."""
+    java_exception = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    if java_exception is None:
+        return "", {}
+    for exception in reversed(java_causes(java_exception)):
+        error_class = _error_class(exception)
+        if error_class:
+            parameters = exception.getMessageParameters()
+            return error_class.split(".")[0], {str(key): str(parameters[key]) for key in parameters}
+    return "", {}
+
+
 def _java_failure(java_exception: Any) -> str:
     chain = java_causes(java_exception)
     names = [str(exception.getClass().getName()) for exception in chain]

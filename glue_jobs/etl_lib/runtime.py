@@ -42,6 +42,11 @@ SESSION_SETTINGS = {
     # UTF-16, ...) unless allowed Java's: a table may declare cp1252 (datasets.base.Table.encoding).
     "spark.sql.legacy.javaCharsets": "true",
 }
+# Spark 4 (Glue 6.0) runs in ANSI mode by default; Spark 3.5 (Glue 5.x) does not, and there a value
+# a model computes that its type cannot hold (a decimal or integer overflow, a cast that overflows,
+# a division by zero) is a NULL in silver or gold, silently. Transform runs in ANSI mode on both, so
+# such a value fails the run, naming the table (steps/transform.py, ModelError).
+MODEL_SETTINGS = {"spark.sql.ansi.enabled": "true"}
 DEFAULT_LOCAL_SHUFFLE_PARTITIONS = 8
 # Tables run side by side on one session (steps/parallel.py); each thread's jobs get a pool of
 # their own, so a big table's tasks do not hold back a small table's.

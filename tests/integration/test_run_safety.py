@@ -111,6 +111,32 @@ def test_a_model_that_drops_fact_rows_is_not_published(tmp_path, monkeypatch):
     assert not (lake / "gold/consultations/_manifests/r1.json").exists()  # load has nothing to publish
 
 
+def test_a_value_the_model_cannot_hold_fails_the_run_naming_the_column_and_publishes_nothing(tmp_path):
+    """A team's ruleset drops the bound on consultation length; one consultation of 2,000,000,000
+    minutes makes the monthly average too large for its decimal(10,2). Spark 3.5 (Glue 5.x) wrote
+    NULL there; Spark 4 (Glue 6.0) failed with an error quoting the value. Both now fail naming the
+    table and the column, never the value, and the gold published before stays."""
+    landing, lake, rules = tmp_path / "landing", tmp_path / "lake", tmp_path / "rules"
+    deliver(landing, "consultations_1.csv", [consultation(1), consultation(2)])
+    run_all("consultations", landing, lake, "r1")
+    rules.mkdir()
+    (rules / "consultations.dqdl").write_text('Rules = [ IsComplete "date_consultation" ]\n')
+    deliver(landing, "consultations_2.csv", [consultation(3, duree_minutes="2000000000")])
+    run_job("extract", "consultations", lake, "r2", landing)
+    with pytest.raises(JobFailedError) as failed:
+        run_job("transform", "consultations", lake, "r2", rules_path=str(rules))
+    (line,) = str(failed.value).splitlines()[:1]
+    assert line.endswith(
+        "ModelError: gold table agg_monthly_activity: the model computed a decimal too large for decimal(10,2) (its "
+        "decimal(10,2) columns: average_minutes) [NUMERIC_VALUE_OUT_OF_RANGE] for at least one row; nothing was "
+        "published: widen the type in the model, or add a rule that quarantines the rows it cannot compute"
+    )
+    assert "2000000000" not in str(failed.value)
+    assert not (lake / "gold/consultations/_manifests/r2.json").exists()
+    run_job("load", "consultations", lake, "r2")
+    assert published_location(lake, "consultations", "agg_monthly_activity").endswith("version=r1")
+
+
 def test_an_extract_whose_lease_was_taken_over_while_it_read_does_not_commit(spark, tmp_path, monkeypatch):
     """Its execution was stopped and the next one took the lease over while its Glue job still ran:
     it must not write its ledger over the new holder's. The next run reads the files once."""

@@ -10,6 +10,7 @@ from chispa import assert_df_equality
 from etl_lib.datasets import available_datasets, get_dataset
 from etl_lib.datasets.base import Column, Dataset, ForeignKey, Table
 from etl_lib.datasets.consultations import with_calendar_and_age_group
+from etl_lib.datasets.retail import build_fact_sales_order
 from etl_lib.datasets.tpch import build_dim_customer, build_fact_sales
 from etl_lib.modelling import build_dim_date
 from etl_lib.steps.extract import assign_files
@@ -108,6 +109,20 @@ def test_fact_sales_net_revenue_and_partitions(spark):
     assert fact.net_revenue == Decimal("90.00")
     assert (fact.customer_key, fact.order_date_key, fact.ship_date_key) == (370, 19960102, 19960313)
     assert (fact.order_year, fact.order_month, fact.order_status) == (1996, 1, "O")
+
+
+def test_an_orders_total_is_exact_for_any_quantity_and_price_its_columns_hold(spark):
+    from etl_lib.runtime import MODEL_SETTINGS, session_settings
+
+    orders = spark.createDataFrame(
+        [(1, dt.datetime(2024, 1, 2, 9), dt.date(2024, 1, 9), 1, 1, 1, 1, 2_147_483_647, Decimal("99999999.99"),
+          dt.datetime(2024, 1, 2, 9))],
+        "sales_order_id int, created_at timestamp, agreed_delivery_date date, customer_id int, staff_id int, "
+        "product_id int, currency_id int, units_sold int, unit_price decimal(10,2), last_updated timestamp",
+    )  # fmt: skip
+    with session_settings(spark, MODEL_SETTINGS):  # as transform builds gold: an overflow fails, not NULL
+        (fact,) = build_fact_sales_order(orders).collect()
+    assert fact.total_amount == Decimal("214748364678525163.53")
 
 
 def test_dim_date_covers_every_day_between_all_columns(spark):

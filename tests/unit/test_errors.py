@@ -56,3 +56,34 @@ def test_raw_typed_under_an_earlier_declaration_is_named_by_file_column_and_type
     assert "decimal(12,3)" in line
     assert ".parquet" in line
     assert "log has the details" not in line
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("cast(big AS int) AS units", "a value too large for int (its int columns: units, other) [CAST_OVERFLOW]"),
+        ("cast(big * 1000 AS decimal(12,2)) AS amount", "a decimal too large for decimal(12,2) (its decimal(12,2) "
+                                                        "columns: amount) "
+                                                        "[NUMERIC_VALUE_OUT_OF_RANGE]"),
+        ("big * big * big AS cube", "an arithmetic overflow [ARITHMETIC_OVERFLOW]"),
+        ("big / zero AS ratio", "a division by zero [DIVIDE_BY_ZERO]"),
+    ],
+)  # fmt: skip
+def test_a_value_a_model_cannot_compute_is_named_by_table_and_column_never_by_value(spark, expression, expected):
+    from etl_lib.runtime import MODEL_SETTINGS, session_settings
+    from etl_lib.steps.transform import ModelError, model_failures_named
+
+    with session_settings(spark, MODEL_SETTINGS):
+        rows = spark.createDataFrame([(987654321987, 0)], "big bigint, zero int")
+        frame = rows.selectExpr(expression, "cast(zero AS int) AS other")
+        with pytest.raises(ModelError) as failed, model_failures_named("gold table facts", frame.schema):
+            frame.write.format("noop").mode("overwrite").save()
+    assert str(failed.value).startswith(f"gold table facts: the model computed {expected} for at least one row; ")
+    assert "987654321987" not in str(failed.value)
+
+
+def test_other_failures_pass_through_as_they_were(spark):
+    from etl_lib.steps.transform import model_failures_named
+
+    with pytest.raises(ValueError, match="not a model error"), model_failures_named("gold table facts"):
+        raise ValueError("not a model error")

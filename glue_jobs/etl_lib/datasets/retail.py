@@ -128,7 +128,9 @@ def build_fact_sales_order(sales_order: DataFrame) -> DataFrame:
         "currency_id",
         "units_sold",
         "unit_price",
-        (F.col("units_sold") * F.col("unit_price")).cast("decimal(14,2)").alias("total_amount"),
+        # int x decimal(10,2) is exactly a decimal(21,2): no order's total overflows it (decimal(14,2) did
+        # from a trillion, as NULL on Spark 3.5 and a failed run on Spark 4)
+        (F.col("units_sold") * F.col("unit_price")).cast("decimal(21,2)").alias("total_amount"),
         F.col("created_at").alias("ordered_at"),
         "last_updated",
         F.year("created_at").alias("order_year"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -18,7 +19,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from etl_lib import layout, source_keys, storage
+from etl_lib import errors, layout, source_keys, storage
 from etl_lib.args import JobArgs
 from etl_lib.datasets import get_dataset
 from etl_lib.datasets.base import Dataset, GoldTable, Table
@@ -38,7 +39,7 @@ from etl_lib.rules.report import (
 )
 from etl_lib.rules.row_checks import Checked
 from etl_lib.rules.rulesets import TableRules
-from etl_lib.runtime import reading_settings, session_settings
+from etl_lib.runtime import MODEL_SETTINGS, reading_settings, session_settings
 from etl_lib.steps import parallel
 from etl_lib.steps.common import (
     FILE_ID,
@@ -50,6 +51,53 @@ from etl_lib.steps.common import (
     rule_counts,
 )
 from etl_lib.summary import AccountingError, RunSummary, TableCounts, new_summary, summary_path
+
+
+class ModelError(RuntimeError):
+    """A table's derivation or the gold model computed a value its type cannot hold."""
+
+
+# What Spark's ANSI mode raises for a value an expression cannot compute (runtime.MODEL_SETTINGS).
+MODEL_FAILURES = {
+    "NUMERIC_VALUE_OUT_OF_RANGE": "a decimal too large for {type}",
+    "CAST_OVERFLOW": "a value too large for {type}",
+    "ARITHMETIC_OVERFLOW": "an arithmetic overflow",
+    "DIVIDE_BY_ZERO": "a division by zero",
+}
+
+
+def overflowed_type(condition: str, parameters: Mapping[str, str]) -> str:
+    """The type a value did not fit, as Spark names types in a schema (`decimal(14,2)`, `int`), or ""."""
+    if condition == "NUMERIC_VALUE_OUT_OF_RANGE" and "precision" in parameters:
+        return f"decimal({parameters['precision']},{parameters.get('scale', '0')})"
+    if condition == "CAST_OVERFLOW" and "targetType" in parameters:
+        return parameters["targetType"].strip('"').replace(" ", "").lower()
+    return ""
+
+
+def model_failure(where: str, condition: str, parameters: Mapping[str, str], schema: StructType | None) -> str:
+    """One line for a value a model could not compute: where, what, the output's columns of the
+    type it did not fit (one of them, or an expression feeding one), and what to do; never the value."""
+    type_name = overflowed_type(condition, parameters)
+    what = MODEL_FAILURES[condition].format(type=type_name or "its type")
+    columns = [f.name for f in schema.fields if f.dataType.simpleString() == type_name] if schema and type_name else []
+    if columns:
+        what += f" (its {type_name} columns: {', '.join(columns)})"
+    return (f"{where}: the model computed {what} [{condition}] for at least one row; nothing was published: "
+            "widen the type in the model, or add a rule that quarantines the rows it cannot compute")  # fmt: skip
+
+
+@contextmanager
+def model_failures_named(where: str, schema: StructType | None = None) -> Iterator[None]:
+    """Raises a ModelError naming where a value could not be computed (instead of Spark's error,
+    whose message quotes the value and advises turning ANSI mode off)."""
+    try:
+        yield
+    except Exception as error:
+        condition, parameters = errors.spark_condition(error)
+        if condition not in MODEL_FAILURES:
+            raise
+        raise ModelError(model_failure(where, condition, parameters, schema)) from error
 
 
 def prepare_silver(raw: DataFrame, table: Table) -> DataFrame:
@@ -379,7 +427,8 @@ def write_gold_table(args: JobArgs, frames: Mapping[str, DataFrame], gold: GoldT
     frame = frames[gold.name]
     if gold.partition_by:  # one file per partition rather than one per task and partition
         frame = frame.repartition(*gold.partition_by)
-    rows = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
+    with model_failures_named(f"gold table {gold.name}", frame.schema):
+        rows = storage.write_parquet_counted(frame, path, partition_by=gold.partition_by)
     entry = {
         "location": path,
         "partition_by": list(gold.partition_by),
@@ -494,7 +543,8 @@ def transform_with_rules(
     now: datetime,
     table: Table,
 ) -> TableOutcome:
-    return transform_table(spark, args, table, table_rules[table.name], parents, now)
+    with model_failures_named(f"silver table {table.name}"):
+        return transform_table(spark, args, table, table_rules[table.name], parents, now)
 
 
 def quality_report(args: JobArgs, started_at: str, outcomes: Mapping[str, TableOutcome]) -> QualityReport:
@@ -552,7 +602,7 @@ def run_transform(spark: SparkSession, args: JobArgs, now: datetime | None = Non
         return summary
     refuse_used_run_id(spark, args)
     outcomes: dict[str, TableOutcome] = {}
-    with session_settings(spark, reading_settings(spark)):
+    with session_settings(spark, {**reading_settings(spark), **MODEL_SETTINGS}):
         try:
             started = datetime.fromisoformat(summary.started_at)
             outcomes = transform_tables(spark, args, dataset, table_rules, started)
