@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -161,3 +162,32 @@ def test_a_dqdl_ruleset_with_where_threshold_and_referential_integrity(spark, tp
     assert lineitem["quarantine_by_rule"][where_rule] == air_returns
     assert lineitem["rows_read"] == lineitem["rows_written"] + lineitem["rows_quarantined"]
     assert "## Details" in (root / "lake/_runs/tpch/dq1/quality.md").read_text()
+
+
+def test_a_parent_delivered_in_a_later_run_brings_its_orphaned_children_into_gold(spark, tpch, tmp_path):
+    """The order's customer lands after the run that read the order and its line (both quarantined as
+    orphans); the next run reads only the new file, checks the children again from raw, and publishes
+    them: nothing quarantines them any more and every row is accounted for."""
+    root, clean_lineitems, _ = tpch
+    lake = tmp_path / "lake"
+    shutil.copytree(root / "lake", lake)  # the module's lake stays as the other tests read it
+    header, first_customer = read_rows(root / "landing/customer.csv")[:2]
+    late = root / "landing/customer_late.csv"  # the last test of the module to read its landing
+    with late.open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([header, ["999999999", *first_customer[1:]]])
+    try:
+        summaries = run_all("tpch", root / "landing", lake, "late_parent")
+    finally:
+        late.unlink()
+    extract, transform = summaries["extract"], summaries["transform"]
+    assert {name: counts["rows_read"] for name, counts in extract["tables"].items() if counts["rows_read"]} == {
+        "customer": 1}  # fmt: skip
+    for table in ("orders", "lineitem"):
+        assert not any("ReferentialIntegrity" in rule for rule in transform["tables"][table]["quarantine_by_rule"])
+        counts = transform["tables"][table]
+        assert counts["rows_read"] == counts["rows_written"] + counts["rows_quarantined"] + counts["rows_superseded"]
+    fact = spark.read.parquet(published_location(lake, "tpch", "fact_sales"))
+    assert fact.where(F.col("order_key") == int(UNKNOWN_CUSTOMER_ORDER)).count() == 1
+    assert fact.count() == len(clean_lineitems) + 1
+    dim_customer = spark.read.parquet(published_location(lake, "tpch", "dim_customer"))
+    assert dim_customer.where(F.col("customer_key") == 999999999).count() == 1
