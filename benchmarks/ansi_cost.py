@@ -32,7 +32,7 @@ def job_argv(step: str, lake: Path, *extra: str) -> list[str]:
 def transform_seconds(extracted: Path, lake: Path, ansi: bool) -> float:
     shutil.rmtree(lake, ignore_errors=True)
     shutil.copytree(extracted, lake)
-    settings = runtime.MODEL_SETTINGS if ansi else {}
+    settings = dict(runtime.MODEL_SETTINGS) if ansi else {}
     with mock.patch.dict(runtime.MODEL_SETTINGS, settings, clear=True):
         summary = run_job("transform", job_argv("transform", lake), run_transform, echo=False)
     if summary.status != "succeeded" or summary.duration_seconds is None:
