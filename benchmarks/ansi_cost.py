@@ -21,12 +21,8 @@ from unittest import mock
 from etl_lib import runtime
 from etl_lib.job import run_job
 from etl_lib.steps import run_extract, run_transform
+from glue_etl_local.cli import step_argv
 from glue_etl_local.hadoop_fs import local_session
-
-
-def job_argv(step: str, lake: Path, *extra: str) -> list[str]:
-    return ["--JOB_NAME", f"bench-{step}", "--JOB_RUN_ID", f"bench-{step}", "--dataset", "tpch",
-            "--lake_path", str(lake), "--run_id", "bench", "--reprocess", "false", *extra]  # fmt: skip
 
 
 def transform_seconds(extracted: Path, lake: Path, ansi: bool) -> float:
@@ -34,7 +30,7 @@ def transform_seconds(extracted: Path, lake: Path, ansi: bool) -> float:
     shutil.copytree(extracted, lake)
     settings = dict(runtime.MODEL_SETTINGS) if ansi else {}
     with mock.patch.dict(runtime.MODEL_SETTINGS, settings, clear=True):
-        summary = run_job("transform", job_argv("transform", lake), run_transform, echo=False)
+        summary = run_job("transform", step_argv("transform", "tpch", str(lake), "bench"), run_transform, echo=False)
     if summary.status != "succeeded" or summary.duration_seconds is None:
         raise SystemExit(f"transform {summary.status}: {summary.message}")
     return summary.duration_seconds
@@ -48,7 +44,7 @@ def main() -> int:
     local_session("bench-ansi-cost")
     with tempfile.TemporaryDirectory(prefix="ansi-cost-") as work:
         extracted, lake = Path(work) / "extracted", Path(work) / "lake"
-        extract_argv = job_argv("extract", extracted, "--source_path", str(options.landing))
+        extract_argv = step_argv("extract", "tpch", str(extracted), "bench", str(options.landing))
         run_job("extract", extract_argv, run_extract, echo=False)
         transform_seconds(extracted, lake, ansi=True)  # warm-up
         seconds: dict[bool, list[float]] = {True: [], False: []}

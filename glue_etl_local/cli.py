@@ -39,6 +39,27 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
+def step_argv(
+    job: str,
+    dataset: str,
+    lake: str,
+    run_id: str,
+    source: str | None = None,
+    reprocess: bool = False,
+    rules_path: str | None = None,
+    **secrets: str | None,
+) -> list[str]:
+    """One step's job arguments as the state machine passes them (source: extract's landing folder;
+    rules_path: transform's rulesets; secrets: references, passed to every step that is given one)."""
+    argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", "--dataset", dataset, "--lake_path", lake,
+            "--run_id", run_id, "--reprocess", str(reprocess).lower()]  # fmt: skip
+    for name, value in secrets.items():
+        argv += [f"--{name}", value] if value else []
+    argv += ["--source_path", source] if job == "extract" and source else []
+    argv += ["--rules_path", rules_path] if job == "transform" and rules_path else []
+    return argv
+
+
 def run_pipeline(
     dataset: str, source: str | None, lake: str, run_id: str, reprocess: bool = False, **secrets: str | None
 ) -> dict[str, Any]:
@@ -49,17 +70,11 @@ def run_pipeline(
     from etl_lib.steps import run_extract, run_load, run_transform
 
     local_session("glue-etl")  # the jobs reuse it
-    common = ["--dataset", dataset, "--lake_path", lake, "--run_id", run_id, "--reprocess", str(reprocess).lower()]
     steps: dict[str, Step] = {"extract": run_extract, "transform": run_transform, "load": run_load}
     combined: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "lake": lake, "jobs": {}}
-    rules_path = secrets.pop("rules_path", None)
-    for name, value in secrets.items():
-        common += [f"--{name}", value] if value else []
     with dataset_run_lock(lake, dataset, run_id):  # the three jobs after any other local run's
         for job, step in steps.items():
-            extra = ["--source_path", source] if job == "extract" and source else []
-            extra += ["--rules_path", rules_path] if job == "transform" and rules_path else []
-            argv = ["--JOB_NAME", f"local-{job}", "--JOB_RUN_ID", f"{run_id}-{job}", *common, *extra]
+            argv = step_argv(job, dataset, lake, run_id, source, reprocess, **secrets)
             combined["jobs"][job] = run_job(job, argv, step, echo=False).to_dict()
     return combined
 
